@@ -1,0 +1,32 @@
+# plitool — see README.md. Every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: run the whole pipeline on the fictional sample case (samples/) in demo-case/
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash samples/demo.sh
+
+## make test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## make bench: the benchmarks under bench/ (plitool side by side with the reference tools)
+bench: $(STAMP)
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf demo-case .bench .pytest_cache

@@ -1,0 +1,91 @@
+"""``verify``, ``manifest``, ``repair``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import byte_progress, emit_json, err, human_size, json_option, open_case, out
+
+
+@click.command("verify")
+@json_option
+@click.pass_context
+def verify_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Re-hash every item and check the ledger, its checkpoints and the store.
+
+    Exit 0 when everything holds; 1 naming each problem found.
+    """
+    from ..verify import verify_case
+
+    case = open_case(ctx)
+    with byte_progress("verifying") as (advance, set_total):
+        report = verify_case(case, progress=advance, on_total=set_total)
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        console = out()
+        for p in report.problems:
+            console.print(f"[red]FAIL[/] {p.kind:11} {p.message}", highlight=False)
+        for n in report.notes:
+            err().print(f"note: {n}", highlight=False)
+        verdict = "[green]OK[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]"
+        console.print(
+            f"{verdict}: {report.items} items, {report.objects_checked} files re-hashed "
+            f"({human_size(report.bytes_checked)}), {report.entries} ledger entries, "
+            f"{report.checkpoints} checkpoints"
+        )
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.command("manifest")
+@click.option("--format", "fmt", type=click.Choice(["sha256sum", "b3sum", "sm3sum", "hashdeep"]), default="sha256sum", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the check file here (default: stdout, or into --export-dir).")
+@click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path), help="Export working copies to DIR/evidence/ and write the check file in DIR.")
+@click.option("--reason", default="exported with a check file for independent verification", show_default=True, help="With --export-dir: why the copies are made.")
+@click.option("--force", is_flag=True, help="Replace existing files.")
+@click.pass_context
+def manifest_cmd(ctx: click.Context, fmt: str, output: Path | None, export_dir: Path | None, reason: str, force: bool) -> None:
+    """Write a check file that standard tools accept.
+
+    \b
+    Without --export-dir the paths point into the case's store; check from the case folder:
+        sha256sum -c SHA256SUMS
+    With --export-dir DIR, check from DIR:
+        sha256sum -c SHA256SUMS | b3sum -c B3SUMS | hashdeep -a -k hashdeep.txt -l -r evidence
+    """
+    from ..evidence import build_items
+    from ..manifest import ManifestFormat, write_manifest
+
+    case = open_case(ctx)
+    items = list(build_items(case.ledger.scan().entries).values())
+    with byte_progress("exporting" if export_dir else "hashing") as (advance, _):
+        text, written, exported = write_manifest(case, items, ManifestFormat(fmt), output=output,
+                                                 export_dir=export_dir, reason=reason, force=force, progress=advance)
+    if written is None:
+        click.echo(text, nl=False)
+    else:
+        err().print(f"wrote {written} ({len(items)} items{', ' + str(len(exported)) + ' copies exported' if exported else ''})",
+                    highlight=False)
+        where = export_dir if export_dir is not None else case.root
+        err().print(f"check it from {where} with: {ManifestFormat(fmt).check_command(written.resolve(), 'evidence' if export_dir else '.plitool/objects')}", highlight=False)
+
+
+@click.command("repair")
+@json_option
+@click.pass_context
+def repair_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Remove an incomplete last ledger line left by a crash (kept in .plitool/repair/, logged).
+
+    Refuses to touch any other kind of damage.
+    """
+    from ..repair import repair_ledger
+
+    result = repair_ledger(open_case(ctx))
+    if as_json:
+        emit_json({"repaired": result.repaired, "truncated_bytes": result.truncated_bytes, "saved_to": result.saved_to})
+    else:
+        err().print(result.message)

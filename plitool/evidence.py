@@ -1,0 +1,116 @@
+"""Evidence items as the ledger describes them (the ledger is the only source of truth)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UnknownEvidence
+from .ledger import Entry
+
+ITEM_PREFIX = "E-"
+
+
+def item_id(number: int) -> str:
+    return f"{ITEM_PREFIX}{number:04d}"
+
+
+@dataclass
+class EvidenceItem:
+    id: str
+    sha256: str
+    size: int
+    digests: dict[str, str]
+    name: str
+    first: dict[str, Any]
+    events: list[Entry] = field(default_factory=list)
+
+    @property
+    def stored_copy(self) -> bool:
+        """True when at least one intake copied the bytes into the store."""
+        return any(e.data.get("stored") == "copy" for e in self.events if e.event in ("added", "re-collected"))
+
+    @property
+    def references(self) -> list[bytes]:
+        """Original paths recorded by ``--no-copy`` intakes, as the exact bytes of the path."""
+        out: list[bytes] = []
+        for e in self.events:
+            if e.event in ("added", "re-collected") and e.data.get("stored") == "reference":
+                out.append(original_path_bytes(e.data))
+        return out
+
+    @property
+    def tags(self) -> list[str]:
+        seen: list[str] = []
+        for e in self.events:
+            for t in e.data.get("tags", []) if e.event in ("added", "re-collected", "note") else []:
+                if t not in seen:
+                    seen.append(t)
+        return seen
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "size": self.size,
+            "digests": dict(self.digests),
+            "stored": "copy" if self.stored_copy else "reference",
+            "collected_at": self.first.get("collected_at"),
+            "collected_by": self.first.get("collected_by"),
+            "source": self.first.get("source"),
+            "tags": self.tags,
+            "events": len(self.events),
+        }
+
+
+def path_record(path_bytes: bytes) -> dict[str, str]:
+    """How a path is kept in the ledger: readable text, plus the exact bytes when not UTF-8."""
+    text = path_bytes.decode("utf-8", "replace")
+    record = {"original_path": text, "original_name": os.path.basename(text)}
+    if text.encode("utf-8") != path_bytes:
+        record["original_path_b64"] = base64.b64encode(path_bytes).decode()
+    return record
+
+
+def original_path_bytes(data: dict[str, Any]) -> bytes:
+    if "original_path_b64" in data:
+        return base64.b64decode(data["original_path_b64"])
+    return str(data["original_path"]).encode("utf-8")
+
+
+def build_items(entries: Iterable[Entry]) -> dict[str, EvidenceItem]:
+    items: dict[str, EvidenceItem] = {}
+    for e in entries:
+        if e.event == "added" and e.item:
+            d = e.data
+            items[e.item] = EvidenceItem(
+                id=e.item,
+                sha256=d["digests"]["sha256"],
+                size=int(d["size"]),
+                digests=dict(d["digests"]),
+                name=d.get("original_name", ""),
+                first=d,
+                events=[e],
+            )
+        elif e.item and e.item in items:
+            items[e.item].events.append(e)
+            if e.event == "re-collected":
+                items[e.item].digests.update(
+                    {k: v for k, v in e.data.get("digests", {}).items() if k not in items[e.item].digests}
+                )
+    return items
+
+
+def get_items(items: dict[str, EvidenceItem], ids: Iterable[str]) -> list[EvidenceItem]:
+    out = []
+    for raw in ids:
+        key = raw.strip().upper()
+        if key.isdigit():
+            key = item_id(int(key))
+        if key not in items:
+            raise UnknownEvidence(f"no evidence item {raw!r} in this case (see 'plitool list')")
+        out.append(items[key])
+    return out

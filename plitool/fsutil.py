@@ -1,0 +1,105 @@
+"""Durable, atomic file writes and the case lock.
+
+Everything plitool writes goes through :func:`atomic_write` (temp file in the same folder,
+fsync, rename, fsync of the folder) or is an append to the ledger made under :func:`case_lock`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import OutputExists, StorageError
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    if not overwrite and path.exists():
+        raise OutputExists(f"{path} already exists (use --force to replace it)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except OSError as exc:
+        raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            # link() fails if the target appeared meanwhile: no silent overwrite.
+            try:
+                os.link(tmp, path)
+            except FileExistsError as exc:
+                raise OutputExists(f"{path} already exists (use --force to replace it)") from exc
+            os.unlink(tmp)
+        fsync_dir(path.parent)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+_libc = None
+
+
+def sync_filesystem(path: Path) -> None:
+    """Flush every dirty page of the file system holding ``path`` (syncfs, else sync).
+
+    Used once per intake batch instead of one fsync per stored object: the ledger that refers to
+    the objects is written only after this returns, so a crash never leaves an entry pointing at
+    bytes that were not on disk.
+    """
+    global _libc
+    if _libc is None:
+        name = ctypes.util.find_library("c")
+        _libc = ctypes.CDLL(name, use_errno=True) if name else False
+    if _libc and hasattr(_libc, "syncfs"):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            if _libc.syncfs(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    os.sync()
+
+
+@contextmanager
+def case_lock(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
+    """An advisory ``flock`` on the case: writers exclusive, readers shared; blocks until free."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StorageError(f"cannot open the case lock {lock_path}: {exc.strerror}") from exc
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+                break
+            except OSError as exc:  # pragma: no cover - EINTR on signals
+                if exc.errno != errno.EINTR:
+                    raise
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,202 @@
+"""One read pass, every digest.
+
+A file is read once in large chunks; each chunk feeds every configured digest and, when the
+caller asks for it, is written to a destination (the evidence store's temp file). SHA-256 runs in
+the calling thread while the other digests run in a worker thread: both OpenSSL and the BLAKE3
+binding release the GIL on large buffers, so on two cores the pass costs about as much as the
+slowest digest alone (see ``bench/intake.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from .errors import AlgorithmUnavailable, InputNotFound, SourceChanged, UnreadableInput
+
+#: Digests computed for every item unless ``case.toml`` says otherwise.
+DEFAULT_ALGORITHMS: tuple[str, ...] = ("sha256", "blake3")
+#: Every digest plitool knows. SM3 (GB/T 32905) needs OpenSSL 3 with SM3 enabled.
+KNOWN_ALGORITHMS: tuple[str, ...] = ("sha256", "blake3", "sm3", "sha512")
+#: The digest that names objects in the store and chains the ledger.
+PRIMARY_ALGORITHM = "sha256"
+
+CHUNK_SIZE = 4 * 1024 * 1024
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of bytes just processed."""
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> object: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def _new_hasher(name: str) -> _Hasher:
+    if name == "blake3":
+        import blake3
+
+        return blake3.blake3()  # type: ignore[no-any-return]
+    return hashlib.new(name)
+
+
+def check_algorithms(names: Iterable[str]) -> tuple[str, ...]:
+    """Validate digest names before any work starts; return them with SHA-256 first.
+
+    Fails closed: an unknown name or one this OpenSSL lacks is an error, never skipped.
+    """
+    wanted: list[str] = []
+    for raw in names:
+        name = raw.strip().lower()
+        if name not in KNOWN_ALGORITHMS:
+            raise AlgorithmUnavailable(
+                f"unknown digest {raw!r}; plitool knows: {', '.join(KNOWN_ALGORITHMS)}"
+            )
+        if name in ("sm3", "sha512") and name not in hashlib.algorithms_available:
+            raise AlgorithmUnavailable(
+                f"digest {name!r} is not available: this Python's OpenSSL does not provide it; "
+                "use a Python linked to OpenSSL 3 with SM3 enabled, or remove it from case.toml"
+            )
+        if name not in wanted:
+            wanted.append(name)
+    if PRIMARY_ALGORITHM not in wanted:
+        wanted.insert(0, PRIMARY_ALGORITHM)
+    wanted.sort(key=lambda n: n != PRIMARY_ALGORITHM)
+    return tuple(wanted)
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What must not move while a file is read."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileIdentity:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+@dataclass(frozen=True)
+class HashResult:
+    digests: dict[str, str]
+    size: int
+    identity: FileIdentity
+
+
+class MultiHasher:
+    """Feeds each chunk to several digests; the first runs inline, the rest in a worker."""
+
+    def __init__(self, algorithms: Sequence[str], executor: ThreadPoolExecutor | None) -> None:
+        self.algorithms = tuple(algorithms)
+        self._hashers = [_new_hasher(a) for a in self.algorithms]
+        self._executor = executor
+
+    def update(self, chunk: bytes) -> None:
+        first, *rest = self._hashers
+        if self._executor is not None and rest and len(chunk) >= 64 * 1024:
+            futures = [self._executor.submit(h.update, chunk) for h in rest]
+            first.update(chunk)
+            for fut in futures:
+                fut.result()
+        else:
+            for h in self._hashers:
+                h.update(chunk)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {a: h.hexdigest() for a, h in zip(self.algorithms, self._hashers, strict=True)}
+
+
+def hash_bytes(data: bytes, algorithms: Sequence[str]) -> dict[str, str]:
+    hasher = MultiHasher(algorithms, None)
+    hasher.update(data)
+    return hasher.hexdigests()
+
+
+def open_for_reading(path: str | os.PathLike[str] | bytes) -> BinaryIO:
+    """Open a regular file, turning OS errors into plitool errors."""
+    try:
+        return open(path, "rb", buffering=0)  # noqa: SIM115 - caller closes
+    except FileNotFoundError as exc:
+        raise InputNotFound(f"no such file: {os.fsdecode(path)}") from exc
+    except PermissionError as exc:
+        raise UnreadableInput(f"cannot read {os.fsdecode(path)}: permission denied") from exc
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+
+
+def hash_stream(
+    src: BinaryIO,
+    algorithms: Sequence[str],
+    *,
+    sink: BinaryIO | None = None,
+    progress: ProgressCallback | None = None,
+    executor: ThreadPoolExecutor | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> tuple[dict[str, str], int]:
+    """Hash everything ``src`` yields (and copy it to ``sink``); return digests and byte count."""
+    hasher = MultiHasher(algorithms, executor)
+    total = 0
+    read = src.read
+    write = sink.write if sink is not None else None
+    while True:
+        chunk = read(chunk_size)
+        if not chunk:
+            break
+        hasher.update(chunk)
+        if write is not None:
+            write(chunk)
+        total += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return hasher.hexdigests(), total
+
+
+def hash_file(
+    path: str | os.PathLike[str] | bytes,
+    algorithms: Sequence[str],
+    *,
+    sink: BinaryIO | None = None,
+    progress: ProgressCallback | None = None,
+    executor: ThreadPoolExecutor | None = None,
+) -> HashResult:
+    """Hash a regular file in one pass, refusing it if it changes while being read.
+
+    The file's size, mtime and inode are taken before and after the pass (from the open
+    descriptor and from the path); any difference, or a byte count that differs from the size,
+    raises :class:`SourceChanged`: bytes that moved under us are not evidence of anything.
+    """
+    with open_for_reading(path) as src:
+        before = os.fstat(src.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            raise UnreadableInput(f"not a regular file: {os.fsdecode(path)}")
+        try:
+            digests, total = hash_stream(
+                src, algorithms, sink=sink, progress=progress, executor=executor
+            )
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+        after = os.fstat(src.fileno())
+    try:
+        by_path = os.stat(path)
+    except OSError as exc:
+        raise SourceChanged(f"{os.fsdecode(path)} disappeared while it was read") from exc
+    ident = FileIdentity.of(before)
+    if (
+        FileIdentity.of(after) != ident
+        or FileIdentity.of(by_path) != ident
+        or total != before.st_size
+    ):
+        raise SourceChanged(
+            f"{os.fsdecode(path)} changed while it was read "
+            f"(size {before.st_size} -> {after.st_size}, read {total} bytes); not recorded"
+        )
+    return HashResult(digests=digests, size=total, identity=ident)

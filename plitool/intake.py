@@ -1,0 +1,254 @@
+"""Adding evidence: walk, hash and copy in one pass, then record custody under the case lock.
+
+Order of work, chosen so that a crash or a second process never corrupts the case:
+
+1. every input is checked before any byte is read (missing paths, directories without ``-r``);
+2. each file is read once: every digest is computed and the bytes are written to a staging file
+   inside the case; a file whose size or mtime moves meanwhile is refused;
+3. the file system is synced once, staged files are linked into the read-only store;
+4. under the case lock, ids are assigned and the custody events appended (one write, one fsync),
+   then a checkpoint is written.
+
+Any failure before step 4 deletes the staged files and records nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import stat
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .case import STATE_DIR, Case
+from .errors import InputNotFound, IsADirectoryWithoutRecursion, UnreadableInput, UsageError
+from .evidence import build_items, item_id, path_record
+from .fsutil import sync_filesystem
+from .hashing import ProgressCallback, hash_file
+from .ledger import NewEvent, iso_utc, utc_now
+from .store import ObjectStore
+
+#: Tags naming the legal elements an item supports (legal-basis.md §2); free tags are allowed.
+ELEMENT_TAGS = ("processing", "unlawful", "harm", "causation", "fault", "amount")
+
+
+@dataclass(frozen=True)
+class IntakeOptions:
+    recursive: bool = False
+    hidden: bool = False
+    copy: bool = True
+    source: str | None = None
+    collected_by: str | None = None
+    collected_at: datetime | None = None
+    method: str | None = None
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class IntakePlan:
+    files: list[bytes]
+    skipped: list[Skipped]
+    total_bytes: int
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    item: str
+    event: str  # "added" or "re-collected"
+    path: str
+    size: int
+    digests: dict[str, str]
+
+
+@dataclass
+class IntakeReport:
+    results: list[IntakeResult] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    checkpoint_size: int = 0
+
+
+def _display(path: bytes) -> str:
+    return path.decode("utf-8", "replace")
+
+
+def _is_hidden(name: bytes) -> bool:
+    return name.startswith(b".")
+
+
+def plan_intake(paths: Sequence[str | os.PathLike[str]], options: IntakeOptions, case: Case | None = None) -> IntakePlan:
+    """Resolve the inputs into a sorted list of regular files; fail before any work."""
+    if not paths:
+        raise UsageError("name at least one file or folder to add")
+    state_dir = os.fsencode(case.paths.state) if case else None
+    files: list[bytes] = []
+    skipped: list[Skipped] = []
+    total = 0
+    seen: set[bytes] = set()
+
+    def take(p: bytes, st: os.stat_result) -> None:
+        nonlocal total
+        real = os.path.realpath(p)
+        if real in seen:
+            return
+        seen.add(real)
+        files.append(p)
+        total += st.st_size
+
+    for raw in paths:
+        p = os.path.abspath(os.fsencode(raw))
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError as exc:
+            raise InputNotFound(f"no such file or folder: {_display(p)}") from exc
+        except OSError as exc:
+            raise UnreadableInput(f"cannot look at {_display(p)}: {exc.strerror}") from exc
+        if stat.S_ISLNK(st.st_mode):
+            skipped.append(Skipped(_display(p), "symbolic link (not followed)"))
+        elif stat.S_ISDIR(st.st_mode):
+            if not options.recursive:
+                raise IsADirectoryWithoutRecursion(f"{_display(p)} is a folder: use -r to add what it holds")
+            for fp, fst in _walk(p, options.hidden, skipped, state_dir):
+                take(fp, fst)
+        elif stat.S_ISREG(st.st_mode):
+            take(p, st)
+        else:
+            skipped.append(Skipped(_display(p), "not a regular file"))
+    return IntakePlan(files, skipped, total)
+
+
+def _walk(top: bytes, hidden: bool, skipped: list[Skipped], state_dir: bytes | None):  # type: ignore[no-untyped-def]
+    try:
+        entries = sorted(os.scandir(top), key=lambda e: e.name)
+    except OSError as exc:
+        raise UnreadableInput(f"cannot list {_display(top)}: {exc.strerror}") from exc
+    for entry in entries:
+        path = entry.path
+        if _is_hidden(entry.name) and not hidden:
+            skipped.append(Skipped(_display(path), "hidden (use --hidden)"))
+            continue
+        if entry.is_symlink():
+            skipped.append(Skipped(_display(path), "symbolic link (not followed)"))
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if state_dir is not None and path == state_dir:
+                skipped.append(Skipped(_display(path), f"the case's own {STATE_DIR} folder"))
+                continue
+            yield from _walk(path, hidden, skipped, state_dir)
+        elif entry.is_file(follow_symlinks=False):
+            yield path, entry.stat(follow_symlinks=False)
+        else:
+            skipped.append(Skipped(_display(path), "not a regular file"))
+
+
+def _tool_record() -> dict[str, str]:
+    return {"name": "plitool", "version": __version__, "python": platform.python_version()}
+
+
+def _local_offset(moment: datetime) -> str:
+    """The UTC offset the moment was stated in (its own), else this machine's local offset."""
+    off = (moment if moment.tzinfo else moment.astimezone()).strftime("%z")
+    return f"{off[:3]}:{off[3:]}" if off else "+00:00"
+
+
+def add_evidence(
+    case: Case,
+    paths: Sequence[str | os.PathLike[str]],
+    options: IntakeOptions,
+    *,
+    progress: ProgressCallback | None = None,
+    on_plan: Callable[[IntakePlan], None] | None = None,
+) -> IntakeReport:
+    """Hash, store and record the given files; returns what was added or re-collected."""
+    algorithms = case.config.digests  # validated (and SM3 checked) before any work
+    case.ledger.require_healthy()  # fail before reading gigabytes, not after
+    plan = plan_intake(paths, options, case)
+    if on_plan is not None:
+        on_plan(plan)
+    report = IntakeReport(skipped=list(plan.skipped))
+    store = ObjectStore(case.paths.objects, case.paths.staging)
+    intake_at = utc_now()
+
+    hashed: list[tuple[bytes, Any, Path | None]] = []  # (path, HashResult, staged file)
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash") as pool:
+            for path in plan.files:
+                if options.copy:
+                    sink, staged = store.open_staging()
+                    hashed.append((path, None, staged))
+                    with sink:
+                        result = hash_file(path, algorithms, sink=sink, progress=progress, executor=pool)
+                    hashed[-1] = (path, result, staged)
+                else:
+                    result = hash_file(path, algorithms, progress=progress, executor=pool)
+                    hashed.append((path, result, None))
+        if options.copy and hashed:
+            sync_filesystem(case.paths.staging)
+            for _, result, staged in hashed:
+                assert staged is not None
+                store.commit(staged, result.digests["sha256"], result.size)
+            sync_filesystem(case.paths.objects)
+    finally:
+        for _, _, staged in hashed:
+            if staged is not None:
+                staged.unlink(missing_ok=True)
+
+    collected_at = options.collected_at or intake_at
+    common = {
+        "collected_at": iso_utc(collected_at),
+        "collected_at_offset": _local_offset(collected_at),
+        "collected_at_stated": options.collected_at is not None,
+        "intake_at": iso_utc(intake_at),
+        "intake_offset": _local_offset(intake_at.astimezone()),
+        "collected_by": options.collected_by,
+        "source": options.source,
+        "method": options.method,
+        "tags": list(dict.fromkeys(options.tags)),
+        "note": options.note,
+        "tool": _tool_record(),
+        "host": socket.gethostname(),
+        "stored": "copy" if options.copy else "reference",
+    }
+    with case.locked():
+        scan = case.ledger.require_healthy()
+        items = build_items(scan.entries)
+        by_digest = {it.sha256: it.id for it in items.values()}
+        next_number = len(items) + 1
+        events: list[NewEvent] = []
+        for path, result, _ in hashed:
+            sha = result.digests["sha256"]
+            data = {
+                **path_record(path),
+                "size": result.size,
+                "mtime": iso_utc(datetime.fromtimestamp(result.identity.mtime_ns / 1e9).astimezone()),
+                "digests": result.digests,
+                **common,
+            }
+            if sha in by_digest:
+                ident, kind = by_digest[sha], "re-collected"
+            else:
+                ident, kind = item_id(next_number), "added"
+                next_number += 1
+                by_digest[sha] = ident
+            events.append(NewEvent(kind, ident, data))
+            report.results.append(IntakeResult(ident, kind, _display(path), result.size, result.digests))
+            if result.size == 0:
+                report.warnings.append(
+                    f"{ident} ({_display(path)}) is empty (0 bytes); recorded anyway: an empty file is still a fact"
+                )
+        case.ledger.append(events, scan=scan)
+        report.checkpoint_size = len(scan.entries)
+    return report

@@ -1,0 +1,83 @@
+"""The content-addressed, read-only object store: ``objects/sha256/ab/abcdef…``."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import StorageError
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+READ_ONLY = 0o444
+
+
+class ObjectStore:
+    def __init__(self, root: Path, staging: Path) -> None:
+        self.root = root
+        self.staging = staging
+
+    def path_for(self, sha256: str) -> Path:
+        if not HEX64.match(sha256):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        return self.root / "sha256" / sha256[:2] / sha256
+
+    def has(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+    def open_staging(self) -> tuple[BinaryIO, Path]:
+        """A new temp file inside the case (same file system as the store, so rename works)."""
+        try:
+            self.staging.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix="obj-", dir=self.staging)
+        except OSError as exc:
+            raise StorageError(f"cannot write into {self.staging}: {exc.strerror}") from exc
+        return os.fdopen(fd, "wb", buffering=0), Path(name)
+
+    def commit(self, staged: Path, sha256: str, size: int) -> bool:
+        """Move a staged file into place; return False when the object was already stored.
+
+        An existing object is never replaced. Its size is checked so that a damaged leftover
+        (say, from a crash before the data reached the disk) is reported, not silently reused.
+        """
+        dest = self.path_for(sha256)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(staged, READ_ONLY)
+            os.link(staged, dest)
+            created = True
+        except FileExistsError:
+            created = False
+        except OSError as exc:
+            raise StorageError(f"cannot store object {sha256[:12]}…: {exc.strerror}") from exc
+        finally:
+            staged.unlink(missing_ok=True)
+        if not created:
+            self.check_existing(sha256, size)
+        return created
+
+    def check_existing(self, sha256: str, size: int) -> None:
+        actual = self.path_for(sha256).stat().st_size
+        if actual != size:
+            raise StorageError(
+                f"stored object {sha256[:12]}… has {actual} bytes, expected {size}: "
+                "the store is damaged; run 'plitool verify'"
+            )
+
+    def iter_objects(self) -> Iterator[tuple[str, Path]]:
+        """Every file under the store, as (name, path); names that are not digests included."""
+        base = self.root / "sha256"
+        if not base.is_dir():
+            return
+        for sub in sorted(base.iterdir()):
+            if not sub.is_dir():
+                yield sub.name, sub
+                continue
+            for obj in sorted(sub.iterdir()):
+                yield obj.name, obj
+
+    def stray_staging(self) -> list[Path]:
+        return sorted(self.staging.iterdir()) if self.staging.is_dir() else []

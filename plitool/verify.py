@@ -1,0 +1,130 @@
+"""``verify``: re-hash every object, check the ledger chain, the checkpoints and the store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from .case import Case
+from .errors import PlitoolError
+from .evidence import EvidenceItem, build_items
+from .hashing import ProgressCallback, hash_file
+from .ledger import check_checkpoints
+from .store import HEX64, ObjectStore
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # ledger | checkpoint | modified | missing | unexpected | reference
+    message: str
+    item: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "item": self.item, "message": self.message}
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    items: int = 0
+    objects_checked: int = 0
+    bytes_checked: int = 0
+    checkpoints: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "items": self.items,
+            "objects_checked": self.objects_checked,
+            "bytes_checked": self.bytes_checked,
+            "checkpoints": self.checkpoints,
+            "problems": [p.as_json() for p in self.problems],
+            "notes": self.notes,
+        }
+
+
+def _expected_bytes(items: dict[str, EvidenceItem]) -> int:
+    return sum(it.size * (int(it.stored_copy) + len(it.references)) for it in items.values())
+
+
+def verify_case(
+    case: Case,
+    *,
+    progress: ProgressCallback | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    report = VerifyReport()
+    scan = case.ledger.scan()
+    report.entries = len(scan.entries)
+    report.problems += [Problem("ledger", m) for m in scan.problems]
+    if scan.partial_tail:
+        report.problems.append(
+            Problem(
+                "ledger",
+                f"the ledger ends with an incomplete line ({len(scan.partial_tail)} bytes), "
+                "left by an interrupted write; 'plitool repair' removes it (and keeps a copy)",
+            )
+        )
+    cp_problems, _ = check_checkpoints(case.ledger, scan.entries)
+    report.checkpoints = len(case.ledger.checkpoint_files())
+    report.problems += [Problem("checkpoint", m) for m in cp_problems]
+
+    items = build_items(scan.entries)
+    report.items = len(items)
+    store = ObjectStore(case.paths.objects, case.paths.staging)
+    if on_total is not None:
+        on_total(_expected_bytes(items))
+    algorithms = case.config.digests
+    expected_objects: set[str] = set()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-verify") as pool:
+        for item in items.values():
+            want = {a: d for a, d in item.digests.items() if a in algorithms}
+            targets: list[tuple[str, bytes | str]] = []
+            if item.stored_copy:
+                expected_objects.add(item.sha256)
+                targets.append(("stored object", str(store.path_for(item.sha256))))
+            targets += [("original (--no-copy)", ref) for ref in item.references]
+            for label, path in targets:
+                shown = os.fsdecode(path)
+                if not os.path.exists(path):
+                    kind = "missing" if label == "stored object" else "reference"
+                    report.problems.append(Problem(kind, f"{item.id}: {label} is missing ({shown})", item.id))
+                    continue
+                try:
+                    result = hash_file(path, list(want), progress=progress, executor=pool)
+                except PlitoolError as exc:
+                    report.problems.append(Problem("modified", f"{item.id}: {label} cannot be read: {exc}", item.id))
+                    continue
+                report.objects_checked += 1
+                report.bytes_checked += result.size
+                bad = [a for a, d in want.items() if result.digests.get(a) != d]
+                if bad or result.size != item.size:
+                    report.problems.append(
+                        Problem(
+                            "modified",
+                            f"{item.id}: {label} has changed ({', '.join(bad) or 'size'} no longer match the ledger)",
+                            item.id,
+                        )
+                    )
+
+    for name, path in store.iter_objects():
+        if not HEX64.match(name) or name not in expected_objects or path != store.path_for(name):
+            report.problems.append(
+                Problem("unexpected", f"unexpected file in the store, not recorded in the ledger: {path}")
+            )
+    stray = store.stray_staging()
+    if stray:
+        report.notes.append(
+            f"{len(stray)} staging file(s) in {case.paths.staging}: an intake is running, or one was interrupted"
+        )
+    return report

@@ -1,0 +1,1 @@
+"""Document templates (reviewable text), shipped inside the package as plitool.templates."""
