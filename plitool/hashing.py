@@ -141,14 +141,22 @@ def hash_stream(
     progress: ProgressCallback | None = None,
     executor: ThreadPoolExecutor | None = None,
     chunk_size: int = CHUNK_SIZE,
+    limit: int | None = None,
 ) -> tuple[dict[str, str], int]:
-    """Hash everything ``src`` yields (and copy it to ``sink``); return digests and byte count."""
+    """Hash what ``src`` yields (and copy it to ``sink``); return digests and byte count.
+
+    With ``limit``, stop after that many bytes, so that a file growing under us cannot keep the
+    loop going forever (the caller notices the growth from the file's status).
+    """
     hasher = MultiHasher(algorithms, executor)
     total = 0
     read = src.read
     write = sink.write if sink is not None else None
     while True:
-        chunk = read(chunk_size)
+        want = chunk_size if limit is None else min(chunk_size, limit - total)
+        if want <= 0:
+            break
+        chunk = read(want)
         if not chunk:
             break
         hasher.update(chunk)
@@ -179,8 +187,9 @@ def hash_file(
         if not stat.S_ISREG(before.st_mode):
             raise UnreadableInput(f"not a regular file: {os.fsdecode(path)}")
         try:
+            # Read at most one byte past the size seen at the start: enough to notice growth.
             digests, total = hash_stream(
-                src, algorithms, sink=sink, progress=progress, executor=executor
+                src, algorithms, sink=sink, progress=progress, executor=executor, limit=before.st_size + 1
             )
         except OSError as exc:
             raise UnreadableInput(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc

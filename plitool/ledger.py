@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from . import merkle
-from .errors import LedgerDamaged, StorageError
+from .errors import LedgerDamaged, OutputExists, StorageError
 from .fsutil import atomic_write
 
 GENESIS = "0" * 64
-EVENTS = ("created", "added", "re-collected", "accessed", "exported", "note", "sealed", "repaired")
+EVENTS = ("created", "added", "re-collected", "accessed", "exported", "note", "sealed", "repaired", "trusted")
 CHECKPOINT_RE = re.compile(r"^(\d{10})\.txt$")
 
 
@@ -187,10 +187,13 @@ class Ledger:
                 f"the ledger ends with an incomplete line ({len(scan.partial_tail)} bytes), "
                 "left by an interrupted write; run 'plitool verify', then 'plitool repair'"
             )
-        if scan.problems:
+        # Checkpoints too: a ledger cut short or with its last entry edited still chains, and
+        # appending to it would bury the damage under new entries.
+        problems = scan.problems or check_checkpoints(self, scan.entries)[0]
+        if problems:
             raise LedgerDamaged(
                 "the ledger is damaged, so nothing more is appended to it: "
-                + scan.problems[0]
+                + problems[0]
                 + "; run 'plitool verify' for the full report"
             )
         return scan
@@ -233,8 +236,14 @@ class Ledger:
         return Checkpoint(self.origin, len(entries), merkle.root([e.leaf for e in entries]))
 
     def write_checkpoint(self, entries: list[Entry]) -> Checkpoint:
+        """Write the checkpoint of this head; an existing checkpoint is never replaced."""
         cp = self.checkpoint_for(entries)
-        atomic_write(self.checkpoint_path(cp.size), cp.text().encode("ascii"))
+        path = self.checkpoint_path(cp.size)
+        try:
+            atomic_write(path, cp.text().encode("ascii"), overwrite=False)
+        except OutputExists as exc:
+            if path.read_bytes() != cp.text().encode("ascii"):
+                raise LedgerDamaged(f"checkpoint {cp.size} exists with another root; the ledger was rewritten") from exc
         return cp
 
     def checkpoint_path(self, size: int) -> Path:

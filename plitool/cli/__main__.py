@@ -1,0 +1,5 @@
+"""``python -m plitool.cli``."""
+
+from .main import main
+
+main()

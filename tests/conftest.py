@@ -1,0 +1,68 @@
+"""Shared fixtures: a fresh case, a CLI runner bound to it, paths to the shared interop vectors."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from plitool.case import Case, init_case
+from plitool.cli.main import cli
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT_ROOT.parent / "shared"
+INTEROP = SHARED / "interop"
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach the network: any connection outside loopback fails loudly."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address):  # type: ignore[no-untyped-def]
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")) and self.family != socket.AF_UNIX:
+            raise OSError(f"network access in a test: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def case(tmp_path: Path) -> Case:
+    return init_case(tmp_path / "case", "测试案件 Test case", "zh")
+
+
+class Cli:
+    """Invoke plitool against one case, returning click's Result."""
+
+    def __init__(self, case_root: Path) -> None:
+        self.case_root = case_root
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, case: bool = True) -> Result:
+        argv = (["--case", str(self.case_root)] if case else []) + [os.fspath(a) for a in args]
+        return self.runner.invoke(cli, argv, catch_exceptions=False)
+
+
+@pytest.fixture
+def run(case: Case) -> Cli:
+    return Cli(case.root)
+
+
+@pytest.fixture
+def evidence_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "evidence"
+    (d / "sub").mkdir(parents=True)
+    (d / "screenshot.png").write_bytes(b"\x89PNG fake screenshot bytes")
+    (d / "隐私政策.txt").write_text("隐私政策：我们收集您的手机号。", encoding="utf-8")
+    (d / "sub" / "capture.har").write_text('{"log": {"entries": []}}', encoding="utf-8")
+    (d / ".hidden-note").write_text("hidden", encoding="utf-8")
+    return d
+
+
+def ledger_bytes(case: Case) -> bytes:
+    return case.paths.ledger.read_bytes()

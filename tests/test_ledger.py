@@ -1,0 +1,134 @@
+"""The custody ledger: round-trips, chain and Merkle checks, tamper detection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plitool.case import Case, init_case
+from plitool.errors import LedgerDamaged
+from plitool.ledger import Checkpoint, NewEvent, canonical_json, check_checkpoints, scan_ledger
+from plitool import merkle
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.dictionaries(st.text(max_size=10), json_values, max_size=5), min_size=1, max_size=8))
+def test_round_trip_any_json_data(tmp_path_factory: pytest.TempPathFactory, payloads: list[dict]) -> None:
+    case = init_case(tmp_path_factory.mktemp("c") / "case", "round trip")
+    with case.locked():
+        written = case.ledger.append([NewEvent("note", None, p) for p in payloads])
+    scan = scan_ledger(case.paths.ledger)
+    assert scan.healthy
+    assert [e.data for e in scan.entries[1:]] == payloads
+    assert [e.raw for e in scan.entries[1:]] == [e.raw for e in written]
+    problems, largest = check_checkpoints(case.ledger, scan.entries)
+    assert problems == [] and largest == len(scan.entries)
+
+
+def test_entries_chain_and_checkpoint_root(case: Case) -> None:
+    with case.locked():
+        case.ledger.append([NewEvent("note", None, {"text": t}) for t in ("一", "二", "三")])
+    scan = case.ledger.scan()
+    for before, after in zip(scan.entries, scan.entries[1:]):
+        assert after.prev == before.digest
+    assert scan.entries[0].prev == "0" * 64
+    cp = Checkpoint.parse(case.ledger.checkpoint_path(4).read_text())
+    assert cp.origin == case.origin and cp.size == 4
+    assert cp.root == merkle.root([merkle.leaf_hash(line) for line in case.paths.ledger.read_bytes().splitlines()])
+    assert canonical_json(json.loads(scan.entries[1].raw)) == scan.entries[1].raw
+
+
+def _lines(case: Case) -> list[bytes]:
+    return case.paths.ledger.read_bytes().split(b"\n")[:-1]
+
+
+def _write(case: Case, lines: list[bytes]) -> None:
+    case.paths.ledger.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+@pytest.fixture
+def filled(case: Case) -> Case:
+    for i in range(3):
+        with case.locked():
+            case.ledger.append([NewEvent("note", None, {"text": f"entry {i}"})])
+    return case
+
+
+def _all_problems(case: Case) -> list[str]:
+    scan = case.ledger.scan()
+    cp, _ = check_checkpoints(case.ledger, scan.entries)
+    return scan.problems + cp
+
+
+def test_edited_entry(filled: Case) -> None:
+    lines = _lines(filled)
+    lines[1] = lines[1].replace(b"entry 0", b"entry X")
+    _write(filled, lines)
+    problems = _all_problems(filled)
+    assert any("does not chain" in p for p in problems)
+    assert any("checkpoint 2 does not match" in p for p in problems)
+
+
+def test_edited_last_entry_is_caught_by_the_checkpoint(filled: Case) -> None:
+    lines = _lines(filled)
+    lines[-1] = lines[-1].replace(b"entry 2", b"entry Z")
+    _write(filled, lines)
+    problems = _all_problems(filled)
+    assert any("checkpoint 4 does not match" in p for p in problems)
+
+
+def test_deleted_entry(filled: Case) -> None:
+    lines = _lines(filled)
+    del lines[2]
+    _write(filled, lines)
+    problems = _all_problems(filled)
+    assert any("deleted, inserted or reordered" in p for p in problems)
+    assert any("cut short" in p for p in problems)
+
+
+def test_swapped_entries(filled: Case) -> None:
+    lines = _lines(filled)
+    lines[1], lines[2] = lines[2], lines[1]
+    _write(filled, lines)
+    assert any("reordered" in p for p in _all_problems(filled))
+
+
+def test_truncated_at_the_end(filled: Case) -> None:
+    _write(filled, _lines(filled)[:-1])
+    problems = _all_problems(filled)
+    assert problems == ["the ledger is cut short: checkpoint 4 records 4 entries, the ledger holds 3"]
+
+
+def test_appending_to_a_damaged_ledger_is_refused(filled: Case) -> None:
+    before = filled.paths.ledger.read_bytes()
+    filled.paths.ledger.write_bytes(before + b'{"seq":5,"prev"')
+    with pytest.raises(LedgerDamaged, match="incomplete line"):
+        with filled.locked():
+            filled.ledger.append([NewEvent("note", None, {"text": "x"})])
+    assert filled.paths.ledger.read_bytes() == before + b'{"seq":5,"prev"'
+
+
+def test_unknown_event_name_is_a_programming_error(case: Case) -> None:
+    with pytest.raises(ValueError):
+        with case.locked():
+            case.ledger.append([NewEvent("deleted-evidence")])
+
+
+def test_checkpoint_parse_rejects_garbage() -> None:
+    for text in ("", "origin\n12\n", "o\nx\nAAAA\n", "o\n1\nnot base64!\n"):
+        with pytest.raises(ValueError):
+            Checkpoint.parse(text)
+
+
+def test_missing_ledger_is_reported(tmp_path: Path) -> None:
+    assert scan_ledger(tmp_path / "none.jsonl").problems
