@@ -97,14 +97,14 @@ def plan_intake(paths: Sequence[str | os.PathLike[str]], options: IntakeOptions,
     files: list[bytes] = []
     skipped: list[Skipped] = []
     total = 0
-    seen: set[bytes] = set()
+    seen: set[tuple[int, int]] = set()
 
     def take(p: bytes, st: os.stat_result) -> None:
         nonlocal total
-        real = os.path.realpath(p)
-        if real in seen:
+        identity = (st.st_dev, st.st_ino)  # the same file named twice (or hard-linked) is read once
+        if identity in seen:
             return
-        seen.add(real)
+        seen.add(identity)
         files.append(p)
         total += st.st_size
 

@@ -210,7 +210,7 @@ class Ledger:
         for ev in events:
             seq += 1
             raw = encode_entry(seq, prev, stamp, ev)
-            new.append(_decode(raw))
+            new.append(Entry(seq, prev, stamp, ev.event, ev.item, ev.data, raw))
             prev = hashlib.sha256(raw).hexdigest()
         if not new:
             return []
