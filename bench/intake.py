@@ -28,6 +28,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PLITOOL = [sys.executable, "-m", "plitool.cli"]
 
+#: Child-process code reporting its peak RSS in KiB. VmHWM belongs to the process image and
+#: starts afresh at exec; ru_maxrss would include the parent's memory inherited through fork().
+PEAK_RSS_SOURCE = (
+    "def peak():\n"
+    "    with open('/proc/self/status') as fh:\n"
+    "        for line in fh:\n"
+    "            if line.startswith('VmHWM:'):\n"
+    "                return int(line.split()[1])\n"
+    "    import resource\n"
+    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+)
+
 
 def timed(cmd: list[str] | str, **kw) -> float:  # type: ignore[no-untyped-def]
     start = time.perf_counter()
@@ -123,9 +135,9 @@ def peak_rss_2g(work: Path) -> float:
         fh.truncate(2 << 30)
     case = fresh_case(work, "case-rss")
     code = (
-        "import resource, sys\nfrom plitool.cli.main import cli\n"
+        "import sys\nfrom plitool.cli.main import cli\n" + PEAK_RSS_SOURCE +
         "try:\n    cli.main(sys.argv[1:], standalone_mode=False)\n"
-        "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "finally:\n    print(peak(), file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, "--case", str(case), "add", str(src)],
                           capture_output=True, text=True, check=True)

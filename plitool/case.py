@@ -127,8 +127,9 @@ class Case:
         return Ledger(self.paths.ledger, self.paths.checkpoints, self.origin)
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
-        with case_lock(self.paths.lock):
+    def locked(self, *, shared: bool = False) -> Iterator[None]:
+        """Writers hold it exclusively; readers that must not see a half-appended ledger share it."""
+        with case_lock(self.paths.lock, shared=shared):
             yield
 
 
