@@ -27,6 +27,8 @@ test: $(STAMP)
 ## make bench: the benchmarks under bench/ (plitool side by side with the reference tools)
 bench: $(STAMP)
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/seal.py
+	$(BIN)/python bench/scan.py
 
 clean:
 	rm -rf demo-case .bench .pytest_cache

@@ -24,6 +24,11 @@ class CaseConfig:
     number: str = ""
     digests: tuple[str, ...] = DEFAULT_ALGORITHMS
     parties: tuple[dict[str, Any], ...] = ()
+    #: [timestamps]: TSA addresses asked by ``plitool seal`` (each one, in order), the time-out
+    #: for each, and whether the system / certifi roots count as trusted (opt-in).
+    tsa: tuple[str, ...] = ()
+    tsa_timeout: float = 10.0
+    system_roots: bool = False
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -74,6 +79,7 @@ def load_config(path: Path) -> CaseConfig:
     parties = data.get("parties", [])
     if not isinstance(parties, list) or not all(isinstance(p, dict) for p in parties):
         raise CaseConfigError(f"{path}: [[parties]] must be tables")
+    tsa, tsa_timeout, system_roots = _timestamps_section(path, data.get("timestamps", {}))
     return CaseConfig(
         title=title,
         lang=lang,
@@ -81,5 +87,28 @@ def load_config(path: Path) -> CaseConfig:
         number=case.get("number", ""),
         digests=check_algorithms(digests),
         parties=tuple(parties),
+        tsa=tsa,
+        tsa_timeout=tsa_timeout,
+        system_roots=system_roots,
         raw=data,
     )
+
+
+def _timestamps_section(path: Path, section: Any) -> tuple[tuple[str, ...], float, bool]:
+    if not isinstance(section, dict):
+        raise CaseConfigError(f"{path}: [timestamps] must be a table")
+    tsa = section.get("tsa", [])
+    if isinstance(tsa, str):
+        tsa = [tsa]
+    if not isinstance(tsa, list) or not all(isinstance(u, str) for u in tsa):
+        raise CaseConfigError(f"{path}: [timestamps] tsa must be a list of URLs")
+    for url in tsa:
+        if not url.startswith(("http://", "https://")):
+            raise CaseConfigError(f"{path}: [timestamps] tsa: {url!r} is not an http:// or https:// URL")
+    timeout = section.get("timeout", 10)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
+        raise CaseConfigError(f"{path}: [timestamps] timeout must be a number of seconds between 0 and 600")
+    system_roots = section.get("system_roots", False)
+    if not isinstance(system_roots, bool):
+        raise CaseConfigError(f"{path}: [timestamps] system_roots must be true or false")
+    return tuple(dict.fromkeys(u.strip() for u in tsa)), float(timeout), system_roots

@@ -106,3 +106,55 @@ class VerificationFailed(PlitoolError):
     """Raised by callers that want an exception for a failed verification."""
 
     exit_code = EXIT_VERIFICATION_FAILED
+
+
+# -- a document that cannot be scanned (1: a problem found; the rest of a batch goes on) ---
+
+
+class DocumentProblem(PlitoolError):
+    """One evidence file could not be (fully) scanned; reported by name, the batch continues."""
+
+    exit_code = EXIT_VERIFICATION_FAILED
+
+
+class CorruptDocument(DocumentProblem):
+    """A PDF, DOCX, XLSX, CSV, JSON, HAR or e-mail file that its parser cannot read."""
+
+
+class EncryptedDocument(DocumentProblem):
+    """An encrypted PDF without a (right) ``--password``."""
+
+
+class UnsafeArchive(DocumentProblem):
+    """A DOCX/XLSX whose decompressed size or ratio exceeds the limits (a zip bomb)."""
+
+
+# -- trusted timestamps (issue 3) --------------------------------------------------------
+
+
+class NoTimestampAuthority(UsageError):
+    """``seal`` was asked to reach a TSA but none is configured (``case.toml`` or ``--tsa``)."""
+
+
+class NotSealed(UsageError):
+    """``prove`` for an item that no sealed checkpoint covers yet."""
+
+
+class ProofUnreadable(UsageError):
+    """A proof file that is not a plitool proof (or not one this version reads)."""
+
+
+class BadCertificate(UsageError):
+    """A trust root or chain file that holds no readable X.509 certificate."""
+
+
+class TsaFailed(EnvironmentProblem):
+    """One TSA could not be reached or gave no usable answer (the message names it)."""
+
+
+class SealFailed(EnvironmentProblem):
+    """No TSA answered with a valid token; nothing was recorded."""
+
+
+class TokenRejected(VerificationFailed):
+    """A timestamp reply does not verify (``seal --import``): nothing was recorded."""

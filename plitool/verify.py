@@ -12,13 +12,13 @@ from .case import Case
 from .errors import PlitoolError
 from .evidence import EvidenceItem, build_items
 from .hashing import ProgressCallback, hash_file
-from .ledger import check_checkpoints
+from .ledger import Entry, check_checkpoints
 from .store import HEX64, ObjectStore
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # ledger | checkpoint | modified | missing | unexpected | reference
+    kind: str  # ledger | checkpoint | modified | missing | unexpected | reference | seal | timestamp | trust
     message: str
     item: str | None = None
 
@@ -35,6 +35,11 @@ class VerifyReport:
     checkpoints: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Trusted timestamps (issue 3): seals found, each stored token's verdict, and for each item
+    #: the earliest trusted time of a sealed checkpoint that includes it.
+    seals: int = 0
+    timestamps: list[dict[str, Any]] = field(default_factory=list)
+    trusted_times: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -50,6 +55,9 @@ class VerifyReport:
             "checkpoints": self.checkpoints,
             "problems": [p.as_json() for p in self.problems],
             "notes": self.notes,
+            "seals": self.seals,
+            "timestamps": self.timestamps,
+            "trusted_times": self.trusted_times,
         }
 
 
@@ -64,7 +72,10 @@ def verify_case(
     on_total: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     report = VerifyReport()
-    scan = case.ledger.scan()
+    with case.locked(shared=True):  # a concurrent append is not mistaken for a crash
+        scan = case.ledger.scan()
+        cp_problems, _ = check_checkpoints(case.ledger, scan.entries)
+        report.checkpoints = len(case.ledger.checkpoint_files())
     report.entries = len(scan.entries)
     report.problems += [Problem("ledger", m) for m in scan.problems]
     if scan.partial_tail:
@@ -75,12 +86,11 @@ def verify_case(
                 "left by an interrupted write; 'plitool repair' removes it (and keeps a copy)",
             )
         )
-    cp_problems, _ = check_checkpoints(case.ledger, scan.entries)
-    report.checkpoints = len(case.ledger.checkpoint_files())
     report.problems += [Problem("checkpoint", m) for m in cp_problems]
 
     items = build_items(scan.entries)
     report.items = len(items)
+    _check_timestamps(case, scan.entries, items, report)
     store = ObjectStore(case.paths.objects, case.paths.staging)
     if on_total is not None:
         on_total(_expected_bytes(items))
@@ -128,3 +138,18 @@ def verify_case(
             f"{len(stray)} staging file(s) in {case.paths.staging}: an intake is running, or one was interrupted"
         )
     return report
+
+
+def _check_timestamps(case: Case, entries: list[Entry], items: dict[str, EvidenceItem], report: VerifyReport) -> None:
+    """Stored RFC 3161 tokens, sealed checkpoints against the ledger, trusted time per item."""
+    from .seal import check_seals
+
+    check = check_seals(case, entries, {i.id: i.events[0].seq for i in items.values()})
+    report.seals = check.seals
+    report.timestamps = check.tokens
+    report.trusted_times = {k: v.as_json() for k, v in check.trusted_times.items()}
+    report.problems += [Problem(kind, message) for kind, message in check.problems]
+    report.notes += check.notes
+    uncovered = len(items) - len(check.trusted_times)
+    if check.seals and uncovered:
+        report.notes.append(f"{uncovered} item(s) are not yet covered by a trusted timestamp: run 'plitool seal'")

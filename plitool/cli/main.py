@@ -21,6 +21,11 @@ COMMANDS: dict[str, str] = {
     "verify": "plitool.cli.verify_cmds:verify_cmd",
     "manifest": "plitool.cli.verify_cmds:manifest_cmd",
     "repair": "plitool.cli.verify_cmds:repair_cmd",
+    "seal": "plitool.cli.seal_cmds:seal_cmd",
+    "trust": "plitool.cli.seal_cmds:trust_group",
+    "prove": "plitool.cli.seal_cmds:prove_cmd",
+    "verify-proof": "plitool.cli.seal_cmds:verify_proof_cmd",
+    "timestamp": "plitool.cli.seal_cmds:timestamp_group",
 }
 
 EXIT_CODES_HELP = """\b

@@ -29,13 +29,21 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
         console = out()
         for p in report.problems:
             console.print(f"[red]FAIL[/] {p.kind:11} {p.message}", highlight=False)
+        if report.trusted_times:
+            # "existed no later than": the earliest trusted timestamp over a checkpoint holding the item.
+            for item, t in sorted(report.trusted_times.items()):
+                console.print(
+                    f"{item} existed no later than {t['existed_no_later_than']}, per TSA {t['tsa']} "
+                    f"(checkpoint {t['checkpoint']})",
+                    highlight=False,
+                )
         for n in report.notes:
             err().print(f"note: {n}", highlight=False)
         verdict = "[green]OK[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]"
         console.print(
             f"{verdict}: {report.items} items, {report.objects_checked} files re-hashed "
             f"({human_size(report.bytes_checked)}), {report.entries} ledger entries, "
-            f"{report.checkpoints} checkpoints"
+            f"{report.checkpoints} checkpoints, {report.seals} seal(s)"
         )
     if not report.ok:
         sys.exit(1)

@@ -1,0 +1,607 @@
+"""``seal``: pin the ledger's head with RFC 3161 timestamps from one or more TSAs.
+
+A seal is a checkpoint of the ledger (``origin\\nsize\\nbase64(root)\\n``, C2SP form) whose exact
+bytes are timestamped. Everything lands under ``.plitool/timestamps/<size>/``::
+
+    checkpoint.txt          the exact bytes the TSAs signed
+    tsa-01.tsq              the request sent (DER)
+    tsa-01.tsr              the TSA's full TimeStampResp, byte for byte as received
+    tsa-01.chain.pem        the certificates needed to check it (embedded ones and the root)
+    offline-<nonce>.tsq     --offline: a request to carry to a connected machine
+    offline-<nonce>.json    what the reply to it must echo (nonce, hash)
+
+and a ``sealed`` ledger event names those files with their SHA-256. Files are written (atomically)
+only for tokens that verified; the ledger entry comes last, so an interrupted seal leaves at
+worst unreferenced files, which ``verify`` reports as a note.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import merkle
+from .errors import (
+    NoTimestampAuthority,
+    SealFailed,
+    StorageError,
+    TokenRejected,
+    TsaFailed,
+    UsageError,
+)
+from .fsutil import atomic_write
+from .ledger import Checkpoint, Entry, NewEvent
+from .timestamp import (
+    REQUEST_HASHES,
+    TokenVerdict,
+    embedded_certificates,
+    fingerprint,
+    iso_z,
+    load_certificates,
+    make_query,
+    pem_chain,
+    post_query,
+    reply_info,
+    verify_reply,
+)
+from .trust import trusted_certificates
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
+
+    from .case import Case
+
+TIMESTAMPS_DIR = "timestamps"
+PostFunction = Callable[[str, bytes, float], bytes]
+
+
+def timestamps_dir(case: Case) -> Path:
+    return case.paths.state / TIMESTAMPS_DIR
+
+
+def seal_dir(case: Case, size: int) -> Path:
+    return timestamps_dir(case) / f"{size:010d}"
+
+
+def rel(case: Case, path: Path) -> str:
+    return path.relative_to(case.paths.state).as_posix()
+
+
+@dataclass(frozen=True)
+class TsaOutcome:
+    """What one TSA did: a kept token (with its verdict) or the reason it was not kept."""
+
+    tsa: str
+    verdict: TokenVerdict | None
+    error: str | None
+    seconds: float
+    tsr: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.verdict is not None and self.verdict.signature_valid
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "tsa": self.tsa,
+            "kept": self.kept,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+            "tsr": self.tsr,
+            **({"verdict": self.verdict.as_json()} if self.verdict else {}),
+        }
+
+
+@dataclass
+class SealResult:
+    checkpoint: Checkpoint
+    entry: Entry | None
+    outcomes: list[TsaOutcome] = field(default_factory=list)
+
+    @property
+    def kept(self) -> int:
+        return sum(o.kept for o in self.outcomes)
+
+    @property
+    def trusted(self) -> int:
+        return sum(1 for o in self.outcomes if o.verdict is not None and o.verdict.ok)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.trusted > 0,
+            "size": self.checkpoint.size,
+            "root": base64.b64encode(self.checkpoint.root).decode(),
+            "checkpoint": self.checkpoint.text(),
+            "ledger_entry": self.entry.seq if self.entry else None,
+            "tokens_kept": self.kept,
+            "tokens_trusted": self.trusted,
+            "tsa": [o.as_json() for o in self.outcomes],
+        }
+
+
+@dataclass(frozen=True)
+class OfflineRequest:
+    size: int
+    checkpoint_path: Path
+    tsq_path: Path
+    nonce: int
+    hash_name: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "checkpoint": str(self.checkpoint_path),
+            "tsq": str(self.tsq_path),
+            "nonce": str(self.nonce),
+            "hash": self.hash_name,
+        }
+
+
+def _default_post(url: str, query: bytes, timeout: float) -> bytes:
+    return post_query(url, query, timeout=timeout)
+
+
+def _check_hash(hash_name: str) -> None:
+    if hash_name not in REQUEST_HASHES:
+        raise UsageError(f"--hash must be one of {', '.join(REQUEST_HASHES)}, not {hash_name!r}")
+
+
+def _chain_for(blob: bytes, verdict: TokenVerdict, roots: Sequence[Certificate]) -> list[Certificate]:
+    """The embedded certificates, plus the trusted root they chain to when it is not embedded."""
+    certs = embedded_certificates(blob)
+    have = {fingerprint(c) for c in certs}
+    if verdict.root_sha256 and verdict.root_sha256 not in have:
+        certs += [r for r in roots if fingerprint(r) == verdict.root_sha256]
+    return certs
+
+
+def _next_stem(folder: Path, prefix: str) -> str:
+    n = 1
+    while (folder / f"{prefix}-{n:02d}.tsr").exists() or (folder / f"{prefix}-{n:02d}.tsq").exists():
+        n += 1
+    return f"{prefix}-{n:02d}"
+
+
+def _write_checkpoint_file(folder: Path, cp_bytes: bytes) -> Path:
+    path = folder / "checkpoint.txt"
+    if path.exists():
+        if path.read_bytes() != cp_bytes:
+            raise StorageError(f"{path} exists and differs from the ledger's checkpoint: run 'plitool verify'")
+        return path
+    atomic_write(path, cp_bytes, overwrite=False)
+    return path
+
+
+def _ledger_digest(case: Case) -> str:
+    try:
+        return hashlib.sha256(case.paths.ledger.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise StorageError(f"cannot read the ledger {case.paths.ledger}: {exc.strerror}") from exc
+
+
+def _current_checkpoint(case: Case) -> tuple[Checkpoint, bytes, Any, str]:
+    digest = _ledger_digest(case)
+    scan = case.ledger.require_healthy()
+    cp = case.ledger.checkpoint_for(scan.entries)
+    return cp, cp.text().encode("ascii"), scan, digest
+
+
+def _still_prefix(case: Case, cp: Checkpoint, scan: Any = None, digest: str | None = None) -> Any:
+    """Under the lock: the ledger still starts with the sealed checkpoint (it only grew).
+
+    Parsing a large ledger is the slow part; when its bytes are those parsed before the
+    network round trips, that parse is reused.
+    """
+    if scan is not None and digest is not None and _ledger_digest(case) == digest:
+        return scan
+    scan = case.ledger.require_healthy()
+    roots = merkle.roots_at([e.leaf for e in scan.entries], [cp.size])
+    if roots.get(cp.size) != cp.root:
+        raise SealFailed(
+            "the ledger changed under the seal (its first entries no longer match the checkpoint); "
+            "nothing was recorded: run 'plitool verify'"
+        )
+    return scan
+
+
+def _token_record(case: Case, tsa: str, stem_path: Path, blob: bytes, verdict: TokenVerdict, query_path: Path | None) -> dict[str, Any]:
+    info = verdict.info
+    assert info is not None
+    return {
+        "tsa": tsa,
+        "tsr": rel(case, stem_path.with_suffix(".tsr")),
+        "tsr_sha256": hashlib.sha256(blob).hexdigest(),
+        "tsq": rel(case, query_path) if query_path else None,
+        "chain": rel(case, stem_path.with_suffix(".chain.pem")),
+        "time": iso_z(info.gen_time),
+        "tsa_name": info.tsa_name or info.signer,
+        "serial": str(info.serial),
+        "hash": info.hash_name,
+        "verdict": verdict.status,
+    }
+
+
+def seal_case(
+    case: Case,
+    *,
+    extra_tsa: Sequence[str] = (),
+    hash_name: str = "sha256",
+    timeout: float | None = None,
+    use_config: bool = True,
+    on_outcome: Callable[[TsaOutcome], None] | None = None,
+    post: PostFunction = _default_post,
+) -> SealResult:
+    """Timestamp the ledger's current checkpoint with every TSA; record the tokens that verify.
+
+    Raises :class:`SealFailed` (nothing written) when no TSA gave a token whose signature holds.
+    Tokens whose root is not trusted are kept and reported (``SealResult.trusted`` counts the
+    others); the caller decides what that means for its exit code.
+    """
+    _check_hash(hash_name)
+    urls = list(dict.fromkeys([*(case.config.tsa if use_config else ()), *extra_tsa]))
+    if not urls:
+        raise NoTimestampAuthority(
+            "no TSA to ask: list them in case.toml under [timestamps] tsa = [...] or pass --tsa URL "
+            "(or use --offline to carry the request to a connected machine)"
+        )
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise UsageError(f"TSA address {url!r} is not an http:// or https:// URL")
+    wait = timeout if timeout is not None else case.config.tsa_timeout
+    cp, cp_bytes, first_scan, first_digest = _current_checkpoint(case)
+    roots = trusted_certificates(case, entries=first_scan.entries)
+
+    gathered: list[tuple[TsaOutcome, bytes, bytes]] = []  # outcome, tsq, tsr
+    outcomes: list[TsaOutcome] = []
+    for url in urls:
+        query = make_query(cp_bytes, hash_name)
+        started = time.perf_counter()
+        try:
+            blob = post(url, query.der, wait)
+        except TsaFailed as exc:
+            outcome = TsaOutcome(url, None, str(exc), time.perf_counter() - started)
+        else:
+            elapsed = time.perf_counter() - started
+            verdict = verify_reply(blob, data=cp_bytes, roots=roots, nonce=query.nonce)
+            if verdict.signature_valid:
+                outcome = TsaOutcome(url, verdict, None, elapsed)
+                gathered.append((outcome, query.der, blob))
+            else:
+                outcome = TsaOutcome(url, verdict, f"{url}: the reply does not verify: {verdict.message}", elapsed)
+        outcomes.append(outcome)
+        if on_outcome is not None and not outcome.kept:
+            on_outcome(outcome)
+    if not gathered:
+        raise SealFailed(
+            "no TSA answered with a valid token; nothing was recorded:\n  "
+            + "\n  ".join(o.error or "?" for o in outcomes)
+        )
+
+    with case.locked():
+        scan = _still_prefix(case, cp, first_scan, first_digest)
+        folder = seal_dir(case, cp.size)
+        cp_path = _write_checkpoint_file(folder, cp_bytes)
+        tokens = []
+        final: list[TsaOutcome] = []
+        for outcome in outcomes:
+            match = next((g for g in gathered if g[0] is outcome), None)
+            if match is None:
+                final.append(outcome)
+                continue
+            _, tsq, blob = match
+            assert outcome.verdict is not None
+            stem = folder / _next_stem(folder, "tsa")
+            atomic_write(stem.with_suffix(".tsq"), tsq, overwrite=False)
+            atomic_write(stem.with_suffix(".chain.pem"), pem_chain(_chain_for(blob, outcome.verdict, roots)), overwrite=False)
+            atomic_write(stem.with_suffix(".tsr"), blob, overwrite=False)
+            tokens.append(_token_record(case, outcome.tsa, stem, blob, outcome.verdict, stem.with_suffix(".tsq")))
+            kept = TsaOutcome(outcome.tsa, outcome.verdict, None, outcome.seconds, rel(case, stem.with_suffix(".tsr")))
+            final.append(kept)
+            if on_outcome is not None:
+                on_outcome(kept)
+        failures = [{"tsa": o.tsa, "error": o.error} for o in final if not o.kept]
+        entry = case.ledger.append([NewEvent("sealed", None, _sealed_data(case, cp, cp_path, cp_bytes, tokens, failures))], scan=scan)[0]
+    return SealResult(cp, entry, final)
+
+
+def _sealed_data(case: Case, cp: Checkpoint, cp_path: Path, cp_bytes: bytes, tokens: list[dict[str, Any]], failures: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "checkpoint": {
+            "size": cp.size,
+            "root": base64.b64encode(cp.root).decode(),
+            "file": rel(case, cp_path),
+            "sha256": hashlib.sha256(cp_bytes).hexdigest(),
+        },
+        "tokens": tokens,
+        "failures": failures,
+    }
+
+
+# -- offline -----------------------------------------------------------------------------------
+
+
+def prepare_offline(case: Case, *, hash_name: str = "sha256") -> OfflineRequest:
+    """Write the checkpoint and a request for it, to be carried to a machine that can reach a TSA."""
+    _check_hash(hash_name)
+    with case.locked():
+        cp, cp_bytes, _, _ = _current_checkpoint(case)
+        folder = seal_dir(case, cp.size)
+        cp_path = _write_checkpoint_file(folder, cp_bytes)
+        query = make_query(cp_bytes, hash_name)
+        stem = folder / f"offline-{query.nonce:016x}"
+        meta = {"size": cp.size, "nonce": str(query.nonce), "hash": hash_name, "root": base64.b64encode(cp.root).decode()}
+        atomic_write(stem.with_suffix(".tsq"), query.der, overwrite=False)
+        atomic_write(stem.with_suffix(".json"), json.dumps(meta, indent=2).encode() + b"\n", overwrite=False)
+    return OfflineRequest(cp.size, cp_path, stem.with_suffix(".tsq"), query.nonce, hash_name)
+
+
+def pending_offline(case: Case) -> list[tuple[Path, dict[str, Any]]]:
+    base = timestamps_dir(case)
+    if not base.is_dir():
+        return []
+    out = []
+    for path in sorted(base.glob("*/offline-*.json")):
+        try:
+            out.append((path, json.loads(path.read_text("utf-8"))))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def import_reply(case: Case, reply_path: Path) -> SealResult:
+    """Verify a reply to an ``--offline`` request and record it as a seal."""
+    try:
+        blob = reply_path.read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(f"{reply_path} does not exist") from exc
+    except OSError as exc:
+        raise StorageError(f"cannot read {reply_path}: {exc.strerror}") from exc
+    try:
+        info = reply_info(blob)
+    except ValueError as exc:
+        raise TokenRejected(f"{reply_path} is not a usable timestamp reply ({exc}); nothing was recorded") from exc
+    pending = pending_offline(case)
+    match = next(((p, m) for p, m in pending if info.nonce is not None and str(info.nonce) == m.get("nonce")), None)
+    if match is None:
+        raise TokenRejected(
+            f"{reply_path} answers none of this case's {len(pending)} pending offline request(s) "
+            "(its nonce matches none of them); nothing was recorded"
+        )
+    meta_path, meta = match
+    folder = meta_path.parent
+    cp_path = folder / "checkpoint.txt"
+    try:
+        cp_bytes = cp_path.read_bytes()
+        cp = Checkpoint.parse(cp_bytes.decode("ascii"))
+    except (OSError, ValueError) as exc:
+        raise StorageError(f"cannot read the checkpoint {cp_path} of the offline request: {exc}") from exc
+    roots = trusted_certificates(case)
+    verdict = verify_reply(blob, data=cp_bytes, roots=roots, nonce=int(meta["nonce"]))
+    if not verdict.signature_valid:
+        raise TokenRejected(f"{reply_path} does not verify: {verdict.message}; nothing was recorded")
+    source = f"imported from {reply_path.name}"
+    with case.locked():
+        scan = _still_prefix(case, cp)
+        stem = folder / _next_stem(folder, "tsa")
+        tsq_src = meta_path.with_suffix(".tsq")
+        atomic_write(stem.with_suffix(".tsq"), tsq_src.read_bytes(), overwrite=False)
+        atomic_write(stem.with_suffix(".chain.pem"), pem_chain(_chain_for(blob, verdict, roots)), overwrite=False)
+        atomic_write(stem.with_suffix(".tsr"), blob, overwrite=False)
+        tokens = [_token_record(case, source, stem, blob, verdict, stem.with_suffix(".tsq"))]
+        entry = case.ledger.append([NewEvent("sealed", None, _sealed_data(case, cp, cp_path, cp_bytes, tokens, []))], scan=scan)[0]
+        for leftover in (meta_path, tsq_src):
+            try:
+                leftover.unlink()
+            except FileNotFoundError:
+                pass
+    outcome = TsaOutcome(source, verdict, None, 0.0, rel(case, stem.with_suffix(".tsr")))
+    return SealResult(cp, entry, [outcome])
+
+
+# -- reading seals back --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    seal_seq: int
+    size: int
+    tsa: str
+    tsr: Path
+    chain: Path
+    checkpoint: Path
+    record: dict[str, Any]
+
+
+def stored_tokens(case: Case, entries: Sequence[Entry]) -> list[StoredToken]:
+    """Every token named by a ``sealed`` entry, in ledger order."""
+    out = []
+    for entry in entries:
+        if entry.event != "sealed":
+            continue
+        cp = entry.data.get("checkpoint", {})
+        for tok in entry.data.get("tokens", []):
+            out.append(StoredToken(
+                seal_seq=entry.seq,
+                size=int(cp.get("size", 0)),
+                tsa=str(tok.get("tsa", "")),
+                tsr=case.paths.state / str(tok.get("tsr", "")),
+                chain=case.paths.state / str(tok.get("chain", "")),
+                checkpoint=case.paths.state / str(cp.get("file", "")),
+                record=tok,
+            ))
+    return out
+
+
+# -- checking stored seals (used by ``verify``) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustedTime:
+    time: datetime
+    tsa: str
+    checkpoint: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {"existed_no_later_than": iso_z(self.time), "tsa": self.tsa, "checkpoint": self.checkpoint}
+
+
+@dataclass
+class SealCheck:
+    seals: int = 0
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
+    notes: list[str] = field(default_factory=list)
+    trusted_times: dict[str, TrustedTime] = field(default_factory=dict)
+
+
+def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int]) -> SealCheck:
+    """Check every stored token, every sealed checkpoint's consistency with the ledger, and work
+    out, for each item (id -> seq of its ``added`` entry), the earliest trusted time covering it."""
+    from .trust import unlogged_trust_files
+
+    out = SealCheck()
+    leaves = [e.leaf for e in entries]
+    current_root = merkle.root(leaves)
+    roots = trusted_certificates(case, entries=entries)
+    checked_sizes: dict[int, bool] = {}
+    best: dict[int, tuple[datetime, str]] = {}  # checkpoint size -> earliest trusted time there
+    referenced: set[Path] = set()
+    for entry in entries:
+        if entry.event != "sealed":
+            continue
+        out.seals += 1
+        cp_rec = entry.data.get("checkpoint", {})
+        size = int(cp_rec.get("size", -1))
+        cp_path = case.paths.state / str(cp_rec.get("file", ""))
+        referenced.add(cp_path)
+        label = f"seal #{entry.seq} (checkpoint {size})"
+        try:
+            cp_bytes = cp_path.read_bytes()
+            cp = Checkpoint.parse(cp_bytes.decode("ascii"))
+        except (OSError, ValueError) as exc:
+            out.problems.append(("seal", f"{label}: its checkpoint file {cp_path} cannot be read ({exc})"))
+            continue
+        consistent = True
+        if hashlib.sha256(cp_bytes).hexdigest() != cp_rec.get("sha256") or cp.size != size or \
+                base64.b64encode(cp.root).decode() != cp_rec.get("root"):
+            out.problems.append(("seal", f"{label}: the checkpoint file {cp_path.name} is not the one recorded (changed)"))
+            consistent = False
+        elif cp.origin != case.origin:
+            out.problems.append(("seal", f"{label}: the checkpoint belongs to another log ({cp.origin})"))
+            consistent = False
+        elif size not in checked_sizes:
+            if size > len(entries):
+                out.problems.append(("seal", f"{label}: the ledger is cut short below a sealed checkpoint "
+                                             f"({len(entries)} entries, {size} were sealed)"))
+                checked_sizes[size] = False
+            else:
+                proof = merkle.consistency_proof(leaves, size) if size < len(leaves) else []
+                ok = merkle.verify_consistency(size, len(leaves), cp.root, current_root, proof)
+                if not ok:
+                    out.problems.append(("seal", f"{label}: the ledger is not an extension of the sealed checkpoint: "
+                                                 f"one of its first {size} entries was changed"))
+                checked_sizes[size] = ok
+        consistent = consistent and checked_sizes.get(size, False)
+        for tok in entry.data.get("tokens", []):
+            tsr = case.paths.state / str(tok.get("tsr", ""))
+            chain = case.paths.state / str(tok.get("chain", ""))
+            referenced.update({tsr, chain, case.paths.state / str(tok.get("tsq") or "")})
+            record: dict[str, Any] = {"seal": entry.seq, "checkpoint": size, "tsa": tok.get("tsa"), "tsr": tok.get("tsr")}
+            try:
+                blob = tsr.read_bytes()
+            except OSError as exc:
+                out.problems.append(("timestamp", f"{label}: token {tsr.name} from {tok.get('tsa')} is missing ({exc.strerror})"))
+                out.tokens.append({**record, "verdict": "missing"})
+                continue
+            if hashlib.sha256(blob).hexdigest() != tok.get("tsr_sha256"):
+                out.problems.append(("timestamp", f"{label}: token {tsr.name} is not the one recorded (changed)"))
+                out.tokens.append({**record, "verdict": "changed"})
+                continue
+            try:
+                extra = load_certificates(chain.read_bytes())
+            except (OSError, ValueError):
+                extra = []
+            verdict = verify_reply(blob, data=cp_bytes, roots=roots, extra_certs=extra)
+            out.tokens.append({**record, **verdict.as_json()})
+            if verdict.status == "untrusted":
+                out.problems.append(("timestamp", f"{label}: token {tsr.name} from {tok.get('tsa')}: {verdict.message}; "
+                                                  "if you trust it: plitool trust add ROOT.pem"))
+            elif not verdict.ok:
+                out.problems.append(("timestamp", f"{label}: token {tsr.name} from {tok.get('tsa')} does not verify: {verdict.message}"))
+            elif consistent and verdict.info is not None:
+                when = (verdict.info.gen_time, verdict.info.tsa_name or verdict.info.signer or str(tok.get("tsa")))
+                if size not in best or when < best[size]:
+                    best[size] = when
+    out.trusted_times = _earliest_cover(best, item_seqs)
+    for path in unlogged_trust_files(case, entries):
+        out.problems.append(("trust", f"trust root {path.name} is in the trust store but was never added with "
+                                      "'plitool trust add' (no ledger entry): it is ignored; remove it or add it properly"))
+    base = timestamps_dir(case)
+    if base.is_dir():
+        _check_unreferenced_checkpoints(case, base, referenced, leaves, out)
+        stray = [p for p in base.glob("*/*") if p.is_file() and p not in referenced and not p.name.startswith("offline-")]
+        if stray:
+            out.notes.append(f"{len(stray)} file(s) under {base} are named by no seal (an interrupted seal?): "
+                             + ", ".join(p.relative_to(base).as_posix() for p in stray[:5]))
+        pending = list(base.glob("*/offline-*.json"))
+        if pending:
+            out.notes.append(f"{len(pending)} offline seal request(s) wait for a reply: 'plitool seal --import REPLY.tsr'")
+    return out
+
+
+def _check_unreferenced_checkpoints(case: Case, base: Path, referenced: set[Path], leaves: list[bytes], out: SealCheck) -> None:
+    """A timestamped checkpoint whose ``sealed`` entry is gone still pins the ledger's head.
+
+    Cutting the ledger back to before a seal removes the seal's entry, not its files: a stored
+    checkpoint larger than the ledger, or one that no longer matches it, is a problem.
+    """
+    found: list[tuple[Path, Checkpoint]] = []
+    for path in sorted(base.glob("*/checkpoint.txt")):
+        if path in referenced:
+            continue
+        try:
+            cp = Checkpoint.parse(path.read_text("ascii"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            out.problems.append(("seal", f"{path} cannot be read as a checkpoint"))
+            continue
+        if cp.origin == case.origin:
+            found.append((path, cp))
+    sizes = [cp.size for _, cp in found if cp.size <= len(leaves)]
+    roots = merkle.roots_at(leaves, sizes)
+    for path, cp in found:
+        has_token = any(path.parent.glob("*.tsr"))
+        if cp.size > len(leaves):
+            out.problems.append(("seal", f"the ledger is cut short: {path.parent.name}/checkpoint.txt"
+                                         f"{' was timestamped and' if has_token else ''} records {cp.size} entries, "
+                                         f"the ledger holds {len(leaves)}"))
+        elif roots.get(cp.size) != cp.root:
+            out.problems.append(("seal", f"{path.parent.name}/checkpoint.txt does not match the ledger: "
+                                         f"one of its first {cp.size} entries was changed"))
+
+
+def _earliest_cover(best: dict[int, tuple[datetime, str]], item_seqs: dict[str, int]) -> dict[str, TrustedTime]:
+    """For each item, the earliest trusted time among checkpoints that include its entry."""
+    import bisect
+
+    sizes = sorted(best)
+    suffix: list[tuple[datetime, str, int]] = []
+    acc: tuple[datetime, str, int] | None = None
+    for size in reversed(sizes):
+        cand = (*best[size], size)
+        acc = cand if acc is None or cand[0] <= acc[0] else acc
+        suffix.append(acc)
+    suffix.reverse()
+    out: dict[str, TrustedTime] = {}
+    for item, seq in item_seqs.items():
+        i = bisect.bisect_left(sizes, seq)
+        if i < len(sizes):
+            t, tsa, size = suffix[i]
+            out[item] = TrustedTime(t, tsa, size)
+    return out
