@@ -26,12 +26,14 @@ COMMANDS: dict[str, str] = {
     "prove": "plitool.cli.seal_cmds:prove_cmd",
     "verify-proof": "plitool.cli.seal_cmds:verify_proof_cmd",
     "timestamp": "plitool.cli.seal_cmds:timestamp_group",
+    "scan": "plitool.cli.scan_cmds:scan_cmd",
 }
 
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  ok
-  1  verification failed (evidence, ledger or checkpoint does not match)
+  1  verification failed (evidence, ledger or checkpoint does not match);
+     scan: a file could not be read (corrupt, encrypted, zip bomb)
   2  usage: bad arguments or input, no case found, broken case.toml
   3  environment: unreadable file, unavailable digest, cannot write
   4  a source file changed while it was read (nothing recorded)

@@ -1,0 +1,135 @@
+"""``scan``: personal data in evidence, shown masked (``--reveal --reason`` is logged)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .common import byte_progress, emit_json, err, json_option, open_case, out
+
+
+@click.command("scan")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--types", "types_text", metavar="LIST",
+              help="Only these kinds, comma-separated: phone, id (id_number), email, bank_card, imei, uscc, name, "
+                   "address, order_id, waybill, device_id, location. Default: all.")
+@click.option("--reveal", is_flag=True, help="Also show the raw values (needs --reason; logged as an 'accessed' custody event).")
+@click.option("--reason", help="Why the raw values are shown (kept in the custody ledger).")
+@click.option("--known-values", "known_values", type=click.Path(dir_okay=False, path_type=str),
+              help="File of the test device's values ('phone: …', 'device_id: …', one a line): also find their "
+                   "url-encoded, base64 and MD5/SHA-1/SHA-256 forms.")
+@click.option("--password", "ask_password", is_flag=True, help="Ask for the password of encrypted PDFs (not echoed).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
+              help="Findings listed per file (0: all; on a table of millions of rows that is millions). Counts are always complete.")
+@json_option
+@click.pass_context
+def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | None, reveal: bool, reason: str | None,
+             known_values: str | None, ask_password: bool, limit: int, as_json: bool) -> None:
+    """Find personal data in evidence items (E-0003) or files.
+
+    A file that is not yet evidence is added to the vault first, so every file analysed is
+    sealed; the stored copy is what gets scanned. Shown per file: counts per kind and the
+    findings (kind, court-style mask, fingerprint prefix, location: page / sheet!cell /
+    row+column / line / HAR entry+part / JSON path). Fingerprints are keyed BLAKE3 under the
+    case's secret key: the same value in two files has the same fingerprint.
+
+    Exit code 1 when a file could not be read (corrupt, encrypted, a zip bomb); the other files
+    are still scanned.
+    """
+    from ..errors import UsageError
+    from ..pii.detect import KnownValues
+    from ..pii.fields import parse_types
+    from ..pii.fingerprint import Fingerprinter
+    from ..pii.scan import (
+        ScanOptions,
+        file_record,
+        fingerprint_prefix,
+        finding_record,
+        name_masks,
+        record_reveal,
+        resolve_targets,
+        scan_items,
+        shared_values,
+    )
+
+    if reveal and not (reason and reason.strip()):
+        raise UsageError("--reveal needs --reason TEXT: showing raw personal data is logged with its reason")
+    if reason and not reveal:
+        raise UsageError("--reason goes with --reveal")
+    kinds = parse_types(types_text)
+    known = KnownValues.load(known_values) if known_values else None
+    password = click.prompt("PDF password", hide_input=True, err=True) if ask_password else None
+    case = open_case(ctx)
+    fingerprinter = Fingerprinter.for_case(case.paths.fingerprint_key)
+    with byte_progress("adding") as (advance, _):
+        items, added = resolve_targets(case, targets, progress=advance)
+    if reveal:
+        assert reason is not None
+        record_reveal(case, items, reason, kinds)
+    options = ScanOptions(kinds=kinds, limit=limit or None, password=password, known_values=known)
+    with byte_progress("scanning", sum(it.size for it in items)) as (advance, _):
+        results = scan_items(case, items, options, progress=advance)
+    names = name_masks(results)
+    shared = shared_values(results, fingerprinter, names)
+
+    if as_json:
+        emit_json({
+            "files": [file_record(r, fingerprinter, names, reveal=reveal) for r in results],
+            "shared": shared,
+            "added": added,
+            "revealed": reveal,
+            "types": sorted(kinds),
+        })
+    else:
+        from rich.markup import escape
+        from rich.table import Table
+
+        console = out()
+        for r in results:
+            head = f"[bold]{r.item}[/]  {escape(r.name)}  ({r.format}"
+            if r.encoding:
+                head += f", {r.encoding}"
+            head += f", {r.units} {'rows' if r.format in ('csv', 'tsv', 'xlsx') else 'text units'})"
+            console.print(head, highlight=False)
+            if r.status == "not scanned":
+                console.print(f"  {escape(r.notes[0] if r.notes else 'not scanned')}", highlight=False)
+                continue
+            if r.status == "failed":
+                console.print(f"  [red]failed:[/] {escape(r.error or '')}", highlight=False)
+            counts = [f"{k} {v}" for k, v in sorted(r.counts.items())]
+            counts += [f"{k} (masked) {v}" for k, v in sorted(r.partial_counts.items())]
+            console.print("  " + (" · ".join(counts) if counts else "no personal data found"), highlight=False)
+            if r.findings:
+                columns = ["type", "masked", "fingerprint", "location"] + (["value"] if reveal else [])
+                table = Table(*columns, box=None, padding=(0, 1, 0, 2))
+                for f in r.findings:
+                    rec: dict[str, Any] = finding_record(f, fingerprinter, names, reveal=reveal)
+                    kind = rec["type"] + (" (masked)" if rec["partial"] else "")
+                    row = [kind, rec["masked"], fingerprint_prefix(rec["fingerprint"]), rec["location"]]
+                    if reveal:
+                        row.append(rec["value"])
+                    table.add_row(*(escape(str(c)) for c in row))
+                console.print(table)
+                if r.truncated:
+                    console.print(f"  … {r.total - len(r.findings)} more (counts are complete; --limit 0 lists all)",
+                                  highlight=False)
+            for note in r.notes:
+                console.print(f"  [dim]note: {escape(note)}[/]", highlight=False)
+        if shared:
+            console.print("[bold]Values found in more than one file[/] (same fingerprint):", highlight=False)
+            for e in shared:
+                console.print(f"  {e['type']:10} {escape(e['masked'])}  {fingerprint_prefix(e['fingerprint'])}  "
+                              f"in {', '.join(e['items'])}", highlight=False)
+    console = err()
+    for a in added:
+        console.print(f"added {a} to the vault before scanning", highlight=False)
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        console.print(f"[red]error:[/] {r.item} ({r.name}): {r.error}", highlight=False)
+    total = sum(r.total for r in results)
+    skipped = sum(r.status == "not scanned" for r in results)
+    console.print(f"{len(results)} file(s): {total} finding(s), {skipped} not scanned, {len(failed)} failed"
+                  + ("; raw values shown, access logged" if reveal else ""), highlight=False)
+    if failed:
+        ctx.exit(1)

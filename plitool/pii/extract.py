@@ -1,0 +1,666 @@
+"""Turn evidence files into text units and tables, each piece with a precise location.
+
+One extractor per format; each yields :class:`TextUnit` (a piece of text: a PDF line, a HAR
+header, a JSON value, an e-mail line) and :class:`Table` (rows under a header row, so that each
+column gets only the detector its header names). Everything streams: a CSV of any size is read
+row by row, an XLSX sheet through openpyxl's read-only mode. DOCX and XLSX are zip files and are
+checked against :class:`ArchiveLimits` before any parser sees them (zip bombs are refused).
+Parser failures become :class:`~plitool.errors.CorruptDocument` naming the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import csv
+import io
+import json
+import os
+import re
+import struct
+import threading
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from ..errors import CorruptDocument, EncryptedDocument, UnreadableInput, UnsafeArchive
+from .fields import field_for_label
+
+SNIFF_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class TextUnit:
+    text: str
+    location: str
+    field: str | None = None  # the field a header/label/key names for this text
+
+
+@dataclass
+class Table:
+    """Rows of cells under a header row (``headers`` None: no header was found).
+
+    ``rows`` yields the cells of consecutive rows, the first numbered ``first_row`` (as people
+    see it: the header of a CSV is row 1). Reading it may raise one of ``errors``: the file is
+    damaged there. ``position`` tells how many bytes of the file were consumed (progress).
+    """
+
+    name: str
+    headers: list[str] | None
+    rows: Iterator[Sequence[Any]]
+    first_row: int
+    locate: Callable[[int, int], str]  # (row number, column index) -> location
+    what: str = "table"
+    errors: tuple[type[BaseException], ...] = ()
+    position: Callable[[], int] | None = None
+
+
+Part = TextUnit | Table
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Bounds for DOCX/XLSX (zip) contents, checked before decompressing anything."""
+
+    max_total: int = 1 << 30  # bytes, all members together, as declared
+    max_ratio: int = 200  # uncompressed : compressed, for members above ratio_floor
+    ratio_floor: int = 8 << 20
+    max_members: int = 20000
+
+
+@dataclass
+class ExtractState:
+    """What an extraction learnt on the way (filled while its parts are consumed)."""
+
+    encoding: str | None = None
+    replaced_bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# -- decoding with a count of replaced bytes ---------------------------------------------
+
+_tls = threading.local()
+COUNTING = "plitool.count-replaced"
+
+
+def _count_replaced(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    state = getattr(_tls, "state", None)
+    if state is not None:
+        state.replaced_bytes += exc.end - exc.start
+    return "\ufffd", exc.end
+
+
+codecs.register_error(COUNTING, _count_replaced)
+
+
+class _Counting:
+    """Route replaced-byte counts of decoding in this thread to ``state`` while active."""
+
+    def __init__(self, state: ExtractState) -> None:
+        self.state = state
+
+    def __enter__(self) -> None:
+        self.prev = getattr(_tls, "state", None)
+        _tls.state = self.state
+
+    def __exit__(self, *exc: object) -> None:
+        _tls.state = self.prev
+
+
+def detect_encoding(head: bytes) -> tuple[str, int]:
+    """(Python codec name, BOM length) for text whose first bytes are ``head``.
+
+    BOMs first (UTF-8, UTF-16); UTF-16 without a BOM by its NUL bytes; then UTF-8 if the sample
+    is (almost all) valid UTF-8, else GB18030 (a superset of GBK and GB2312).
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8", 3
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return "utf-16-le", 2
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be", 2
+    sample = head[:SNIFF_BYTES]
+    if len(sample) >= 4 and sample.count(0) * 3 > len(sample):
+        even = sample[0::2].count(0)
+        odd = sample[1::2].count(0)
+        return ("utf-16-be" if even > odd else "utf-16-le"), 0
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        decoder.decode(sample, final=False)
+        return "utf-8", 0
+    except UnicodeDecodeError:
+        pass
+    non_ascii = len(sample) - len(sample.translate(None, bytes(range(0x80, 0x100))))
+    invalid = _invalid_utf8(sample)
+    if invalid * 5 <= non_ascii:  # mostly UTF-8 with some broken bytes
+        return "utf-8", 0
+    return "gb18030", 0
+
+
+def _invalid_utf8(data: bytes) -> int:
+    state = ExtractState()
+    with _Counting(state):
+        codecs.getincrementaldecoder("utf-8")(COUNTING).decode(data, final=False)
+    return state.replaced_bytes
+
+
+def _open_text(path: Path, state: ExtractState) -> io.TextIOWrapper:
+    raw = _open_binary(path)
+    head = raw.read(SNIFF_BYTES)
+    encoding, bom = detect_encoding(head)
+    raw.seek(bom)
+    state.encoding = encoding
+    return io.TextIOWrapper(raw, encoding=encoding, errors=COUNTING, newline="")
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _sample_text(path: Path, limit: int = SNIFF_BYTES) -> str:
+    with _open_binary(path) as f:
+        head = f.read(limit)
+    encoding, bom = detect_encoding(head)
+    text = head[bom:].decode(encoding, "replace")
+    cut = text.rfind("\n")
+    return text[: cut + 1] if cut > 0 and len(head) == limit else text
+
+
+# -- which format ------------------------------------------------------------------------
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG image"), (b"\xff\xd8\xff", "JPEG image"), (b"GIF8", "GIF image"),
+    (b"RIFF", "RIFF media (WebP/WAV/AVI)"), (b"\x1f\x8b", "gzip archive"), (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
+    (b"Rar!", "RAR archive"), (b"\xd0\xcf\x11\xe0", "legacy Office document (.doc/.xls)"),
+    (b"SQLite format 3\x00", "SQLite database"), (b"\x00\x00\x00", "binary media (MP4/MOV?)"),
+    (b"BZh", "bzip2 archive"), (b"\xfd7zXZ", "xz archive"), (b"%!PS", "PostScript"),
+)
+_EXTENSIONS = {
+    ".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx", ".xlsm": "xlsx", ".csv": "csv", ".tsv": "tsv",
+    ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".har": "har", ".eml": "eml",
+    ".txt": "text", ".log": "text", ".md": "text", ".text": "text", ".xml": "text", ".html": "text",
+    ".htm": "text", ".sql": "text", ".ini": "text", ".yaml": "text", ".yml": "text",
+}
+FORMATS = ("pdf", "docx", "xlsx", "csv", "tsv", "json", "jsonl", "har", "eml", "text")
+
+
+def sniff_format(path: Path, name: str) -> str:
+    """One of :data:`FORMATS`, or ``"not scanned: <type>"``. ``name`` is the original file name
+    (stored evidence has none of its own)."""
+    ext = os.path.splitext(name)[1].lower()
+    with _open_binary(path) as f:
+        head = f.read(8192)
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = set(z.namelist())
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return _EXTENSIONS.get(ext, "not scanned: damaged zip archive") if ext in (".docx", ".xlsx", ".xlsm") \
+                else "not scanned: damaged zip archive"
+        if "word/document.xml" in names:
+            return "docx"
+        if "xl/workbook.xml" in names:
+            return "xlsx"
+        return "not scanned: zip archive" + (f" ({ext})" if ext else "")
+    fmt = _EXTENSIONS.get(ext)
+    if fmt in ("pdf", "docx", "xlsx"):
+        return fmt  # wrong magic: the parser names it as a damaged file
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return f"not scanned: {kind}"
+    if fmt is not None:
+        return fmt
+    if not head:
+        return "text"
+    encoding, bom = detect_encoding(head)
+    if b"\x00" in head and not encoding.startswith("utf-16"):
+        return "not scanned: binary data" + (f" ({ext})" if ext else "")
+    text = head[bom:].decode(encoding, "replace").lstrip("\ufeff \r\n\t")
+    if text.startswith(("{", "[")):
+        return "json"
+    if re.match(r"(?i)(return-path|received|from|message-id|mime-version|delivered-to|date|subject):", text):
+        return "eml"
+    return "text"
+
+
+# -- extraction entry point --------------------------------------------------------------
+
+
+def extract(
+    path: Path,
+    fmt: str,
+    state: ExtractState,
+    *,
+    password: str | None = None,
+    limits: ArchiveLimits = ArchiveLimits(),
+) -> Iterator[Part]:
+    """The parts of one file in ``fmt``; raises :class:`CorruptDocument` & co. while iterating."""
+    with _Counting(state):
+        if fmt == "pdf":
+            yield from _pdf(path, state, password)
+        elif fmt == "docx":
+            yield from _docx(path, state, limits)
+        elif fmt == "xlsx":
+            yield from _xlsx(path, state, limits)
+        elif fmt in ("csv", "tsv"):
+            yield from _csv(path, state, fmt)
+        elif fmt in ("json", "har"):
+            yield from _json(path, state, fmt)
+        elif fmt == "jsonl":
+            yield from _jsonl(path, state)
+        elif fmt == "eml":
+            yield from _eml(path, state)
+        elif fmt == "text":
+            yield from _text(path, state)
+        else:
+            raise ValueError(f"no extractor for {fmt!r}")
+
+
+# -- PDF ---------------------------------------------------------------------------------
+
+
+def _pdf(path: Path, state: ExtractState, password: str | None) -> Iterator[Part]:
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError, PyPdfError
+
+    failures = (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error,
+                struct.error, RecursionError, NotImplementedError)
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            opened = reader.decrypt(password) if password is not None else reader.decrypt("")
+            if not opened:
+                if password is None:
+                    raise EncryptedDocument("the PDF is encrypted: give its password with --password")
+                raise EncryptedDocument("the PDF is encrypted and --password does not open it")
+            state.notes.append("encrypted PDF opened with " + ("the given password" if password else "an empty password"))
+        meta = reader.metadata or {}
+        for key in sorted(meta):
+            value = meta.get(key)
+            if isinstance(value, str) and value.strip():
+                yield TextUnit(value, f"metadata {key}")
+        for number, page in enumerate(reader.pages, start=1):
+            text = page.extract_text() or ""
+            for lineno, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    yield TextUnit(line, f"page {number} line {lineno}")
+    except (EncryptedDocument, CorruptDocument):
+        raise
+    except FileNotDecryptedError as exc:
+        raise EncryptedDocument("the PDF is encrypted: give its password with --password") from exc
+    except failures as exc:
+        raise CorruptDocument(f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
+
+
+# -- zip containers: DOCX, XLSX -----------------------------------------------------------
+
+
+def check_archive(path: Path, limits: ArchiveLimits, what: str) -> None:
+    """Refuse a zip whose declared contents exceed the limits (the members are not read).
+
+    ``zipfile`` never returns more bytes than a member declares (then the CRC fails), so the
+    declared sizes bound what any parser can be made to decompress.
+    """
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise CorruptDocument(f"not a readable {what} (damaged zip container: {exc})") from exc
+    if len(infos) > limits.max_members:
+        raise UnsafeArchive(f"refused: the {what} holds {len(infos)} parts (limit {limits.max_members})")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+            raise UnsafeArchive(
+                f"refused: {info.filename} in the {what} would expand {info.file_size // max(info.compress_size, 1)}:1 "
+                f"to {info.file_size} bytes (a zip bomb; limit {limits.max_ratio}:1)"
+            )
+    if total > limits.max_total:
+        raise UnsafeArchive(f"refused: the {what} would expand to {total} bytes (limit {limits.max_total})")
+
+
+def _zip_failures() -> tuple[type[BaseException], ...]:
+    from lxml.etree import LxmlError
+
+    return (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, IndexError, zlib.error, EOFError,
+            LxmlError, NotImplementedError)
+
+
+def _docx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Part]:
+    check_archive(path, limits, "DOCX")
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    failures = _zip_failures() + (PackageNotFoundError,)
+    try:
+        document = docx.Document(str(path))
+        props = document.core_properties
+        for key in ("author", "last_modified_by", "title", "subject", "keywords", "comments", "category"):
+            value = getattr(props, key, None)
+            if isinstance(value, str) and value.strip():
+                yield TextUnit(value, f"properties {key}")
+        for number, para in enumerate(document.paragraphs, start=1):
+            if para.text.strip():
+                yield TextUnit(para.text, f"paragraph {number}")
+        for tnum, table in enumerate(document.tables, start=1):
+            rows = [[cell.text for cell in row.cells] for row in table.rows]
+            yield _table_from_rows(f"table {tnum}", rows, lambda r, c, t=tnum: f"table {t} row {r} col {c + 1}")
+        for snum, section in enumerate(document.sections, start=1):
+            for where, part in (("header", section.header), ("footer", section.footer)):
+                if part.is_linked_to_previous and snum > 1:
+                    continue
+                for pnum, para in enumerate(part.paragraphs, start=1):
+                    if para.text.strip():
+                        yield TextUnit(para.text, f"section {snum} {where} paragraph {pnum}")
+                for tnum, table in enumerate(part.tables, start=1):
+                    rows = [[cell.text for cell in row.cells] for row in table.rows]
+                    yield _table_from_rows(f"{where} table {tnum}", rows,
+                                           lambda r, c, w=where, t=tnum, s=snum: f"section {s} {w} table {t} row {r} col {c + 1}")
+    except (CorruptDocument, UnsafeArchive):
+        raise
+    except failures as exc:
+        raise CorruptDocument(f"not a readable DOCX ({type(exc).__name__}: {exc})") from exc
+
+
+def _table_from_rows(name: str, rows: list[list[str]], locate: Callable[[int, int], str]) -> Table:
+    header = rows[0] if rows else []
+    if rows and any(field_for_label(h) for h in header):
+        return Table(name, list(header), iter(rows[1:]), 2, locate, "DOCX table")
+    return Table(name, None, iter(rows), 1, locate, "DOCX table")
+
+
+def _cell_text(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e19 else repr(value)
+    iso = getattr(value, "isoformat", None)
+    return iso() if iso else str(value)
+
+
+def _xlsx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Part]:
+    check_archive(path, limits, "XLSX")
+    failures = _zip_failures()
+    try:
+        import openpyxl
+        from openpyxl.utils import get_column_letter
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        failures = failures + (InvalidFileException,)
+        wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+    except failures as exc:
+        raise CorruptDocument(f"not a readable XLSX ({type(exc).__name__}: {exc})") from exc
+    try:
+        for ws in wb.worksheets:
+            yield from _sheet(ws, get_column_letter, failures)
+    finally:
+        wb.close()
+
+
+def _sheet(ws: Any, letter: Callable[[int], str], failures: tuple[type[BaseException], ...]) -> Iterator[Part]:
+    title = ws.title
+
+    def rows() -> Iterator[list[str | None]]:
+        try:
+            ws.reset_dimensions()  # some writers record a wrong sheet size; read what is there
+            for row in ws.iter_rows(values_only=True):
+                yield [_cell_text(v) for v in row]
+        except failures as exc:
+            raise CorruptDocument(f"not a readable XLSX: sheet {title!r} ({type(exc).__name__}: {exc})") from exc
+
+    it = rows()
+    number = 0
+    first: list[str | None] | None = None
+    for cells in it:
+        number += 1
+        if any(c not in (None, "") for c in cells):
+            first = cells
+            break
+    if first is None:
+        return
+    locate = lambda r, c: f"{title}!{letter(c + 1)}{r}"  # noqa: E731
+    if any(field_for_label(c) for c in first):
+        yield Table(title, [c or "" for c in first], it, number + 1, locate, "XLSX sheet")
+    else:
+        yield Table(title, None, _chain_first(first, it), number, locate, "XLSX sheet")
+
+
+def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
+
+
+# -- CSV / TSV ---------------------------------------------------------------------------
+
+
+def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
+    sample = _sample_text(path)
+    lines = sample.splitlines(keepends=True)[:50]
+    delimiter = "\t" if fmt == "tsv" else ","
+    try:
+        dialect = csv.Sniffer().sniff("".join(lines), delimiters=",\t;|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        pass
+    state.notes.append(f"delimiter {delimiter!r}")
+    stream = _open_text(path, state)
+    raw = stream.buffer
+    try:
+        reader = csv.reader(stream, delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise CorruptDocument(f"not a readable CSV at row 1: {exc}") from exc
+        names = [h.strip().lstrip("\ufeff") for h in header]
+        has_header = any(field_for_label(h) for h in names)
+        if not has_header:
+            state.notes.append("no header naming a field: every column gets every detector")
+            try:
+                has_header = csv.Sniffer().has_header("".join(lines)) if len(lines) > 2 else False
+            except csv.Error:
+                has_header = False
+        headers = names if has_header else None
+
+        def locate(r: int, c: int) -> str:
+            label = f" ({names[c]})" if headers is not None and c < len(names) and names[c] else ""
+            return f"row {r} col {c + 1}{label}"
+
+        rows: Iterator[Sequence[str]] = reader if headers is not None else _chain_first(header, reader)
+        yield Table(path.name, headers, rows, 2 if headers is not None else 1, locate, fmt.upper(), (csv.Error,),
+                    raw.tell)
+    finally:
+        stream.close()
+
+
+# -- JSON, JSON Lines, HAR -----------------------------------------------------------------
+
+
+def _json_units(obj: Any, prefix: str, field: str | None = None) -> Iterator[TextUnit]:
+    """Every scalar of a JSON value, with a JSONPath-like location and the field its key names."""
+    stack: list[tuple[Any, str, str | None]] = [(obj, "$", field)]
+    while stack:
+        value, where, fld = stack.pop()
+        if isinstance(value, dict):
+            for key in reversed(list(value)):
+                k = str(key)
+                step = f".{k}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) else f"[{json.dumps(k, ensure_ascii=False)}]"
+                stack.append((value[key], where + step, field_for_label(k) or fld))
+        elif isinstance(value, list):
+            for i in reversed(range(len(value))):
+                stack.append((value[i], f"{where}[{i}]", fld))
+        elif isinstance(value, str):
+            if value:
+                yield TextUnit(value, f"{prefix}{where}", fld)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            yield TextUnit(_cell_text(value) or "", f"{prefix}{where}", fld)
+
+
+def _json(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
+    with _open_text(path, state) as stream:
+        try:
+            doc = json.load(stream)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise CorruptDocument(f"not a readable {fmt.upper()} file ({exc})") from exc
+    entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) and isinstance(doc.get("log"), dict) else None
+    if isinstance(entries, list):
+        yield from _har(entries, state)
+    elif fmt == "har":
+        raise CorruptDocument("not a HAR 1.2 file (no log.entries list)")
+    else:
+        yield from _json_units(doc, "")
+
+
+def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:
+    bad = 0
+    with _open_text(path, state) as stream:
+        for lineno, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                bad += 1
+                yield TextUnit(line.rstrip("\r\n"), f"line {lineno}")
+                continue
+            yield from _json_units(obj, f"line {lineno} ")
+    if bad:
+        state.notes.append(f"{bad} line(s) are not JSON; scanned as text")
+
+
+def _body_units(text: str, mime: str, where: str) -> Iterator[TextUnit]:
+    stripped = text.lstrip()
+    if "json" in mime or stripped.startswith(("{", "[")):
+        try:
+            yield from _json_units(json.loads(text), where + " ")
+            return
+        except (json.JSONDecodeError, RecursionError):
+            pass
+    if "x-www-form-urlencoded" in mime:
+        for key, value in parse_qsl(text, keep_blank_values=False):
+            yield TextUnit(value, f"{where} [{key}]", field_for_label(key))
+        return
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield TextUnit(line, f"{where} line {lineno}")
+
+
+def _named(items: Any, where: str) -> Iterator[TextUnit]:
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("value"), str) and item["value"]:
+            name = str(item.get("name", ""))
+            yield TextUnit(item["value"], f"{where}[{name}]", field_for_label(name))
+
+
+def _har(entries: list[Any], state: ExtractState) -> Iterator[Part]:
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            continue
+        tag = f"entry {number}"
+        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+        response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+        url = request.get("url")
+        if isinstance(url, str) and url:
+            parts = urlsplit(url)
+            yield TextUnit(urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), f"{tag} request.url")
+            if isinstance(request.get("queryString"), list) and request["queryString"]:
+                yield from _named(request["queryString"], f"{tag} request.queryString")
+            else:
+                for key, value in parse_qsl(parts.query):
+                    yield TextUnit(value, f"{tag} request.url ?{key}", field_for_label(key))
+        for side, msg in (("request", request), ("response", response)):
+            cookies = msg.get("cookies")
+            skip = {"cookie", "set-cookie"} if isinstance(cookies, list) and cookies else set()
+            yield from (u for u in _named([h for h in msg.get("headers") or [] if isinstance(h, dict)
+                                           and str(h.get("name", "")).lower() not in skip], f"{tag} {side}.headers"))
+            yield from _named(cookies, f"{tag} {side}.cookies")
+        post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
+        if post:
+            yield from _named(post.get("params"), f"{tag} request.postData.params")
+            if isinstance(post.get("text"), str) and post["text"]:
+                yield from _body_units(post["text"], str(post.get("mimeType", "")), f"{tag} request.postData")
+        redirect = response.get("redirectURL")
+        if isinstance(redirect, str) and redirect:
+            yield TextUnit(redirect, f"{tag} response.redirectURL")
+        content = response.get("content") if isinstance(response.get("content"), dict) else {}
+        body = content.get("text")
+        if isinstance(body, str) and body:
+            mime = str(content.get("mimeType", ""))
+            where = f"{tag} response.content"
+            if content.get("encoding") == "base64":
+                try:
+                    data = base64.b64decode(body, validate=False)
+                except (binascii.Error, ValueError):
+                    state.notes.append(f"{where}: base64 body cannot be decoded; scanned as it stands")
+                else:
+                    if _looks_binary(data, mime):
+                        state.notes.append(f"{where}: binary body ({mime or 'unknown type'}) not scanned")
+                        continue
+                    body = data.decode(detect_encoding(data[:SNIFF_BYTES])[0], COUNTING)
+                    where += " (base64)"
+            yield from _body_units(body, mime, where)
+
+
+def _looks_binary(data: bytes, mime: str) -> bool:
+    if mime.startswith(("image/", "audio/", "video/", "font/")) or "octet-stream" in mime or "protobuf" in mime:
+        return True
+    return b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+# -- e-mail, text ------------------------------------------------------------------------
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _eml(path: Path, state: ExtractState) -> Iterator[Part]:
+    import email
+    from email import policy
+
+    with _open_binary(path) as f:
+        msg = email.message_from_binary_file(f, policy=policy.default)
+    for name, value in msg.items():
+        yield TextUnit(str(value), f"header {name}", field_for_label(name))
+    for number, part in enumerate(msg.walk(), start=1):
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        filename = part.get_filename()
+        if part.get_content_maintype() != "text" or (filename and part.get_content_disposition() == "attachment"):
+            if filename:
+                state.notes.append(f"attachment {filename!r} ({ctype}) not scanned: add it as evidence to scan it")
+            continue
+        try:
+            text = part.get_content()
+        except (LookupError, UnicodeError, AssertionError):
+            payload = part.get_payload(decode=True) or b""
+            text = payload.decode("utf-8", COUNTING)
+        if ctype == "text/html":
+            text = _TAG.sub(" ", text)
+        for lineno, line in enumerate(str(text).splitlines(), start=1):
+            if line.strip():
+                yield TextUnit(line, f"part {number} ({ctype}) line {lineno}")
+
+
+def _text(path: Path, state: ExtractState) -> Iterator[Part]:
+    with _open_text(path, state) as stream:
+        for lineno, line in enumerate(stream, start=1):
+            if line.strip():
+                yield TextUnit(line.rstrip("\r\n"), f"line {lineno}")

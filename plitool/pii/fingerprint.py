@@ -1,0 +1,60 @@
+"""Keyed BLAKE3 fingerprints of normalised values under the case's secret key.
+
+The same value in two files of one case has the same fingerprint; under another case's key it is
+unrelated. The kind is part of the hashed input (``kind 0x1f value``), so a phone number and an ID
+number never collide even when their digits agree. The key is read from
+``.plitool/keys/fingerprint.key`` and never leaves this object: no repr, no logging, no export.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from ..errors import StorageError
+
+KEY_BYTES = 32
+SEPARATOR = b"\x1f"
+#: Hex digits shown in tables; JSON carries the whole fingerprint.
+PREFIX_LEN = 12
+
+
+class Fingerprinter:
+    __slots__ = ("_key", "_blake3")
+
+    def __init__(self, key: bytes) -> None:
+        if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+            raise ValueError(f"a fingerprint key is {KEY_BYTES} bytes")
+        import blake3
+
+        self._key = key
+        self._blake3 = blake3.blake3
+
+    @classmethod
+    def for_case(cls, key_path: Path) -> Fingerprinter:
+        """Load the per-case key; refuses a key file that others may read."""
+        try:
+            st = os.stat(key_path)
+            key = Path(key_path).read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageError(f"the case's fingerprint key {key_path} is missing") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read the case's fingerprint key: {exc.strerror}") from exc
+        if os.name == "posix" and stat.S_IMODE(st.st_mode) & 0o077:
+            raise StorageError(f"the fingerprint key {key_path} is readable by others; run: chmod 600 {key_path}")
+        if len(key) != KEY_BYTES:
+            raise StorageError(f"the fingerprint key {key_path} is damaged (not {KEY_BYTES} bytes)")
+        return cls(key)
+
+    def __repr__(self) -> str:
+        return "Fingerprinter(<key hidden>)"
+
+    def __reduce__(self) -> object:
+        raise TypeError("a Fingerprinter holds the case key and is not serialised")
+
+    def fingerprint(self, kind: str, value: str, *, partial: bool = False) -> str:
+        """Hex keyed-BLAKE3 of a normalised value (or of a masked pattern when ``partial``)."""
+        label = ("masked:" + kind) if partial else kind
+        data = label.encode() + SEPARATOR + value.encode("utf-8")
+        return self._blake3(data, key=self._key).hexdigest()  # type: ignore[no-any-return]

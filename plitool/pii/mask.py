@@ -1,0 +1,116 @@
+"""The one masking function: every output of plitool (terminal, JSON, graphs, drafts) uses it.
+
+Masks follow the way published Chinese judgments mask personal data (legal-basis.md §4): a name
+keeps its surname (张某, or 张某甲 / 张某乙 when two share a surname), a mobile number keeps the
+first three and last four digits (138****1234), an ID number the first six and last four
+(110105********1234); home address, bank account and location are omitted. Values the rules do
+not cover keep at most their last four characters.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from .normalize import MASK_CHARS, mask_pattern
+
+OMITTED = "（略）"
+#: Ordinal suffixes for names sharing a surname: 甲, 乙, 丙 … (then 甲1, 乙1 … after 癸).
+ORDINALS = "甲乙丙丁戊己庚辛壬癸"
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 令狐 宇文 长孙 司徒 夏侯 轩辕 端木 西门 南宫 独孤 百里 "
+    "呼延 钟离 闻人 赫连 澹台 申屠 太史 公冶 濮阳 淳于 单于 太叔 仲孙 万俟 东郭 南门 第五 拓跋".split()
+)
+
+
+def surname(name: str) -> str:
+    """The surname of a Chinese name (compound surnames included); the first letter otherwise."""
+    name = name.strip()
+    if not name:
+        return ""
+    if name[:2] in COMPOUND_SURNAMES and len(name) > 2:
+        return name[:2]
+    return name[0]
+
+
+def _ordinal(n: int) -> str:
+    if n <= 0:
+        return ""
+    q, r = divmod(n - 1, len(ORDINALS))
+    return ORDINALS[r] + (str(q) if q else "")
+
+
+def _is_cjk(ch: str) -> bool:
+    return unicodedata.category(ch) == "Lo"
+
+
+def _keep_last(value: str, keep: int = 4) -> str:
+    """``****`` and the last ``keep`` characters (two for short values); never the length."""
+    if len(value) <= keep * 2:
+        return "****" + value[-2:] if len(value) > 4 else "****"
+    return "****" + value[-keep:]
+
+
+def mask(kind: str, value: str, *, ordinal: int = 0, partial: bool = False) -> str:
+    """The court-style mask of a normalised value of ``kind``.
+
+    ``ordinal`` (1, 2, …) adds 甲, 乙, … to a name whose surname another name in the same output
+    shares (see :class:`NameMasks`). ``partial``: the value was already masked where it was
+    found; its canonical pattern is shown (it reveals nothing the source did not).
+    """
+    if partial:
+        pattern = mask_pattern(kind, value) or value
+        if kind in ("address", "location", "bank_card"):
+            return OMITTED
+        return pattern
+    if kind == "phone":
+        national = value.removeprefix("+86")
+        if len(national) == 11 and national.isdigit():
+            return f"{national[:3]}****{national[-4:]}"
+        return _keep_last(national)
+    if kind == "id_number":
+        if len(value) == 18:
+            return f"{value[:6]}{'*' * 8}{value[-4:]}"
+        return _keep_last(value)
+    if kind == "name":
+        if "某" in value or any(c in MASK_CHARS for c in value):
+            return value  # already masked in the source
+        family = surname(value)
+        if family and all(_is_cjk(c) for c in family):
+            return f"{family}某{_ordinal(ordinal)}"
+        return f"{family[:1].upper()}某{_ordinal(ordinal)}" if family else "某"
+    if kind == "email":
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}" if domain else _keep_last(value)
+    if kind in ("address", "location", "bank_card"):
+        return OMITTED
+    if kind == "uscc":
+        return f"{value[:8]}{'*' * (len(value) - 12)}{value[-4:]}" if len(value) == 18 else _keep_last(value)
+    if kind in ("order_id", "waybill"):
+        if len(value) > 8:
+            return f"{value[:2]}{'*' * (len(value) - 6)}{value[-4:]}"
+        return _keep_last(value, 2)
+    # imei, device_id and anything a case declares: the last four characters at most
+    return _keep_last(value)
+
+
+class NameMasks:
+    """Masks for the names of one output: 张某 alone, 张某甲 / 张某乙 when two names share 张.
+
+    Build it from every name the output shows (first pass), then ask for masks (second pass), so
+    the suffixes are stable whatever order the names are shown in.
+    """
+
+    def __init__(self, names: list[str] | tuple[str, ...] | set[str] = ()) -> None:
+        by_surname: dict[str, list[str]] = {}
+        for name in sorted(set(names)):
+            if "某" in name or any(c in MASK_CHARS for c in name):
+                continue
+            by_surname.setdefault(surname(name), []).append(name)
+        self._ordinals: dict[str, int] = {}
+        for group in by_surname.values():
+            if len(group) > 1:
+                for i, name in enumerate(group, start=1):
+                    self._ordinals[name] = i
+
+    def mask(self, name: str) -> str:
+        return mask("name", name, ordinal=self._ordinals.get(name, 0))
