@@ -46,4 +46,24 @@ if command -v b3sum >/dev/null; then
   (cd "$work/case" && b3sum -c --quiet "$work/export/B3SUMS" && echo "b3sum -c: all OK" >&2)
 fi
 
+step "7. Personal data in the evidence (court-style masks; fingerprints keyed with the case's secret key)"
+plitool scan E-0001 E-0002 E-0003 E-0004 E-0005 --limit 5
+
+step "8. Seal the ledger with RFC 3161 timestamps (here a throw-away local TSA: DEMO TSA — not trusted)"
+python3 "$here/samples/demo_tsa.py" --dir "$work/demo-tsa" --info-file "$work/demo-tsa.env" >/dev/null &
+tsa_pid=$!
+trap 'kill "$tsa_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 300); do [ -f "$work/demo-tsa.env" ] && break; sleep 0.1; done
+. "$work/demo-tsa.env"
+# A real case lists several TSAs in case.toml ([timestamps] tsa = [...]) and adds their real roots.
+plitool trust add "$TSA_CA" --name "DEMO TSA — not trusted"
+plitool seal --tsa "$TSA_URL"
+plitool verify
+
+step "9. A self-contained proof for one item, checked without the case (plitool, then standard tools)"
+plitool prove E-0004 -o "$work/E-0004.proof.json"
+plitool verify-proof "$work/E-0004.proof.json" --data "$here/samples/evidence/泄露名单-群聊截获.csv" --ca "$TSA_CA"
+(cd "$work/E-0004.proof" && sha256sum "$here/samples/evidence/泄露名单-群聊截获.csv" && python3 check_inclusion.py \
+  && openssl ts -verify -in seal-01.tsr -data checkpoint.txt -CAfile "$TSA_CA" -untrusted seal-01.chain.pem)
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
