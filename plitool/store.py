@@ -19,6 +19,7 @@ class ObjectStore:
     def __init__(self, root: Path, staging: Path) -> None:
         self.root = root
         self.staging = staging
+        self._made_dirs: set[Path] = set()  # fan-out folders known to exist: one mkdir each, not per object
 
     def path_for(self, sha256: str) -> Path:
         if not HEX64.match(sha256):
@@ -45,7 +46,9 @@ class ObjectStore:
         """
         dest = self.path_for(sha256)
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.parent not in self._made_dirs:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                self._made_dirs.add(dest.parent)
             os.chmod(staged, READ_ONLY)
             os.link(staged, dest)
             created = True

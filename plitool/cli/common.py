@@ -59,6 +59,9 @@ def byte_progress(description: str, total: int | None = None) -> Iterator[tuple[
 
     Yields (advance, set_total) callbacks for the library.
     """
+    if not sys.stderr.isatty():  # no bar to draw: do not even import rich
+        yield (lambda n: None), (lambda t: None)
+        return
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -77,7 +80,6 @@ def byte_progress(description: str, total: int | None = None) -> Iterator[tuple[
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,
     )
     task = progress.add_task(description, total=total)
     with progress:

@@ -73,8 +73,9 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
         })
     else:
         # Plain lines, not a rich table: an intake of 10,000 files must not spend seconds on layout.
-        for r in report.results:
-            click.echo(f"{r.item}  {r.event:12}  {r.digests['sha256'][:16]}…  {human_size(r.size):>10}  {r.path}")
+        lines = [f"{r.item}  {r.event:12}  {r.digests['sha256'][:16]}…  {human_size(r.size):>10}  {r.path}" for r in report.results]
+        if lines:
+            click.echo("\n".join(lines))
     console = err()
     for s in report.skipped:
         console.print(f"[yellow]skipped[/] {s.path}: {s.reason}", highlight=False)
