@@ -44,12 +44,9 @@ class EvidenceItem:
 
     @property
     def tags(self) -> list[str]:
-        seen: list[str] = []
-        for e in self.events:
-            for t in e.data.get("tags", []) if e.event in ("added", "re-collected", "note") else []:
-                if t not in seen:
-                    seen.append(t)
-        return seen
+        """Every tag any intake of this item gave, in first-seen order."""
+        tags = (t for e in self.events if e.event in ("added", "re-collected") for t in e.data.get("tags", []))
+        return list(dict.fromkeys(tags))
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno
 import fcntl
 import os
 import tempfile
@@ -61,7 +60,15 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
         raise
 
 
-_libc = None
+_libc: ctypes.CDLL | None = None
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is None:
+        name = ctypes.util.find_library("c")
+        _libc = ctypes.CDLL(name, use_errno=True) if name else None
+    return _libc
 
 
 def sync_filesystem(path: Path) -> None:
@@ -71,14 +78,11 @@ def sync_filesystem(path: Path) -> None:
     the objects is written only after this returns, so a crash never leaves an entry pointing at
     bytes that were not on disk.
     """
-    global _libc
-    if _libc is None:
-        name = ctypes.util.find_library("c")
-        _libc = ctypes.CDLL(name, use_errno=True) if name else False
-    if _libc and hasattr(_libc, "syncfs"):
+    libc = _load_libc()
+    if libc is not None and hasattr(libc, "syncfs"):
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            if _libc.syncfs(fd) == 0:
+            if libc.syncfs(fd) == 0:
                 return
         finally:
             os.close(fd)
@@ -93,13 +97,7 @@ def case_lock(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
     except OSError as exc:
         raise StorageError(f"cannot open the case lock {lock_path}: {exc.strerror}") from exc
     try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-                break
-            except OSError as exc:  # pragma: no cover - EINTR on signals
-                if exc.errno != errno.EINTR:
-                    raise
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)  # EINTR is retried by Python
         yield
     finally:
         os.close(fd)

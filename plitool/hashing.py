@@ -10,6 +10,7 @@ slowest digest alone (see ``bench/intake.py``).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
@@ -33,7 +34,7 @@ ProgressCallback = Callable[[int], None]
 
 
 class _Hasher(Protocol):
-    def update(self, data: bytes, /) -> object: ...
+    def update(self, data: bytes | memoryview, /) -> object: ...
 
     def hexdigest(self) -> str: ...
 
@@ -103,7 +104,7 @@ def hash_bytes(data: bytes, algorithms: Sequence[str]) -> dict[str, str]:
     return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}
 
 
-def open_for_reading(path: str | os.PathLike[str] | bytes) -> BinaryIO:
+def open_for_reading(path: str | os.PathLike[str] | bytes) -> io.FileIO:
     """Open a regular file, turning OS errors into plitool errors."""
     try:
         return open(path, "rb", buffering=0)  # noqa: SIM115 - caller closes
@@ -127,8 +128,12 @@ def _write_all(write: Callable[[memoryview], int | None], view: memoryview) -> N
         view = view[written:]
 
 
+class _Readable(Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
 def hash_stream(
-    src: BinaryIO,
+    src: _Readable,
     algorithms: Sequence[str],
     *,
     sink: BinaryIO | None = None,
@@ -184,7 +189,7 @@ def hash_stream(
 
 
 def _hash_small(
-    src: BinaryIO, algorithms: Sequence[str], limit: int, sink: BinaryIO | None, progress: ProgressCallback | None
+    src: io.FileIO, algorithms: Sequence[str], limit: int, sink: BinaryIO | None, progress: ProgressCallback | None
 ) -> tuple[dict[str, str], int]:
     """The whole of a small file in one read: an intake of 10,000 screenshots is per-file overhead."""
     data = b""

@@ -23,14 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from . import __version__
 from .case import STATE_DIR, Case
 from .errors import InputNotFound, IsADirectoryWithoutRecursion, UnreadableInput, UsageError
 from .evidence import build_items, item_id, path_record
 from .fsutil import sync_filesystem
-from .hashing import ProgressCallback, hash_file
+from .hashing import HashResult, ProgressCallback, hash_file
 from .ledger import NewEvent, iso_utc, utc_now
 from .store import ObjectStore
 
@@ -182,29 +181,26 @@ def add_evidence(
     store = ObjectStore(case.paths.objects, case.paths.staging)
     intake_at = utc_now()
 
-    hashed: list[tuple[bytes, Any, Path | None]] = []  # (path, HashResult, staged file)
+    hashed: list[tuple[bytes, HashResult]] = []
+    staged: list[Path] = []  # every staging file made, removed in all cases once done
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash") as pool:
             for path in plan.files:
                 if options.copy:
-                    sink, staged = store.open_staging()
-                    hashed.append((path, None, staged))
+                    sink, temp = store.open_staging()
+                    staged.append(temp)
                     with sink:
-                        result = hash_file(path, algorithms, sink=sink, progress=progress, executor=pool)
-                    hashed[-1] = (path, result, staged)
+                        hashed.append((path, hash_file(path, algorithms, sink=sink, progress=progress, executor=pool)))
                 else:
-                    result = hash_file(path, algorithms, progress=progress, executor=pool)
-                    hashed.append((path, result, None))
-        if options.copy and hashed:
+                    hashed.append((path, hash_file(path, algorithms, progress=progress, executor=pool)))
+        if staged:
             sync_filesystem(case.paths.staging)
-            for _, result, staged in hashed:
-                assert staged is not None
-                store.commit(staged, result.digests["sha256"], result.size)
+            for temp, (_, result) in zip(staged, hashed, strict=True):
+                store.commit(temp, result.digests["sha256"], result.size)
             sync_filesystem(case.paths.objects)
     finally:
-        for _, _, staged in hashed:
-            if staged is not None:
-                staged.unlink(missing_ok=True)
+        for temp in staged:
+            temp.unlink(missing_ok=True)
 
     collected_at = options.collected_at or intake_at
     common = {
@@ -228,7 +224,7 @@ def add_evidence(
         by_digest = {it.sha256: it.id for it in items.values()}
         next_number = len(items) + 1
         events: list[NewEvent] = []
-        for path, result, _ in hashed:
+        for path, result in hashed:
             sha = result.digests["sha256"]
             data = {
                 **path_record(path),

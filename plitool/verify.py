@@ -127,10 +127,10 @@ def verify_case(
                         )
                     )
 
-    for name, path in store.iter_objects():
-        if not HEX64.match(name) or name not in expected_objects or path != store.path_for(name):
+    for name, found in store.iter_objects():
+        if not HEX64.match(name) or name not in expected_objects or found != store.path_for(name):
             report.problems.append(
-                Problem("unexpected", f"unexpected file in the store, not recorded in the ledger: {path}")
+                Problem("unexpected", f"unexpected file in the store, not recorded in the ledger: {found}")
             )
     stray = store.stray_staging()
     if stray:

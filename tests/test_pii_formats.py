@@ -112,7 +112,7 @@ def test_encoding_detection_on_samples() -> None:
     assert detect_encoding(codecs.BOM_UTF8 + b"a") == ("utf-8", 3)
     assert detect_encoding("手机号,13812341234".encode("utf-16-le")) == ("utf-16-le", 0)
     assert detect_encoding("手机号".encode("gbk") * 10) == ("gb18030", 0)
-    assert detect_encoding("手机号".encode("utf-8") * 10 + "手"[:1].encode("utf-8")[:2]) == ("utf-8", 0)
+    assert detect_encoding("手机号".encode() * 10 + "手"[:1].encode("utf-8")[:2]) == ("utf-8", 0)
 
 
 def _big_csv(path: Path, rows: int) -> None:
@@ -211,7 +211,7 @@ def test_corrupt_xlsx(tmp_path: Path) -> None:
 def test_docx_paragraphs_tables_headers(tmp_path: Path) -> None:
     rows = people(3)
     path = files.make_docx(tmp_path / "statement.docx", [f"本人电话 {rows[0][1]}", "没有个人信息", f"身份证 {rows[0][2]}"],
-                           table=[["姓名", "手机号"], [rows[1][0], rows[1][1]]], header=f"联系人邮箱 zs@example.invalid")
+                           table=[["姓名", "手机号"], [rows[1][0], rows[1][1]]], header="联系人邮箱 zs@example.invalid")
     result = scan(path)
     assert result.format == "docx" and result.counts == {"phone": 2, "id_number": 1, "name": 1, "email": 1}
     assert "paragraph 1" in locations(result, "phone") and "table 1 row 2 col 2" in locations(result, "phone")
@@ -241,7 +241,7 @@ def test_zip_bombs_are_refused(tmp_path: Path, kind: str) -> None:
 def test_pdf_pages_and_metadata(tmp_path: Path) -> None:
     rows = people(2)
     path = files.make_pdf(tmp_path / "report.pdf", [f"Phone {rows[0][1]}", f"intro\nID {rows[1][2]}"],
-                          title=f"contact zs@example.invalid")
+                          title="contact zs@example.invalid")
     result = scan(path)
     assert result.format == "pdf" and result.counts == {"phone": 1, "id_number": 1, "email": 1}
     assert locations(result, "phone") == ["page 1 line 1"] and locations(result, "id_number") == ["page 2 line 2"]

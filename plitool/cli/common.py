@@ -85,6 +85,3 @@ def byte_progress(description: str, total: int | None = None) -> Iterator[tuple[
     with progress:
         yield (lambda n: progress.advance(task, n)), (lambda t: progress.update(task, total=t))
 
-
-def fail_exit(code: int) -> None:
-    sys.exit(code)
