@@ -171,3 +171,25 @@ def test_a_key_readable_by_others_is_refused(run: Cli, case: Case, tmp_path: Pat
     os.chmod(case.paths.fingerprint_key, 0o644)
     result = run("scan", str(path))
     assert result.exit_code == 3 and "chmod 600" in result.stderr
+
+
+def test_new_files_map_to_their_own_items_even_named_twice_or_via_a_link(run: Cli, case: Case, tmp_path: Path) -> None:
+    """Regression: results were paired with paths by position, so a merged or skipped path shifted them."""
+    a = tmp_path / "a.txt"
+    a.write_text("联系电话 13800138000", "utf-8")
+    b = tmp_path / "b.txt"
+    b.write_text("e-mail: someone@example.invalid", "utf-8")
+    result = run("scan", str(a), str(tmp_path / "." / "a.txt"), str(b), "--json")
+    assert result.exit_code == 0, result.output
+    data = _json(result)
+    assert data["added"] == ["E-0001", "E-0002"]
+    by_item = {f["item"]: f for f in data["files"]}
+    assert set(by_item) == {"E-0001", "E-0002"}
+    assert by_item["E-0001"]["name"] == "a.txt" and by_item["E-0001"]["counts"] == {"phone": 1}
+    assert by_item["E-0002"]["name"] == "b.txt" and by_item["E-0002"]["counts"] == {"email": 1}
+    link = tmp_path / "link.txt"
+    link.symlink_to(b)
+    before = case.paths.ledger.read_bytes()
+    result = run("scan", str(link))
+    assert result.exit_code == 2 and "not a regular file" in result.output
+    assert case.paths.ledger.read_bytes() == before

@@ -278,11 +278,20 @@ def _labelled_cell(kind: str) -> CellDetector:
     return detect
 
 
+def untyped_detector(kinds: frozenset[str]) -> Callable[[str], list[Match] | None]:
+    """The detector for a column no header types: every validated kind, as in free text."""
+
+    def detect(cell: str) -> list[Match] | None:
+        return detect_text(cell, kinds) or None
+
+    return detect
+
+
 def cell_detector(field: str | None, kinds: frozenset[str]) -> CellDetector | None:
     """The detector for a column: its field's alone when the header names one (None when that
     field was not asked for), else every validated kind."""
     if field is None:
-        return lambda cell: detect_text(cell, kinds) or None
+        return untyped_detector(kinds)
     if field not in kinds:
         return None
     if field == "phone":

@@ -151,7 +151,7 @@ def _invalid_utf8(data: bytes) -> int:
     return state.replaced_bytes
 
 
-def _open_text(path: Path, state: ExtractState) -> io.TextIOWrapper:
+def _open_text(path: Path, state: ExtractState) -> io.TextIOWrapper[BinaryIO]:
     raw = _open_binary(path)
     head = raw.read(SNIFF_BYTES)
     encoding, bom = detect_encoding(head)
@@ -286,7 +286,7 @@ def _pdf(path: Path, state: ExtractState, password: str | None) -> Iterator[Part
                     raise EncryptedDocument("the PDF is encrypted: give its password with --password")
                 raise EncryptedDocument("the PDF is encrypted and --password does not open it")
             state.notes.append("encrypted PDF opened with " + ("the given password" if password else "an empty password"))
-        meta = reader.metadata or {}
+        meta: dict[Any, Any] = reader.metadata or {}  # DocumentInformation is a dict subclass
         for key in sorted(meta):
             value = meta.get(key)
             if isinstance(value, str) and value.strip():
@@ -357,7 +357,7 @@ def _docx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
                 yield TextUnit(para.text, f"paragraph {number}")
         for tnum, table in enumerate(document.tables, start=1):
             rows = [[cell.text for cell in row.cells] for row in table.rows]
-            yield _table_from_rows(f"table {tnum}", rows, lambda r, c, t=tnum: f"table {t} row {r} col {c + 1}")
+            yield _table_from_rows(f"table {tnum}", rows, _docx_locator(f"table {tnum}"))
         for snum, section in enumerate(document.sections, start=1):
             for where, part in (("header", section.header), ("footer", section.footer)):
                 if part.is_linked_to_previous and snum > 1:
@@ -368,11 +368,20 @@ def _docx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
                 for tnum, table in enumerate(part.tables, start=1):
                     rows = [[cell.text for cell in row.cells] for row in table.rows]
                     yield _table_from_rows(f"{where} table {tnum}", rows,
-                                           lambda r, c, w=where, t=tnum, s=snum: f"section {s} {w} table {t} row {r} col {c + 1}")
+                                           _docx_locator(f"section {snum} {where} table {tnum}"))
     except (CorruptDocument, UnsafeArchive):
         raise
     except failures as exc:
         raise CorruptDocument(f"not a readable DOCX ({type(exc).__name__}: {exc})") from exc
+
+
+def _docx_locator(prefix: str) -> Callable[[int, int], str]:
+    """(row number, column index) -> location inside the DOCX table named by ``prefix``."""
+
+    def locate(r: int, c: int) -> str:
+        return f"{prefix} row {r} col {c + 1}"
+
+    return locate
 
 
 def _table_from_rows(name: str, rows: list[list[str]], locate: Callable[[int, int], str]) -> Table:
@@ -570,13 +579,19 @@ def _named(items: Any, where: str) -> Iterator[TextUnit]:
             yield TextUnit(item["value"], f"{where}[{name}]", field_for_label(name))
 
 
+def _dict_at(obj: dict[Any, Any], key: str) -> dict[Any, Any]:
+    """``obj[key]`` when it is a JSON object, else an empty one."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def _har(entries: list[Any], state: ExtractState) -> Iterator[Part]:
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             continue
         tag = f"entry {number}"
-        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
-        response = entry.get("response") if isinstance(entry.get("response"), dict) else {}
+        request = _dict_at(entry, "request")
+        response = _dict_at(entry, "response")
         url = request.get("url")
         if isinstance(url, str) and url:
             parts = urlsplit(url)
@@ -592,7 +607,7 @@ def _har(entries: list[Any], state: ExtractState) -> Iterator[Part]:
             yield from (u for u in _named([h for h in msg.get("headers") or [] if isinstance(h, dict)
                                            and str(h.get("name", "")).lower() not in skip], f"{tag} {side}.headers"))
             yield from _named(cookies, f"{tag} {side}.cookies")
-        post = request.get("postData") if isinstance(request.get("postData"), dict) else {}
+        post = _dict_at(request, "postData")
         if post:
             yield from _named(post.get("params"), f"{tag} request.postData.params")
             if isinstance(post.get("text"), str) and post["text"]:
@@ -600,7 +615,7 @@ def _har(entries: list[Any], state: ExtractState) -> Iterator[Part]:
         redirect = response.get("redirectURL")
         if isinstance(redirect, str) and redirect:
             yield TextUnit(redirect, f"{tag} response.redirectURL")
-        content = response.get("content") if isinstance(response.get("content"), dict) else {}
+        content = _dict_at(response, "content")
         body = content.get("text")
         if isinstance(body, str) and body:
             mime = str(content.get("mimeType", ""))
@@ -650,8 +665,8 @@ def _eml(path: Path, state: ExtractState) -> Iterator[Part]:
         try:
             text = part.get_content()
         except (LookupError, UnicodeError, AssertionError):
-            payload = part.get_payload(decode=True) or b""
-            text = payload.decode("utf-8", COUNTING)
+            payload = part.get_payload(decode=True)  # bytes (or None) for a non-multipart part
+            text = (payload if isinstance(payload, bytes) else b"").decode("utf-8", COUNTING)
         if ctype == "text/html":
             text = _TAG.sub(" ", text)
         for lineno, line in enumerate(str(text).splitlines(), start=1):

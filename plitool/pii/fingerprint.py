@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import NoReturn
 
 from ..errors import StorageError
 
@@ -50,7 +51,7 @@ class Fingerprinter:
     def __repr__(self) -> str:
         return "Fingerprinter(<key hidden>)"
 
-    def __reduce__(self) -> object:
+    def __reduce__(self) -> NoReturn:
         raise TypeError("a Fingerprinter holds the case key and is not serialised")
 
     def fingerprint(self, kind: str, value: str, *, partial: bool = False) -> str:

@@ -277,4 +277,4 @@ def pattern_matches(pattern: str, value: str, kind: str = "") -> bool:
         return bool(head) and value.startswith(head) and len(value) >= len(head) + 1
     if len(pattern) != len(value):
         return False
-    return all(p == "*" or p == v for p, v in zip(pattern, value))
+    return all(p == "*" or p == v for p, v in zip(pattern, value, strict=True))  # lengths checked above

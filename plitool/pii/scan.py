@@ -17,13 +17,14 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDocument, DocumentProblem, InputNotFound, StorageError, UnreadableInput, UsageError
 from ..evidence import EvidenceItem, build_items, get_items
 from ..ledger import NewEvent
-from .detect import KnownValues, Match, cell_detector, detect_text
+from .detect import CellDetector, KnownValues, Match, cell_detector, detect_text, untyped_detector
 from .extract import ArchiveLimits, ExtractState, Table, TextUnit, extract, sniff_format
 from .fields import KINDS, field_for_label
 from .fingerprint import PREFIX_LEN, Fingerprinter
@@ -174,14 +175,16 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
 
     from .blocks import block_counter
 
-    untyped = cell_detector(None, kinds)
+    plain_untyped = untyped_detector(kinds)
+    untyped: CellDetector = plain_untyped
     if known is not None:
-        plain_untyped = untyped
 
-        def untyped(cell: str) -> list[Match] | None:  # type: ignore[misc]
+        def untyped_or_known(cell: str) -> list[Match] | None:
             found = plain_untyped(cell) or []
             extra = [k for k in known.search(cell) if k.kind in kinds and not any(m.start == k.start for m in found)]
             return (found + extra) or None
+
+        untyped = untyped_or_known
 
     fields = [field_for_label(h) for h in table.headers] if table.headers is not None else []
     dets = [cell_detector(f, kinds) for f in fields]
@@ -203,7 +206,7 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
         if listing:
             listing = rec.on_finding is not None or rec.limit is None or len(result.findings) < rec.limit or not ncols
         if not listing and set(map(len, block)) == {ncols}:
-            for ci, col in enumerate(zip(*block)):
+            for ci, col in enumerate(zip(*block, strict=True)):  # every row has ncols cells (checked above)
                 det = dets[ci]
                 if det is None:
                     continue
@@ -213,9 +216,9 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
                     _cells(base, col, range(len(col)), det, ci, rec, locate)
                     continue
                 count, leftovers = done
-                if count:
-                    kind = fields[ci]
-                    rec.counts[kind] = rec.counts.get(kind, 0) + count  # type: ignore[index]
+                kind = fields[ci]  # a column with a block counter is typed: never None here
+                if count and kind is not None:
+                    rec.counts[kind] = rec.counts.get(kind, 0) + count
                 if leftovers:
                     _cells(base, col, leftovers, det, ci, rec, locate)
         else:
@@ -226,7 +229,7 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
                     fields.extend([None] * (len(cells) - ncols))
                     ncols = len(dets)
                 ci = -1
-                for det, cell in zip(dets, cells):
+                for det, cell in zip(dets, cells, strict=False):  # a short row has fewer cells than columns
                     ci += 1
                     if not cell or det is None:
                         continue
@@ -234,10 +237,10 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
                     if res is None:
                         continue
                     if isinstance(res, Match):
-                        rec.add(res, lambda r=base + i, c=ci: locate(r, c))
+                        rec.add(res, partial(locate, base + i, ci))
                     else:
                         for m in res:
-                            rec.add(m, lambda r=base + i, c=ci: locate(r, c))
+                            rec.add(m, partial(locate, base + i, ci))
         base += len(block)
         if progress is not None and table.position is not None:
             pos = table.position()
@@ -255,10 +258,10 @@ def _cells(base: int, col: Sequence[Any], indices: Any, det: Any, ci: int, rec: 
         if res is None:
             continue
         if isinstance(res, Match):
-            rec.add(res, lambda r=base + i, c=ci: locate(r, c))
+            rec.add(res, partial(locate, base + i, ci))
         else:
             for m in res:
-                rec.add(m, lambda r=base + i, c=ci: locate(r, c))
+                rec.add(m, partial(locate, base + i, ci))
 
 
 # -- evidence items ----------------------------------------------------------------------
@@ -286,28 +289,35 @@ def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCall
         raise UsageError("name at least one evidence id (E-0003) or file to scan")
     items = build_items(case.ledger.require_healthy().entries)
     by_sha = {it.sha256: it.id for it in items.values()}
-    plan: list[tuple[str, str]] = []  # ("id", E-…) or ("path", p)
+    plan: list[tuple[str, str]] = []  # ("id", E-…) or ("path", sha256 of the new file)
+    new_paths: dict[str, str] = {}  # sha256 -> the first path naming that content
     for target in targets:
-        if os.path.isdir(target):
+        if os.path.isdir(target) and not os.path.islink(target):
             raise UsageError(f"{target} is a folder: add it with 'plitool add -r {target}', then scan the items")
-        if os.path.exists(target):
+        if os.path.lexists(target):
+            if os.path.islink(target) or not os.path.isfile(target):
+                # the vault does not follow links nor read devices and pipes: say so before any work
+                raise UsageError(f"{target} is not a regular file (a symbolic link, device or pipe); scan the file itself")
             sha = _sha256_file(target)
-            plan.append(("id", by_sha[sha]) if sha in by_sha else ("path", target))
+            if sha in by_sha:
+                plan.append(("id", by_sha[sha]))
+            else:
+                new_paths.setdefault(sha, target)
+                plan.append(("path", sha))
         elif _ITEM_ID.match(target.strip()):
             plan.append(("id", get_items(items, [target])[0].id))
         else:
             raise InputNotFound(f"no such file, and not an evidence id: {target}")
-    new_paths = list(dict.fromkeys(p for kind, p in plan if kind == "path"))
     added: list[str] = []
-    path_ids: dict[str, str] = {}
     if new_paths:
-        report = add_evidence(case, new_paths, IntakeOptions(note="added by 'plitool scan'"), progress=progress)
-        for path, res in zip(new_paths, report.results):
-            path_ids[path] = res.item
+        report = add_evidence(case, list(new_paths.values()), IntakeOptions(note="added by 'plitool scan'"), progress=progress)
+        # Results are matched by content, not by position: intake reads one file named twice once.
+        for res in report.results:
+            by_sha[res.digests["sha256"]] = res.item
             if res.event == "added":
                 added.append(res.item)
         items = build_items(case.ledger.scan().entries)
-    ids = list(dict.fromkeys(path_ids[v] if kind == "path" else v for kind, v in plan))
+    ids = list(dict.fromkeys(by_sha[v] if kind == "path" else v for kind, v in plan))
     return [items[i] for i in ids], added
 
 
