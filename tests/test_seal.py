@@ -71,6 +71,12 @@ def test_seal_trust_verify_round_trip(case: Case, run: Cli, local_tsa: LocalTsa,
     for key in ("entries", "items", "objects_checked", "bytes_checked", "checkpoints", "problems", "notes"):
         assert key in doc
 
+    # the human views name what happened
+    log_lines = run("log").stdout.splitlines()
+    assert "sealed" in log_lines[-2] and "checkpoint 2 timestamped by" in log_lines[-2]
+    assert "trusted" in log_lines[-1] and "trust root test root" in log_lines[-1]
+    assert "E-0001 existed no later than" in run("verify").stdout
+
     # openssl agrees on the stored files
     folder = timestamps_dir(case) / "0000000002"
     assert openssl_verifies(folder / "tsa-01.tsr", folder / "checkpoint.txt", pki.ca)

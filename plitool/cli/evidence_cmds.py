@@ -161,8 +161,22 @@ def log_cmd(ctx: click.Context, item_filter: str | None, as_json: bool) -> None:
         emit_json([_entry_json(e) for e in entries])
         return
     for e in entries:
-        detail = e.data.get("original_name") or e.data.get("reason") or e.data.get("title") or e.data.get("action") or ""
-        click.echo(f"#{e.seq:<6} {e.at}  {e.event:13} {e.item or '-':7} {detail}")
+        click.echo(f"#{e.seq:<6} {e.at}  {e.event:13} {e.item or '-':7} {_summary(e)}")
+
+
+def _summary(e: Any) -> str:
+    """One human line per ledger event; the full record is in --json."""
+    d = e.data
+    if e.event == "sealed":
+        cp = d.get("checkpoint", {})
+        tsas = ", ".join(t.get("tsa_name") or t.get("tsa", "?") for t in d.get("tokens", []))
+        return f"checkpoint {cp.get('size', '?')} timestamped by {tsas or 'no TSA'}"
+    if e.event == "trusted":
+        return f"trust root {d.get('name') or d.get('subject', '')} (sha256 {str(d.get('sha256', ''))[:16]}…)"
+    for key in ("original_name", "reason", "title", "action", "text"):
+        if d.get(key):
+            return str(d[key])
+    return ""
 
 
 @click.command("export")
