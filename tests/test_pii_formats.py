@@ -336,6 +336,22 @@ def test_eml_headers_text_html_and_attachments(tmp_path: Path) -> None:
     assert any("attachment 'list.pdf'" in n for n in result.notes)
 
 
+def test_eml_multipart_boundaries_are_not_bank_cards(tmp_path: Path) -> None:
+    """Regression: the random boundary in Content-Type passed the Luhn check one time in ten."""
+    from email.message import EmailMessage
+
+    for boundary in ("===============4012888888881881==", "4111111111111111111"):  # both pass Luhn
+        msg = EmailMessage()
+        msg["From"] = "office@example.invalid"
+        msg.set_content("no personal data here")
+        msg.add_alternative("<p>none</p>", subtype="html")
+        msg.set_boundary(boundary)
+        path = tmp_path / "boundary.eml"
+        path.write_bytes(bytes(msg))
+        result = scan(path)
+        assert result.counts == {"email": 1}, result.counts
+
+
 def test_text_lines(tmp_path: Path) -> None:
     path = tmp_path / "statement.txt"
     path.write_text("情况说明\n本人张某，电话 13812341234。\n", encoding="gb18030")
