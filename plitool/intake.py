@@ -30,6 +30,7 @@ from .errors import InputNotFound, IsADirectoryWithoutRecursion, UnreadableInput
 from .evidence import build_items, item_id, path_record
 from .fsutil import sync_filesystem
 from .hashing import HashResult, ProgressCallback, hash_file
+from .journal import IntakeJournal
 from .ledger import NewEvent, iso_utc, utc_now
 from .store import ObjectStore
 
@@ -181,27 +182,56 @@ def add_evidence(
     store = ObjectStore(case.paths.objects, case.paths.staging)
     intake_at = utc_now()
 
+    journal = IntakeJournal.start(case.paths.staging) if options.copy and plan.files else None
+    try:
+        hashed = _hash_and_store(case, store, plan, algorithms, journal, progress)
+        _record(case, hashed, options, intake_at, report)
+    except BaseException:
+        if journal is not None:
+            journal.abandon()
+        raise
+    if journal is not None:
+        journal.finish()
+    return report
+
+
+def _hash_and_store(
+    case: Case,
+    store: ObjectStore,
+    plan: IntakePlan,
+    algorithms: Sequence[str],
+    journal: IntakeJournal | None,
+    progress: ProgressCallback | None,
+) -> list[tuple[bytes, HashResult]]:
+    """Read each file once (copying it to staging when there is a journal), then link into the store."""
     hashed: list[tuple[bytes, HashResult]] = []
     staged: list[Path] = []  # every staging file made, removed in all cases once done
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash") as pool:
             for path in plan.files:
-                if options.copy:
-                    sink, temp = store.open_staging()
+                if journal is not None:
+                    sink, temp = store.open_staging(journal.staging_prefix)
                     staged.append(temp)
                     with sink:
                         hashed.append((path, hash_file(path, algorithms, sink=sink, progress=progress, executor=pool)))
                 else:
                     hashed.append((path, hash_file(path, algorithms, progress=progress, executor=pool)))
-        if staged:
+        if journal is not None and staged:
             sync_filesystem(case.paths.staging)
+            journal.record_objects([r.digests["sha256"] for _, r in hashed])
             for temp, (_, result) in zip(staged, hashed, strict=True):
                 store.commit(temp, result.digests["sha256"], result.size)
             sync_filesystem(case.paths.objects)
     finally:
         for temp in staged:
             temp.unlink(missing_ok=True)
+    return hashed
 
+
+def _record(
+    case: Case, hashed: list[tuple[bytes, HashResult]], options: IntakeOptions, intake_at: datetime, report: IntakeReport
+) -> None:
+    """Assign ids and append the custody events under the case lock."""
     collected_at = options.collected_at or intake_at
     common = {
         "collected_at": iso_utc(collected_at),
@@ -247,4 +277,3 @@ def add_evidence(
                 )
         case.ledger.append(events, scan=scan)
         report.checkpoint_size = len(scan.entries)
-    return report

@@ -2,8 +2,11 @@
 
 An interrupted append can leave the ledger ending in an incomplete line. ``repair`` keeps those
 bytes in ``.plitool/repair/`` (nothing is lost), truncates the ledger to its last complete line
-and logs a ``repaired`` event. Any other problem (edited, deleted or reordered entries) is
-evidence of tampering or corruption: ``repair`` refuses and leaves the case as it is.
+and logs a ``repaired`` event. An interrupted intake can leave staging files and objects linked
+into the store that the ledger never recorded (see :mod:`plitool.journal`): ``repair`` moves those
+objects to ``.plitool/repair/`` and removes the staging copies (their sources are untouched).
+Any other problem (edited, deleted or reordered entries) is evidence of tampering or corruption:
+``repair`` refuses and leaves the case as it is.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from dataclasses import dataclass
 
 from .case import Case
 from .errors import LedgerDamaged, StorageError
+from .evidence import build_items
 from .fsutil import atomic_write
-from .ledger import NewEvent, utc_now
+from .journal import find_leftovers
+from .ledger import Entry, NewEvent, utc_now
+from .store import ObjectStore
 
 
 @dataclass(frozen=True)
@@ -23,46 +29,90 @@ class RepairResult:
     repaired: bool
     truncated_bytes: int = 0
     saved_to: str | None = None
-    message: str = ""
+    actions: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.actions) if self.actions else "nothing to repair"
 
 
 def repair_ledger(case: Case) -> RepairResult:
+    """Mend what a crash leaves: an incomplete last ledger line, an interrupted intake's files."""
     with case.locked():
         scan = case.ledger.scan()
         if scan.problems:
             raise LedgerDamaged(
-                "repair only removes an incomplete last line; this ledger has other problems "
+                "repair only mends what an interrupted write leaves; this ledger has other problems "
                 f"({scan.problems[0]}); nothing changed. Restore the case from a backup."
             )
-        if not scan.partial_tail:
-            return RepairResult(False, message="the ledger has no incomplete last line; nothing to repair")
-        tail = scan.partial_tail
         stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
-        saved = case.paths.repair / f"ledger-tail-{stamp}.bin"
-        atomic_write(saved, tail, mode=0o444, overwrite=False)
-        size = case.paths.ledger.stat().st_size
-        try:
-            with open(case.paths.ledger, "r+b") as fh:
-                fh.truncate(size - len(tail))
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise StorageError(f"cannot truncate the ledger: {exc.strerror}") from exc
-        scan.partial_tail = b""
-        rel = str(saved.relative_to(case.root))
-        case.ledger.append(
-            [
+        events: list[NewEvent] = []
+        truncated, saved_rel = 0, None
+        if scan.partial_tail:
+            tail = scan.partial_tail
+            saved = case.paths.repair / f"ledger-tail-{stamp}.bin"
+            atomic_write(saved, tail, mode=0o444, overwrite=False)
+            size = case.paths.ledger.stat().st_size
+            try:
+                with open(case.paths.ledger, "r+b") as fh:
+                    fh.truncate(size - len(tail))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise StorageError(f"cannot truncate the ledger: {exc.strerror}") from exc
+            scan.partial_tail = b""
+            truncated, saved_rel = len(tail), str(saved.relative_to(case.root))
+            events.append(
                 NewEvent(
                     "repaired",
                     None,
                     {
                         "action": "removed an incomplete last line left by an interrupted write",
-                        "truncated_bytes": len(tail),
+                        "truncated_bytes": truncated,
                         "truncated_sha256": hashlib.sha256(tail).hexdigest(),
-                        "saved_to": rel,
+                        "saved_to": saved_rel,
                     },
                 )
-            ],
-            scan=scan,
-        )
-        return RepairResult(True, len(tail), rel, f"removed {len(tail)} bytes; kept in {rel}")
+            )
+        events += _set_aside_interrupted_intakes(case, scan.entries, stamp)
+        if not events:
+            return RepairResult(False)
+        case.ledger.append(events, scan=scan)
+        actions = tuple(str(e.data["action"]) + (f" (kept in {e.data['saved_to']})" if e.data.get("saved_to") else "") for e in events)
+        return RepairResult(True, truncated, saved_rel, actions)
+
+
+def _set_aside_interrupted_intakes(case: Case, entries: list[Entry], stamp: str) -> list[NewEvent]:
+    """Move objects an interrupted intake linked but never recorded to ``repair/``; drop its temp files.
+
+    Only intakes whose process is gone count, and only objects no ledger entry refers to: an
+    intake that recorded its objects and crashed just before deleting its journal loses nothing.
+    """
+    recorded = {it.sha256 for it in build_items(entries).values()}
+    store = ObjectStore(case.paths.objects, case.paths.staging)
+    events: list[NewEvent] = []
+    for leftover in find_leftovers(case.paths.staging):
+        if leftover.running:
+            continue
+        moved: list[str] = []
+        for sha in leftover.objects:
+            obj = store.path_for(sha)
+            if sha in recorded or not obj.is_file():
+                continue
+            dest = case.paths.repair / f"unrecorded-objects-{stamp}" / sha
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(obj, dest)
+            moved.append(sha)
+        for temp in leftover.staging:
+            temp.unlink(missing_ok=True)
+        if leftover.journal is not None:
+            leftover.journal.unlink(missing_ok=True)
+        data: dict[str, object] = {
+            "action": f"set aside what an interrupted intake left: {len(moved)} unrecorded object(s), "
+            f"{len(leftover.staging)} staging file(s) removed",
+            "objects": moved,
+        }
+        if moved:
+            data["saved_to"] = f"{case.paths.repair.relative_to(case.root)}/unrecorded-objects-{stamp}"
+        events.append(NewEvent("repaired", None, data))
+    return events

@@ -29,11 +29,11 @@ class ObjectStore:
     def has(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
-    def open_staging(self) -> tuple[BinaryIO, Path]:
+    def open_staging(self, prefix: str = "obj-") -> tuple[BinaryIO, Path]:
         """A new temp file inside the case (same file system as the store, so rename works)."""
         try:
             self.staging.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix="obj-", dir=self.staging)
+            fd, name = tempfile.mkstemp(prefix=prefix, dir=self.staging)
         except OSError as exc:
             raise StorageError(f"cannot write into {self.staging}: {exc.strerror}") from exc
         return os.fdopen(fd, "wb", buffering=0), Path(name)
@@ -82,5 +82,3 @@ class ObjectStore:
             for obj in sorted(sub.iterdir()):
                 yield obj.name, obj
 
-    def stray_staging(self) -> list[Path]:
-        return sorted(self.staging.iterdir()) if self.staging.is_dir() else []

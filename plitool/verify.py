@@ -12,6 +12,7 @@ from .case import Case
 from .errors import PlitoolError
 from .evidence import EvidenceItem, build_items
 from .hashing import ProgressCallback, hash_file
+from .journal import find_leftovers
 from .ledger import Entry, check_checkpoints
 from .store import HEX64, ObjectStore
 
@@ -127,15 +128,29 @@ def verify_case(
                         )
                     )
 
+    leftovers = find_leftovers(case.paths.staging)
+    pending = {sha: lo for lo in leftovers for sha in lo.objects}
+    interrupted: list[str] = []
     for name, found in store.iter_objects():
-        if not HEX64.match(name) or name not in expected_objects or found != store.path_for(name):
-            report.problems.append(
-                Problem("unexpected", f"unexpected file in the store, not recorded in the ledger: {found}")
-            )
-    stray = store.stray_staging()
-    if stray:
+        if HEX64.match(name) and name in expected_objects and found == store.path_for(name):
+            continue
+        if name in pending and found == store.path_for(name):
+            # linked by an intake that has not recorded it (yet): not tampering
+            interrupted.append(name)
+            continue
+        report.problems.append(
+            Problem("unexpected", f"unexpected file in the store, not recorded in the ledger: {found}")
+        )
+    running = [lo for lo in leftovers if lo.running]
+    dead = [lo for lo in leftovers if not lo.running]
+    if running:
+        report.notes.append(f"{len(running)} intake(s) running in this case; their files are not checked yet")
+    if dead:
+        staged = sum(len(lo.staging) for lo in dead)
+        orphans = sum(1 for sha in interrupted if not pending[sha].running)
         report.notes.append(
-            f"{len(stray)} staging file(s) in {case.paths.staging}: an intake is running, or one was interrupted"
+            f"an interrupted intake left {staged} staging file(s) and {orphans} stored object(s) the ledger "
+            "never recorded; they are not evidence: 'plitool repair' sets them aside"
         )
     return report
 

@@ -86,14 +86,17 @@ def manifest_cmd(ctx: click.Context, fmt: str, output: Path | None, export_dir: 
 @json_option
 @click.pass_context
 def repair_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Remove an incomplete last ledger line left by a crash (kept in .plitool/repair/, logged).
+    """Mend what a crash leaves, and log it.
 
-    Refuses to touch any other kind of damage.
+    An incomplete last ledger line is removed (its bytes kept in .plitool/repair/); objects an
+    interrupted intake linked but never recorded are moved to .plitool/repair/ and its staging
+    files removed. Refuses to touch any other kind of damage.
     """
     from ..repair import repair_ledger
 
     result = repair_ledger(open_case(ctx))
     if as_json:
-        emit_json({"repaired": result.repaired, "truncated_bytes": result.truncated_bytes, "saved_to": result.saved_to})
+        emit_json({"repaired": result.repaired, "truncated_bytes": result.truncated_bytes, "saved_to": result.saved_to,
+                   "actions": list(result.actions)})
     else:
         err().print(result.message)
