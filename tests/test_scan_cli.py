@@ -44,6 +44,7 @@ def test_scan_a_new_file_adds_it_to_the_vault_first(run: Cli, case: Case, tmp_pa
     for _, phone, ident in rows:  # raw values never reach the output
         assert phone not in result.stdout and ident not in result.stdout and phone not in result.stderr
     assert case.paths.fingerprint_key.read_bytes().hex() not in result.stdout
+    assert data["shared_compares"] == "all findings"  # 15 findings, all listed under the default limit
     # scanning the same file again maps to the same item: no new intake
     again = _json(run("scan", str(path), "--json"))
     assert again["added"] == [] and again["files"][0]["item"] == "E-0001"

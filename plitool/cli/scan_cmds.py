@@ -72,11 +72,13 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
         results = scan_items(case, items, options, progress=advance)
     names = name_masks(results)
     shared = shared_values(results, fingerprinter, names)
+    limited = any(r.total > len(r.findings) for r in results)  # shared values compare listed findings only
 
     if as_json:
         emit_json({
             "files": [file_record(r, fingerprinter, names, reveal=reveal) for r in results],
             "shared": shared,
+            "shared_compares": "listed findings" if limited else "all findings",
             "added": added,
             "revealed": reveal,
             "types": sorted(kinds),
@@ -117,7 +119,9 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
             for note in r.notes:
                 console.print(f"  [dim]note: {escape(note)}[/]", highlight=False)
         if shared:
-            console.print("[bold]Values found in more than one file[/] (same fingerprint):", highlight=False)
+            console.print("[bold]Values found in more than one file[/] (same fingerprint"
+                          + (", among the listed findings; --limit 0 compares all" if limited else "") + "):",
+                          highlight=False)
             for e in shared:
                 console.print(f"  {e['type']:10} {escape(e['masked'])}  {fingerprint_prefix(e['fingerprint'])}  "
                               f"in {', '.join(e['items'])}", highlight=False)
