@@ -15,7 +15,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputExists, StorageError
+from .errors import InputNotFound, OutputExists, StorageError, UnreadableInput
+
+
+def read_input(path: Path) -> bytes:
+    """The bytes of a file the user named (a reply, a proof, a certificate), with plitool errors."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError as exc:
+        raise InputNotFound(f"{path} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise InputNotFound(f"{path} is a folder, not a file") from exc
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def fsync_dir(path: Path) -> None:

@@ -36,7 +36,7 @@ from .errors import (
     TsaFailed,
     UsageError,
 )
-from .fsutil import atomic_write
+from .fsutil import atomic_write, read_input
 from .ledger import Checkpoint, Entry, NewEvent
 from .timestamp import (
     REQUEST_HASHES,
@@ -357,12 +357,7 @@ def pending_offline(case: Case) -> list[tuple[Path, dict[str, Any]]]:
 
 def import_reply(case: Case, reply_path: Path) -> SealResult:
     """Verify a reply to an ``--offline`` request and record it as a seal."""
-    try:
-        blob = reply_path.read_bytes()
-    except FileNotFoundError as exc:
-        raise UsageError(f"{reply_path} does not exist") from exc
-    except OSError as exc:
-        raise StorageError(f"cannot read {reply_path}: {exc.strerror}") from exc
+    blob = read_input(reply_path)
     try:
         info = reply_info(blob)
     except ValueError as exc:

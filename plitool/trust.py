@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadCertificate, StorageError
-from .fsutil import atomic_write
+from .fsutil import atomic_write, read_input
 from .ledger import Entry, NewEvent
 from .timestamp import fingerprint, is_self_signed, iso_z, load_certificates, pem_chain
 
@@ -65,12 +65,7 @@ def _describe(cert: Certificate, name: str, source: str, path: str = "") -> Trus
 
 
 def read_certificate_file(path: Path) -> list[Certificate]:
-    try:
-        blob = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise BadCertificate(f"{path} does not exist") from exc
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+    blob = read_input(path)
     try:
         certs = load_certificates(blob)
     except ValueError as exc:

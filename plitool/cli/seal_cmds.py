@@ -201,19 +201,13 @@ def verify_proof_cmd(proof_file: Path, data: Path | None, ca: tuple[Path, ...], 
     Exit 0 when the entry, its inclusion path, a timestamp from a trusted root (--ca) and, with
     --data, the evidence bytes all hold; 1 otherwise (a root not trusted is a failure).
     """
-    from ..errors import InputNotFound, StorageError
+    from ..fsutil import read_input
     from ..proof import verify_proof
     from ..timestamp import iso_z
     from ..trust import trusted_certificates
 
     roots = trusted_certificates(None, extra=_load_ca(ca), system=system_roots)
-    try:
-        blob = proof_file.read_bytes()
-    except FileNotFoundError as exc:
-        raise InputNotFound(f"{proof_file} does not exist") from exc
-    except OSError as exc:
-        raise StorageError(f"cannot read {proof_file}: {exc.strerror}") from exc
-    report = verify_proof(blob, data=data, roots=roots)
+    report = verify_proof(read_input(proof_file), data=data, roots=roots)
     if as_json:
         emit_json(report.as_json())
     else:
@@ -253,7 +247,8 @@ def timestamp_verify_cmd(reply: Path, data: Path | None, digest: str | None, ca:
     imprint; prints time, TSA, policy, serial and accuracy. Exit 0 valid; 1 otherwise
     (including "signature valid, root not trusted").
     """
-    from ..errors import InputNotFound, StorageError, UsageError
+    from ..errors import UsageError
+    from ..fsutil import read_input
     from ..timestamp import is_self_signed, openssl_verify_command, verify_reply
     from ..trust import trusted_certificates
 
@@ -262,13 +257,8 @@ def timestamp_verify_cmd(reply: Path, data: Path | None, digest: str | None, ca:
     certs = _load_ca(ca)
     roots = trusted_certificates(None, extra=[c for c in certs if is_self_signed(c)], system=system_roots)
     extra = [c for c in certs if not is_self_signed(c)]
-    try:
-        blob = reply.read_bytes()
-        payload = data.read_bytes() if data is not None else None
-    except FileNotFoundError as exc:
-        raise InputNotFound(f"{exc.filename} does not exist") from exc
-    except OSError as exc:
-        raise StorageError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    blob = read_input(reply)
+    payload = read_input(data) if data is not None else None
     want: bytes | None = None
     if digest is not None:
         try:
