@@ -233,14 +233,7 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
                     ci += 1
                     if not cell or det is None:
                         continue
-                    res = det(cell)
-                    if res is None:
-                        continue
-                    if isinstance(res, Match):
-                        rec.add(res, partial(locate, base + i, ci))
-                    else:
-                        for m in res:
-                            rec.add(m, partial(locate, base + i, ci))
+                    _record_cell(rec, det(cell), partial(locate, base + i, ci))
         base += len(block)
         if progress is not None and table.position is not None:
             pos = table.position()
@@ -254,14 +247,15 @@ def _cells(base: int, col: Sequence[Any], indices: Any, det: Any, ci: int, rec: 
         cell = col[i]
         if not cell:
             continue
-        res = det(cell)
-        if res is None:
-            continue
-        if isinstance(res, Match):
-            rec.add(res, partial(locate, base + i, ci))
-        else:
-            for m in res:
-                rec.add(m, partial(locate, base + i, ci))
+        _record_cell(rec, det(cell), partial(locate, base + i, ci))
+
+
+def _record_cell(rec: _Recorder, res: Match | list[Match] | None, where: Callable[[], str]) -> None:
+    """A cell detector's answer (nothing, one match, or several) into the recorder."""
+    if res is None:
+        return
+    for m in (res,) if isinstance(res, Match) else res:
+        rec.add(m, where)
 
 
 # -- evidence items ----------------------------------------------------------------------
