@@ -15,19 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import InputNotFound, OutputExists, StorageError, UnreadableInput
+from .errors import OutputExists, StorageError, UnreadableInput
+from .hashing import open_for_reading  # the one place that maps open() errors to plitool errors
 
 
 def read_input(path: Path) -> bytes:
     """The bytes of a file the user named (a reply, a proof, a certificate), with plitool errors."""
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError as exc:
-        raise InputNotFound(f"{path} does not exist") from exc
-    except IsADirectoryError as exc:
-        raise InputNotFound(f"{path} is a folder, not a file") from exc
-    except OSError as exc:
-        raise UnreadableInput(f"cannot read {path}: {exc.strerror}") from exc
+    with open_for_reading(path) as fh:
+        try:
+            return fh.readall()
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def fsync_dir(path: Path) -> None:

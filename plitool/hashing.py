@@ -109,7 +109,9 @@ def open_for_reading(path: str | os.PathLike[str] | bytes) -> io.FileIO:
     try:
         return open(path, "rb", buffering=0)  # noqa: SIM115 - caller closes
     except FileNotFoundError as exc:
-        raise InputNotFound(f"no such file: {os.fsdecode(path)}") from exc
+        raise InputNotFound(f"{os.fsdecode(path)} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise InputNotFound(f"{os.fsdecode(path)} is a folder, not a file") from exc
     except PermissionError as exc:
         raise UnreadableInput(f"cannot read {os.fsdecode(path)}: permission denied") from exc
     except OSError as exc:
