@@ -22,14 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from plitool.case import Case, init_case  # noqa: E402
-from plitool.intake import *  # noqa: E402,F401,F403 - imported so its import time is not measured below
-from plitool.ledger import NewEvent  # noqa: E402
-from plitool.proof import verify_proof, write_proof  # noqa: E402
-from plitool.seal import check_seals, seal_case  # noqa: E402
-from plitool.timestamp import load_certificates, post_query  # noqa: E402
-from plitool.trust import add_trust_roots  # noqa: E402
-from plitool.verify import verify_case  # noqa: E402
+from plitool.vault.case import Case, init_case  # noqa: E402
+from plitool.vault.intake import *  # noqa: E402,F401,F403 - imported so its import time is not measured below
+from plitool.vault.ledger import NewEvent  # noqa: E402
+from plitool.timestamps.proof import verify_proof, write_proof  # noqa: E402
+from plitool.timestamps.seal import check_seals, seal_case  # noqa: E402
+from plitool.timestamps.timestamp import load_certificates, post_query  # noqa: E402
+from plitool.timestamps.trust import add_trust_roots  # noqa: E402
+from plitool.vault.verify import verify_case  # noqa: E402
 
 
 def load_demo_tsa():  # type: ignore[no-untyped-def]

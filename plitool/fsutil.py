@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputExists, StorageError, UnreadableInput
-from .hashing import open_for_reading  # the one place that maps open() errors to plitool errors
+from .vault.hashing import open_for_reading  # the one place that maps open() errors to plitool errors
 
 
 def read_input(path: Path) -> bytes:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from plitool.case import Case, init_case
+from plitool.vault.case import Case, init_case
 from plitool.cli.main import cli
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

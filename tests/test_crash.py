@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from plitool.case import Case
-from plitool.journal import IntakeJournal, find_leftovers
+from plitool.vault.case import Case
+from plitool.vault.journal import IntakeJournal, find_leftovers
 
 from .conftest import Cli
 
 CRASHING_CHILD = r"""
 import os, sys
-from plitool import ledger, store
+from plitool.vault import ledger, store
 
 point = sys.argv[1]
 real_commit = store.ObjectStore.commit

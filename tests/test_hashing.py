@@ -12,7 +12,7 @@ from pathlib import Path
 import blake3
 import pytest
 
-from plitool import hashing
+from plitool.vault import hashing
 from plitool.errors import AlgorithmUnavailable, InputNotFound, SourceChanged
 
 from .conftest import INTEROP

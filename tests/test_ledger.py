@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plitool.case import Case, init_case
+from plitool.vault.case import Case, init_case
 from plitool.errors import LedgerDamaged
-from plitool.ledger import Checkpoint, NewEvent, canonical_json, check_checkpoints, scan_ledger
-from plitool import merkle
+from plitool.vault.ledger import Checkpoint, NewEvent, canonical_json, check_checkpoints, scan_ledger
+from plitool.vault import merkle
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20),

@@ -7,7 +7,7 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from plitool import merkle
+from plitool.vault import merkle
 
 
 def naive_root(entries: list[bytes]) -> bytes:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from plitool.case import Case, init_case
-from plitool.proof import verify_proof, write_proof
-from plitool.seal import seal_case
-from plitool.timestamp import load_certificates
-from plitool.trust import add_trust_roots
+from plitool.vault.case import Case, init_case
+from plitool.timestamps.proof import verify_proof, write_proof
+from plitool.timestamps.seal import seal_case
+from plitool.timestamps.timestamp import load_certificates
+from plitool.timestamps.trust import add_trust_roots
 from .conftest import Cli
 from .tsa_support import LocalTsa, Pki, local_tsa, openssl_verifies, pki  # noqa: F401 - fixtures
 

@@ -7,7 +7,7 @@ import random
 import shutil
 from pathlib import Path
 
-from plitool.case import Case
+from plitool.vault.case import Case
 from plitool.cli.main import cli
 
 from .assets.pii import files, synth
@@ -63,7 +63,7 @@ def test_same_value_same_fingerprint_across_files(run: Cli, tmp_path: Path) -> N
 
 
 def test_another_case_key_gives_unrelated_fingerprints(tmp_path: Path) -> None:
-    from plitool.case import init_case
+    from plitool.vault.case import init_case
 
     path, _ = _leak(tmp_path)
     fps = []

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from plitool.case import Case
+from plitool.vault.case import Case
 from plitool.errors import NoTimestampAuthority, SealFailed, TokenRejected
-from plitool.seal import import_reply, prepare_offline, seal_case, timestamps_dir
-from plitool.trust import add_trust_roots
+from plitool.timestamps.seal import import_reply, prepare_offline, seal_case, timestamps_dir
+from plitool.timestamps.trust import add_trust_roots
 from .conftest import Cli
 from .tsa_support import (  # noqa: F401 - fixtures
     LocalTsa,
@@ -159,7 +159,7 @@ def test_offline_then_import(case: Case, run: Cli, pki: Pki, tmp_path: Path) -> 
     reply.write_bytes(openssl_reply(pki, tsq))
     # a reply to some other request is refused, nothing recorded
     stranger = tmp_path / "other.tsr"
-    from plitool.timestamp import make_query
+    from plitool.timestamps.timestamp import make_query
 
     stranger.write_bytes(openssl_reply(pki, make_query(b"other").der))
     before = case.paths.ledger.read_bytes()
@@ -206,7 +206,7 @@ def test_verify_catches_a_tampered_token(case: Case, run: Cli, local_tsa: LocalT
 
 def test_verify_catches_a_ledger_rewritten_below_a_seal(case: Case, run: Cli, local_tsa: LocalTsa, pki: Pki, tmp_path: Path) -> None:
     """Rewrite the whole ledger consistently (chain and checkpoints redone): only the seal sees it."""
-    from plitool.ledger import GENESIS, NewEvent, encode_entry
+    from plitool.vault.ledger import GENESIS, NewEvent, encode_entry
 
     add_trust_roots(case, pki.ca)
     _add(run, tmp_path)
@@ -262,8 +262,8 @@ def test_verify_catches_a_ledger_cut_back_to_before_its_seal(case: Case, run: Cl
 def test_hand_dropped_trust_root_does_not_count(case: Case, run: Cli, local_tsa: LocalTsa, pki: Pki, tmp_path: Path) -> None:
     _add(run, tmp_path)
     run("seal", "--tsa", local_tsa.url)
-    from plitool.timestamp import fingerprint, load_certificates
-    from plitool.trust import trust_dir
+    from plitool.timestamps.timestamp import fingerprint, load_certificates
+    from plitool.timestamps.trust import trust_dir
 
     cert = load_certificates(pki.ca.read_bytes())[0]
     trust_dir(case).mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from plitool.cli.main import cli
 from plitool.errors import TsaFailed, UsageError
-from plitool.timestamp import (
+from plitool.timestamps.timestamp import (
     _encode,
     _sort_set_of,
     der_sort_certificate_set,
@@ -206,7 +206,7 @@ def test_der_set_sort_is_idempotent_and_a_permutation(elements: list[bytes]) -> 
 
 @given(st.binary(min_size=0, max_size=300))
 def test_der_length_encoding_round_trips(content: bytes) -> None:
-    from plitool.timestamp import _tlv
+    from plitool.timestamps.timestamp import _tlv
 
     blob = _encode(0x04, content)
     tag, start, end = _tlv(blob, 0)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from plitool import hashing
-from plitool.case import Case
+from plitool.vault import hashing
+from plitool.vault.case import Case
 from plitool.cli.main import COMMANDS, cli
 
 from .conftest import Cli, ledger_bytes

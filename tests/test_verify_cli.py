@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plitool.case import Case
+from plitool.vault.case import Case
 
 from .conftest import Cli, ledger_bytes
 

@@ -165,7 +165,7 @@ def openssl_query(data: bytes, *extra: str) -> bytes:
 
 def resign_with(pki: Pki, reply: bytes, signer: str) -> bytes:
     """The reply's TSTInfo signed again (openssl cms) by ``signer``: a token no TSA should make."""
-    from plitool.timestamp import _children, _encode, _tlv, split_reply
+    from plitool.timestamps.timestamp import _children, _encode, _tlv, split_reply
 
     _, token = split_reply(reply)
     assert token is not None
@@ -234,7 +234,7 @@ class LocalTsa:
                 return 200, openssl_reply(self.pki, openssl_query(b"some other document"))
             if mode == "other-nonce":
                 # the same imprint, but a fresh request: the nonce differs
-                from plitool.timestamp import _children, _tlv
+                from plitool.timestamps.timestamp import _children, _tlv
 
                 _, c0, end = _tlv(query, 0)
                 imprint = _children(query, c0, end)[1]

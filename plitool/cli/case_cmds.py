@@ -19,7 +19,7 @@ def init_cmd(directory: Path, title: str, lang: str, as_json: bool) -> None:
 
     Refuses to touch a folder that already holds a case.
     """
-    from ..case import init_case
+    from ..vault.case import init_case
 
     case = init_case(directory, title, lang)
     if as_json:

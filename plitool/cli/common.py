@@ -13,13 +13,13 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..case import Case
+    from ..vault.case import Case
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
 
 
 def open_case(ctx: click.Context) -> Case:
-    from ..case import Case
+    from ..vault.case import Case
 
     return Case.open(explicit=(ctx.obj or {}).get("case_dir"))
 

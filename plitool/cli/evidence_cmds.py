@@ -55,7 +55,7 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
     computed while the exact bytes are copied into the read-only store. The same content
     added again becomes a second custody event on the same item.
     """
-    from ..intake import IntakeOptions, add_evidence
+    from ..vault.intake import IntakeOptions, add_evidence
 
     case = open_case(ctx)
     options = IntakeOptions(recursive=recursive, hidden=hidden, copy=not no_copy, source=source,
@@ -87,7 +87,7 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
 
 
 def _load_items(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from ..evidence import build_items
+    from ..vault.evidence import build_items
 
     case = open_case(ctx)
     return case, build_items(case.ledger.scan().entries)
@@ -125,7 +125,7 @@ def _entry_json(e: Any) -> dict[str, Any]:
 @click.pass_context
 def show_cmd(ctx: click.Context, item_id: str, as_json: bool) -> None:
     """One item and its whole custody history."""
-    from ..evidence import get_items
+    from ..vault.evidence import get_items
 
     _, items = _load_items(ctx)
     (item,) = get_items(items, [item_id])
@@ -153,7 +153,7 @@ def log_cmd(ctx: click.Context, item_filter: str | None, as_json: bool) -> None:
     case = open_case(ctx)
     entries = case.ledger.scan().entries
     if item_filter:
-        from ..evidence import build_items, get_items
+        from ..vault.evidence import build_items, get_items
 
         (it,) = get_items(build_items(entries), [item_filter])
         entries = [e for e in entries if e.item == it.id]
@@ -188,8 +188,8 @@ def _summary(e: Any) -> str:
 @click.pass_context
 def export_cmd(ctx: click.Context, item_ids: tuple[str, ...], dest: Path, reason: str, force: bool, as_json: bool) -> None:
     """Write working copies of items (checked against their digests) and log the export."""
-    from ..evidence import get_items
-    from ..manifest import export_items
+    from ..vault.evidence import get_items
+    from ..vault.manifest import export_items
 
     case, items = _load_items(ctx)
     chosen = get_items(items, item_ids)

@@ -13,13 +13,13 @@ from .common import emit_json, err, json_option, open_case, out
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
-    from ..timestamp import TokenVerdict
+    from ..timestamps.timestamp import TokenVerdict
 
 CA_HELP = "A root (or chain) certificate to trust, PEM or DER; repeatable."
 
 
 def _load_ca(files: tuple[Path, ...]) -> list[Certificate]:
-    from ..trust import read_certificate_file
+    from ..timestamps.trust import read_certificate_file
 
     certs: list[Certificate] = []
     for path in files:
@@ -54,7 +54,7 @@ def seal_cmd(ctx: click.Context, tsa: tuple[str, ...], hash_name: str, timeout: 
     3 when no TSA gave a valid token (nothing recorded).
     """
     from ..errors import UsageError
-    from ..seal import import_reply, prepare_offline, seal_case
+    from ..timestamps.seal import import_reply, prepare_offline, seal_case
 
     if offline and import_path:
         raise UsageError("--offline and --import are two steps: use one at a time")
@@ -78,7 +78,7 @@ def seal_cmd(ctx: click.Context, tsa: tuple[str, ...], hash_name: str, timeout: 
         result = import_reply(case, import_path)
     else:
         def report(outcome: object) -> None:
-            from ..seal import TsaOutcome
+            from ..timestamps.seal import TsaOutcome
 
             assert isinstance(outcome, TsaOutcome)
             if as_json:
@@ -123,7 +123,7 @@ def trust_group() -> None:
 @click.pass_context
 def trust_add_cmd(ctx: click.Context, ca_file: Path, name: str | None, as_json: bool) -> None:
     """Copy a self-signed root (PEM or DER) into the case's trust store and log it."""
-    from ..trust import add_trust_roots
+    from ..timestamps.trust import add_trust_roots
 
     added = add_trust_roots(open_case(ctx), ca_file, name)
     if as_json:
@@ -140,7 +140,7 @@ def trust_add_cmd(ctx: click.Context, ca_file: Path, name: str | None, as_json: 
 @click.pass_context
 def trust_list_cmd(ctx: click.Context, system: bool, as_json: bool) -> None:
     """List the case's trusted roots."""
-    from ..trust import case_trust_roots, system_trust_roots
+    from ..timestamps.trust import case_trust_roots, system_trust_roots
 
     case = open_case(ctx)
     roots = [r for r, _ in case_trust_roots(case)]
@@ -174,7 +174,7 @@ def prove_cmd(ctx: click.Context, item: str, output: Path | None, force: bool, a
     checkpoint, the checkpoint and the TSA replies; the folder beside it has the same as plain
     files with a README (English, 中文) to check it by hand with sha256sum, python3 and openssl.
     """
-    from ..proof import write_proof
+    from ..timestamps.proof import write_proof
 
     case = open_case(ctx)
     target = output or Path(f"{item.strip().upper()}.proof.json")
@@ -202,9 +202,9 @@ def verify_proof_cmd(proof_file: Path, data: Path | None, ca: tuple[Path, ...], 
     --data, the evidence bytes all hold; 1 otherwise (a root not trusted is a failure).
     """
     from ..fsutil import read_input
-    from ..proof import verify_proof
-    from ..timestamp import iso_z
-    from ..trust import trusted_certificates
+    from ..timestamps.proof import verify_proof
+    from ..timestamps.timestamp import iso_z
+    from ..timestamps.trust import trusted_certificates
 
     roots = trusted_certificates(None, extra=_load_ca(ca), system=system_roots)
     report = verify_proof(read_input(proof_file), data=data, roots=roots)
@@ -249,8 +249,8 @@ def timestamp_verify_cmd(reply: Path, data: Path | None, digest: str | None, ca:
     """
     from ..errors import UsageError
     from ..fsutil import read_input
-    from ..timestamp import is_self_signed, openssl_verify_command, verify_reply
-    from ..trust import trusted_certificates
+    from ..timestamps.timestamp import is_self_signed, openssl_verify_command, verify_reply
+    from ..timestamps.trust import trusted_certificates
 
     if (data is None) == (digest is None):
         raise UsageError("give exactly one of --data FILE or --digest HEX")

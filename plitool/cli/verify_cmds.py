@@ -18,7 +18,7 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
 
     Exit 0 when everything holds; 1 naming each problem found.
     """
-    from ..verify import verify_case
+    from ..vault.verify import verify_case
 
     case = open_case(ctx)
     with byte_progress("verifying") as (advance, set_total):
@@ -65,8 +65,8 @@ def manifest_cmd(ctx: click.Context, fmt: str, output: Path | None, export_dir: 
     With --export-dir DIR, check from DIR:
         sha256sum -c SHA256SUMS | b3sum -c B3SUMS | hashdeep -a -k hashdeep.txt -l -r evidence
     """
-    from ..evidence import build_items
-    from ..manifest import ManifestFormat, write_manifest
+    from ..vault.evidence import build_items
+    from ..vault.manifest import ManifestFormat, write_manifest
 
     case = open_case(ctx)
     items = list(build_items(case.ledger.scan().entries).values())
@@ -92,7 +92,7 @@ def repair_cmd(ctx: click.Context, as_json: bool) -> None:
     interrupted intake linked but never recorded are moved to .plitool/repair/ and its staging
     files removed. Refuses to touch any other kind of damage.
     """
-    from ..repair import repair_ledger
+    from ..vault.repair import repair_ledger
 
     result = repair_ledger(open_case(ctx))
     if as_json:

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDocument, DocumentProblem, InputNotFound, StorageError, UnreadableInput, UsageError
-from ..evidence import EvidenceItem, build_items, get_items
-from ..ledger import NewEvent
+from ..vault.evidence import EvidenceItem, build_items, get_items
+from ..vault.ledger import NewEvent
 from .detect import CellDetector, KnownValues, Match, cell_detector, detect_text, untyped_detector
 from .extract import ArchiveLimits, ExtractState, Table, TextUnit, extract, sniff_format
 from .fields import KINDS, field_for_label
@@ -277,7 +277,7 @@ def _sha256_file(path: str) -> str:
 def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCallback | None = None) -> tuple[list[EvidenceItem], list[str]]:
     """Evidence ids and paths → items. A path whose content is not yet evidence is added to the
     vault first (so every file analysed is sealed); one already there maps to its item."""
-    from ..intake import IntakeOptions, add_evidence
+    from ..vault.intake import IntakeOptions, add_evidence
 
     if not targets:
         raise UsageError("name at least one evidence id (E-0003) or file to scan")
@@ -317,7 +317,7 @@ def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCall
 
 def stored_path(case: Any, item: EvidenceItem) -> Path:
     """The bytes to scan: the stored copy, or the original for a ``--no-copy`` item."""
-    from ..store import ObjectStore
+    from ..vault.store import ObjectStore
 
     store = ObjectStore(case.paths.objects, case.paths.staging)
     path = store.path_for(item.sha256)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import StorageError
+from ..errors import StorageError
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 READ_ONLY = 0o444

@@ -16,8 +16,8 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import LANGS, CaseConfig, load_config, render_case_toml
-from .errors import CaseExists, CaseNotFound, StorageError, UsageError
-from .fsutil import atomic_write, case_lock
+from ..errors import CaseExists, CaseNotFound, StorageError, UsageError
+from ..fsutil import atomic_write, case_lock
 from .ledger import Ledger, NewEvent, utc_now
 
 CASE_FILE = "case.toml"

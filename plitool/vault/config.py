@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import CaseConfigError
+from ..errors import CaseConfigError
 from .hashing import DEFAULT_ALGORITHMS, check_algorithms
 
 LANGS = ("zh", "en")

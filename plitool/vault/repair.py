@@ -3,7 +3,7 @@
 An interrupted append can leave the ledger ending in an incomplete line. ``repair`` keeps those
 bytes in ``.plitool/repair/`` (nothing is lost), truncates the ledger to its last complete line
 and logs a ``repaired`` event. An interrupted intake can leave staging files and objects linked
-into the store that the ledger never recorded (see :mod:`plitool.journal`): ``repair`` moves those
+into the store that the ledger never recorded (see :mod:`plitool.vault.journal`): ``repair`` moves those
 objects to ``.plitool/repair/`` and removes the staging copies (their sources are untouched).
 Any other problem (edited, deleted or reordered entries) is evidence of tampering or corruption:
 ``repair`` refuses and leaves the case as it is.
@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass
 
 from .case import Case
-from .errors import LedgerDamaged, StorageError
+from ..errors import LedgerDamaged, StorageError
 from .evidence import build_items
-from .fsutil import atomic_write
+from ..fsutil import atomic_write
 from .journal import find_leftovers
 from .ledger import Entry, NewEvent, utc_now
 from .store import ObjectStore

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from . import merkle
-from .errors import LedgerDamaged, OutputExists, StorageError
-from .fsutil import atomic_write
+from ..errors import LedgerDamaged, OutputExists, StorageError
+from ..fsutil import atomic_write
 
 GENESIS = "0" * 64
 EVENTS = ("created", "added", "re-collected", "accessed", "exported", "note", "sealed", "repaired", "trusted")

@@ -18,9 +18,9 @@ from enum import Enum
 from pathlib import Path
 
 from .case import Case
-from .errors import AlgorithmUnavailable, OutputExists, StorageError, UsageError, VerificationFailed
+from ..errors import AlgorithmUnavailable, OutputExists, StorageError, UsageError, VerificationFailed
 from .evidence import EvidenceItem
-from .fsutil import atomic_write, fsync_dir
+from ..fsutil import atomic_write, fsync_dir
 from .hashing import ProgressCallback, hash_file
 from .ledger import NewEvent
 from .store import ObjectStore

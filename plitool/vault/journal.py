@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import StorageError
+from ..errors import StorageError
 
 JOURNAL_GLOB = "intake-*.json"
 

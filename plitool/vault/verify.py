@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .case import Case
-from .errors import PlitoolError
+from ..errors import PlitoolError
 from .evidence import EvidenceItem, build_items
 from .hashing import ProgressCallback, hash_file
 from .journal import find_leftovers
@@ -157,7 +157,7 @@ def verify_case(
 
 def _check_timestamps(case: Case, entries: list[Entry], items: dict[str, EvidenceItem], report: VerifyReport) -> None:
     """Stored RFC 3161 tokens, sealed checkpoints against the ledger, trusted time per item."""
-    from .seal import check_seals
+    from ..timestamps.seal import check_seals
 
     check = check_seals(case, entries, {i.id: i.events[0].seq for i in items.values()})
     report.seals = check.seals

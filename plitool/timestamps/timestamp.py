@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .errors import TsaFailed, UsageError
+from ..errors import TsaFailed, UsageError
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate

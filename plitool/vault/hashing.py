@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from .errors import AlgorithmUnavailable, InputNotFound, SourceChanged, UnreadableInput
+from ..errors import AlgorithmUnavailable, InputNotFound, SourceChanged, UnreadableInput
 
 #: Digests computed for every item unless ``case.toml`` says otherwise.
 DEFAULT_ALGORITHMS: tuple[str, ...] = ("sha256", "blake3")

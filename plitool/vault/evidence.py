@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import UnknownEvidence
+from ..errors import UnknownEvidence
 from .ledger import Entry
 
 ITEM_PREFIX = "E-"

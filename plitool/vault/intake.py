@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
 from .case import STATE_DIR, Case
-from .errors import InputNotFound, IsADirectoryWithoutRecursion, UnreadableInput, UsageError
+from ..errors import InputNotFound, IsADirectoryWithoutRecursion, UnreadableInput, UsageError
 from .evidence import build_items, item_id, path_record
-from .fsutil import sync_filesystem
+from ..fsutil import sync_filesystem
 from .hashing import HashResult, ProgressCallback, hash_file
 from .journal import IntakeJournal
 from .ledger import NewEvent, iso_utc, utc_now

@@ -23,11 +23,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, merkle
-from .errors import NotSealed, OutputExists, ProofUnreadable, StorageError
-from .evidence import build_items, get_items
-from .fsutil import atomic_write
-from .ledger import Checkpoint, canonical_json, iso_utc, utc_now
+from .. import __version__
+from ..vault import merkle
+from ..errors import NotSealed, OutputExists, ProofUnreadable, StorageError
+from ..vault.evidence import build_items, get_items
+from ..fsutil import atomic_write
+from ..vault.ledger import Checkpoint, canonical_json, iso_utc, utc_now
 from .seal import StoredToken, stored_tokens
 from .timestamp import (
     TokenVerdict,
@@ -40,7 +41,7 @@ from .trust import trusted_certificates
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
-    from .case import Case
+    from ..vault.case import Case
 
 PROOF_FORMAT = "plitool-proof/1"
 
@@ -224,7 +225,7 @@ def verify_proof(
     roots: Sequence[Certificate] = (),
 ) -> ProofReport:
     """Check a proof: the entry, its inclusion in the checkpoint, the timestamps, and the data."""
-    from .hashing import hash_file
+    from ..vault.hashing import hash_file
 
     proof = _load(blob)
     report = ProofReport(item=str(proof["item"].get("id", "")))

@@ -27,8 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import merkle
-from .errors import (
+from ..vault import merkle
+from ..errors import (
     NoTimestampAuthority,
     SealFailed,
     StorageError,
@@ -36,8 +36,8 @@ from .errors import (
     TsaFailed,
     UsageError,
 )
-from .fsutil import atomic_write, read_input
-from .ledger import Checkpoint, Entry, NewEvent
+from ..fsutil import atomic_write, read_input
+from ..vault.ledger import Checkpoint, Entry, NewEvent
 from .timestamp import (
     REQUEST_HASHES,
     TokenVerdict,
@@ -56,7 +56,7 @@ from .trust import trusted_certificates
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
-    from .case import Case
+    from ..vault.case import Case
 
 TIMESTAMPS_DIR = "timestamps"
 PostFunction = Callable[[str, bytes, float], bytes]

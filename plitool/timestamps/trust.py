@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadCertificate, StorageError
-from .fsutil import atomic_write, read_input
-from .ledger import Entry, NewEvent
+from ..errors import BadCertificate, StorageError
+from ..fsutil import atomic_write, read_input
+from ..vault.ledger import Entry, NewEvent
 from .timestamp import fingerprint, is_self_signed, iso_z, load_certificates, pem_chain
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
-    from .case import Case
+    from ..vault.case import Case
 
 TRUST_DIR = "trust"
 

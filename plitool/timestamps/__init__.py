@@ -1,0 +1,1 @@
+"""Trusted timestamps: RFC 3161 requests and verdicts, seals over the ledger, trust roots, proofs."""

@@ -1,0 +1,1 @@
+"""The evidence vault: case workspace, hashing, store, custody ledger, verification, check files."""
