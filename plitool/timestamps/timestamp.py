@@ -588,7 +588,7 @@ def verify_reply(
 def _chain_root(signer: Certificate, pool: Sequence[Certificate], anchors: Sequence[Certificate]) -> Certificate | None:
     """Follow issuers from the signer up to one of ``anchors`` (by name; good enough to report)."""
     current = signer
-    for _ in range(10):
+    for _depth in range(10):
         for anchor in anchors:
             if current.issuer == anchor.subject:
                 return anchor
