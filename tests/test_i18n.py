@@ -336,3 +336,55 @@ def test_tool_marks_a_changed_message_for_review(project: object, tmp_path: Path
     translations = gettext.GNUTranslations(po.with_suffix(".mo").open("rb"))
     # the fuzzy guess is not compiled: English is shown until a person confirms the translation
     assert translations.gettext("entry #{seq} was edited by hand") == "entry #{seq} was edited by hand"
+
+
+# -- through the command line ------------------------------------------------------------------
+
+
+def _zh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chinese for the next command: the environment (as a user sets it) and the pinned choice."""
+    monkeypatch.setenv(i18n.ENV_LANG, "zh")
+    i18n.set_language("zh", pin=True)
+
+
+def test_cli_timestamp_verdicts_in_chinese(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from plitool.cli.main import cli
+
+    from .tsa_support import INTEROP
+
+    sig = INTEROP / "sigstage"
+    if not sig.is_dir():
+        pytest.skip("the shared interop vectors are not beside the repository")
+    hello = tmp_path / "hello"
+    hello.write_bytes(b"hello")
+    chain = str(sig / "ts_chain.pem")
+    _zh(monkeypatch)
+    runner = CliRunner()
+    good = runner.invoke(cli, ["timestamp", "verify", str(sig / "response-sha256.tsr"), "--data", str(hello), "--ca", chain])
+    assert good.exit_code == 0, good.output
+    assert "有效：签名、时间戳服务机构（TSA）证书及至受信任根证书的证书链均校验通过" in good.output
+    other = tmp_path / "other"
+    other.write_bytes(b"not hello")
+    wrong = runner.invoke(cli, ["timestamp", "verify", str(sig / "response-sha256.tsr"), "--data", str(other), "--ca", chain])
+    assert wrong.exit_code == 1
+    assert "时间戳令牌对应的是其他数据" in wrong.output
+    # --json stays data: the verdict keyword does not change with the language
+    doc = json.loads(runner.invoke(cli, ["timestamp", "verify", str(sig / "response-sha256.tsr"), "--data", str(hello),
+                                         "--ca", chain, "--json"]).stdout)
+    assert doc["verdict"] == "valid"
+
+
+def test_cli_unreadable_reply_in_chinese(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from plitool.cli.main import cli
+
+    garbage, data = tmp_path / "g.tsr", tmp_path / "data"
+    garbage.write_bytes(b"nope")
+    data.write_bytes(b"hello")
+    _zh(monkeypatch)
+    result = CliRunner().invoke(cli, ["timestamp", "verify", str(garbage), "--data", str(data)])
+    assert result.exit_code == 1
+    assert "不是 RFC 3161 时间戳应答或时间戳令牌（不是 DER 编码：" in result.output
