@@ -31,6 +31,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True)
+def _english_unless_asked() -> None:
+    """The language is process-wide: a zh case opened by one test must not carry into the next."""
+    from plitool import i18n
+
+    i18n.reset()
+
+
 @pytest.fixture
 def case(tmp_path: Path) -> Case:
     return init_case(tmp_path / "case", "测试案件 Test case", "zh")
