@@ -1,0 +1,1 @@
+"""Provenance: the agent graph, the item tables and leak attribution."""

@@ -1,0 +1,257 @@
+"""The attribution engine: every item-level number of the model as aggregate SQL over the item tables.
+
+All SQL of the attribution lives in this module, so that the same statements can move to a
+distributed SQL engine for leaks that outgrow one machine. Values are bound as parameters
+(``$name``); the only Python-side inputs are two small tables registered from Arrow: ``reach``
+(which agent holds which origin's fields from when, from the agent graph) and ``cands`` (the
+candidate agents).
+
+Terms (see ``attribution-model.md``): a leaked record r of the sighting, with the fields
+``need`` (its values' fields; for a record that carries a marker, only the marker's fields); a
+candidate agent h; ``k`` = the number of h's subject rows that carry every field of ``need`` with
+r's values (joint matching: one row, never field by field across rows; a masked value matches
+through the fingerprint of its court-style mask, so k can exceed 1: an ambiguity count);
+``N_h(need)`` = h's subject rows carrying all of ``need`` held before the cut-off.
+
+    P(r | h) = (1 − p) · k / N_h(need) + p / N_0      (ε instead of 1/N_0 for a marker record)
+    log L(h) = Σ_r ln P(r | h)
+    guilt(h) = 1 − exp(Σ_{t ∈ S, h ∈ V_t} ln(1 − (1 − p) / |V_t|))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+#: ε: the chance that a marker identity reached the sighting by any other way.
+MARKER_EPSILON = 1e-12
+
+_PREPARE = (
+    # the sighting's values; a marker is an exact value equal to an issued canary
+    """CREATE OR REPLACE TEMP TABLE lv AS
+       SELECT l.dataset, l.record, l.fp, f.mask AS fmask, l.masked_pattern IS NOT NULL AS masked,
+              (l.masked_pattern IS NULL AND l.fp IN (SELECT fp FROM canaries)) AS marker
+       FROM leaks l JOIN fields f USING (field) WHERE l.sighting = $sighting""",
+    """CREATE OR REPLACE TEMP TABLE rec AS
+       SELECT dataset, record, bool_or(marker) AS marker, bool_or(masked) AS masked,
+              CASE WHEN bool_or(marker) THEN bit_or(fmask) FILTER (WHERE marker) ELSE bit_or(fmask) END AS need
+       FROM lv GROUP BY dataset, record""",
+    # which (agent, origin dataset) pairs count, with the fields that reach the agent and from when
+    """CREATE OR REPLACE TEMP TABLE eff AS
+       SELECT DISTINCT r.agent, d.agent AS origin, d.dataset AS hds, (d.fieldmask & r.mask) AS mask,
+              greatest(d.as_of, coalesce(r.since, d.as_of)) AS since
+       FROM datasets d JOIN reach r ON r.origin = d.agent JOIN cands c ON c.agent = r.agent
+       WHERE d.role IN ('holdings', 'canary') AND (d.fieldmask & r.mask) <> 0""",
+    # candidate subject rows: the fields of r that one held row carries with r's values
+    """CREATE OR REPLACE TEMP TABLE cand AS
+       SELECT lv.dataset, lv.record, hk.agent AS origin, hk.dataset AS hds, hk.subject_key, bit_or(lv.fmask) AS matched
+       FROM lv JOIN rec USING (dataset, record)
+       JOIN (SELECT agent, dataset, subject_key, fp FROM holdings
+             UNION ALL SELECT agent, dataset, subject_key, fp FROM holding_masks) hk ON hk.fp = lv.fp
+       WHERE lv.marker OR NOT rec.marker
+       GROUP BY ALL""",
+    # per agent and record: k rows matching every needed field in time; late; short of fields;
+    # pm = the needed fields matched by rows that agree with r on every field the agent has
+    """CREATE OR REPLACE TEMP TABLE cov AS
+       WITH per_row AS (
+         SELECT e.agent, c.dataset, c.record, c.origin, c.hds, c.subject_key, rec.need, rec.marker,
+                bool_or((c.matched & rec.need) = rec.need AND (e.mask & rec.need) = rec.need AND e.since < $cutoff) AS ok,
+                bool_or((c.matched & rec.need) = rec.need AND (e.mask & rec.need) = rec.need AND e.since >= $cutoff) AS late,
+                bool_or((e.mask & rec.need) <> rec.need AND (c.matched & e.mask & rec.need) <> 0
+                        AND (c.matched & e.mask & rec.need) = (e.mask & rec.need)) AS short,
+                bit_or(CASE WHEN e.since < $cutoff AND (c.matched & e.mask & rec.need) = (e.mask & rec.need)
+                            THEN c.matched & e.mask & rec.need ELSE 0 END) AS pm
+         FROM cand c JOIN rec USING (dataset, record) JOIN eff e ON e.origin = c.origin AND e.hds = c.hds
+         GROUP BY ALL)
+       SELECT agent, dataset, record, any_value(need) AS need, any_value(marker) AS marker,
+              count(*) FILTER (WHERE ok) AS k, bool_or(late) AS late, bool_or(short) AS short, bit_or(pm) AS pm
+       FROM per_row GROUP BY agent, dataset, record""",
+    # N_h(need): h's subject rows, held before the cut-off, that carry every needed field
+    """CREATE OR REPLACE TEMP TABLE nh AS
+       WITH needs AS (SELECT DISTINCT need FROM rec UNION SELECT 0::UBIGINT),
+       per AS (
+         SELECT e.agent, q.need, hr.agent AS origin, hr.dataset, hr.rowmask, any_value(hr.n) AS n
+         FROM needs q CROSS JOIN eff e JOIN holding_rows hr ON hr.dataset = e.hds AND hr.agent = e.origin
+         WHERE e.since < $cutoff AND (hr.rowmask & e.mask & q.need) = q.need AND (hr.rowmask & e.mask) <> 0
+         GROUP BY ALL)
+       SELECT agent, need, sum(n)::BIGINT AS n_h FROM per GROUP BY agent, need""",
+    """CREATE OR REPLACE TEMP TABLE cq AS
+       SELECT c.agent, c.dataset, c.record, c.marker, c.k::DOUBLE / nh.n_h AS q
+       FROM cov c JOIN nh ON nh.agent = c.agent AND nh.need = c.need WHERE c.k > 0""",
+    # objects (one field's value of one subject) and the candidate agents that held each in time
+    """CREATE OR REPLACE TEMP TABLE vt AS
+       WITH objs AS (SELECT DISTINCT fp, fmask FROM lv WHERE NOT masked),
+       holders AS (
+         SELECT DISTINCT o.fp, e.agent
+         FROM objs o JOIN holdings h ON h.fp = o.fp JOIN eff e ON e.origin = h.agent AND e.hds = h.dataset
+         WHERE (e.mask & o.fmask) <> 0 AND e.since < $cutoff)
+       SELECT fp, agent, count(*) OVER (PARTITION BY fp) AS nv FROM holders""",
+)
+
+_AGENT_STATS = """
+WITH totals AS (
+  SELECT count(*) FILTER (WHERE NOT marker) AS plain, count(*) FILTER (WHERE marker) AS markers FROM rec),
+solo AS (
+  SELECT min(agent) AS agent, count(*) AS n FROM cq GROUP BY dataset, record HAVING count(*) = 1),
+solo_n AS (SELECT agent, count(*) AS only_it FROM solo GROUP BY agent),
+lik AS (
+  SELECT agent,
+         count(*) AS covered,
+         count(*) FILTER (WHERE marker) AS markers_hit,
+         count(*) FILTER (WHERE NOT marker) AS covered_plain,
+         sum(ln((1 - $p) * q + CASE WHEN marker THEN $p * $eps ELSE $p / $n0 END)) AS ll_covered
+  FROM cq GROUP BY agent),
+excl AS (
+  SELECT agent,
+         count(*) FILTER (WHERE k = 0 AND late) AS excluded_time,
+         count(*) FILTER (WHERE k = 0 AND NOT late AND short) AS excluded_fields
+  FROM cov GROUP BY agent),
+guilt AS (SELECT agent, sum(ln(1 - (1 - $p) / nv)) AS lg FROM vt GROUP BY agent)
+SELECT c.agent,
+       coalesce(lik.covered, 0) AS covered,
+       coalesce(solo_n.only_it, 0) AS only_it,
+       coalesce(excl.excluded_time, 0) AS excluded_time,
+       coalesce(excl.excluded_fields, 0) AS excluded_fields,
+       coalesce(lik.markers_hit, 0) AS markers_hit,
+       coalesce(lik.ll_covered, 0)
+         + (t.plain - coalesce(lik.covered_plain, 0)) * ln($p / $n0)
+         + (t.markers - coalesce(lik.markers_hit, 0)) * ln($p * $eps) AS log_likelihood,
+       coalesce(guilt.lg, 0) AS log_not_guilty,
+       coalesce(nh.n_h, 0) AS n_h
+FROM cands c CROSS JOIN totals t
+LEFT JOIN lik USING (agent) LEFT JOIN solo_n USING (agent) LEFT JOIN excl USING (agent)
+LEFT JOIN guilt USING (agent) LEFT JOIN nh ON nh.agent = c.agent AND nh.need = 0
+ORDER BY c.agent
+"""
+
+_PAIR = """
+WITH a AS (SELECT dataset, record, pm, marker FROM cov WHERE agent = $a),
+b AS (SELECT dataset, record, pm, marker FROM cov WHERE agent = $b),
+u AS (
+  SELECT r.dataset, r.record, r.marker FROM rec r
+  JOIN (SELECT dataset, record, coalesce(a.pm, 0) | coalesce(b.pm, 0) AS pm
+        FROM a FULL JOIN b USING (dataset, record)) ab USING (dataset, record)
+  WHERE ab.pm = r.need),
+totals AS (SELECT count(*) FILTER (WHERE NOT marker) AS plain, count(*) FILTER (WHERE marker) AS markers FROM rec)
+SELECT count(u.record) AS covered,
+       coalesce(sum(ln((1 - $p) / $n_ab + CASE WHEN u.marker THEN $p * $eps ELSE $p / $n0 END)), 0)
+         + (any_value(t.plain) - count(u.record) FILTER (WHERE NOT u.marker)) * ln($p / $n0)
+         + (any_value(t.markers) - count(u.record) FILTER (WHERE u.marker)) * ln($p * $eps) AS log_likelihood
+FROM totals t LEFT JOIN u ON true
+"""
+
+_SEPARATING = """
+WITH a AS (SELECT dataset, record, q FROM cq WHERE agent = $a),
+b AS (SELECT dataset, record, q FROM cq WHERE agent = $b)
+SELECT count(*) FILTER (WHERE b.record IS NULL) AS a_only,
+       count(*) FILTER (WHERE a.record IS NULL) AS b_only,
+       count(*) FILTER (WHERE a.record IS NOT NULL AND b.record IS NOT NULL AND a.q <> b.q) AS differ
+FROM a FULL JOIN b USING (dataset, record)
+"""
+
+_SEPARATING_EXAMPLES = """
+SELECT a.dataset, a.record + 1 FROM cq a
+WHERE a.agent = $a AND NOT EXISTS (SELECT 1 FROM cq b WHERE b.agent = $b AND b.dataset = a.dataset AND b.record = a.record)
+ORDER BY a.dataset, a.record LIMIT $limit
+"""
+
+_AFFECTED = """
+WITH v AS (
+  SELECT l.dataset, l.record, hex(l.fp) AS h,
+         CASE WHEN l.masked THEN 9 ELSE CASE f.field WHEN 'id_number' THEN 0 WHEN 'phone' THEN 1 WHEN 'email' THEN 2
+                                                 WHEN 'bank_card' THEN 3 ELSE 9 END END AS rank
+  FROM lv l JOIN fields f ON f.mask = l.fmask JOIN rec r USING (dataset, record) WHERE NOT r.marker),
+keyed AS (
+  SELECT dataset, record,
+         CASE WHEN min(rank) < 9 THEN min(rank::VARCHAR || h) ELSE string_agg(h, ',' ORDER BY h) END AS subject
+  FROM v GROUP BY dataset, record)
+SELECT count(DISTINCT subject) FROM keyed
+"""
+
+
+@dataclass(frozen=True)
+class AgentStats:
+    agent: str
+    covered: int
+    only_it: int
+    excluded_time: int
+    excluded_fields: int
+    markers_hit: int
+    log_likelihood: float  # natural log
+    log_not_guilty: float  # Σ ln(1 − (1 − p)/|V_t|); guilt = 1 − exp(this)
+    n_h: int  # subject rows held before the cut-off (any field)
+
+
+class Engine:
+    """The attribution queries over one open item store, for one sighting and cut-off date."""
+
+    def __init__(self, con: Any, *, sighting: str, cutoff: date, reach: Sequence[tuple[str, str, int, date | None]],
+                 candidates: Sequence[str]) -> None:
+        import pyarrow as pa
+
+        self.con = con
+        reach_tbl = pa.table({
+            "agent": pa.array([r[0] for r in reach], pa.string()),
+            "origin": pa.array([r[1] for r in reach], pa.string()),
+            "mask": pa.array([r[2] for r in reach], pa.uint64()),
+            "since": pa.array([r[3] for r in reach], pa.date32()),
+        })
+        cands_tbl = pa.table({"agent": pa.array(sorted(set(candidates)), pa.string())})
+        con.register("reach", reach_tbl)
+        con.register("cands", cands_tbl)
+        params = {"sighting": sighting, "cutoff": cutoff}
+        for stmt in _PREPARE:
+            con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
+
+    def records(self) -> tuple[int, int, int]:
+        """(records, marker records, records with a masked value) of the sighting."""
+        row = self.con.execute("SELECT count(*), count(*) FILTER (WHERE marker), count(*) FILTER (WHERE masked) FROM rec").fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def agent_stats(self, *, p: float, n0: int, eps: float = MARKER_EPSILON) -> list[AgentStats]:
+        rows = self.con.execute(_AGENT_STATS, {"p": p, "n0": float(n0), "eps": eps}).fetchall()
+        return [AgentStats(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]), float(r[7]), int(r[8]))
+                for r in rows]
+
+    def pair(self, a: str, b: str, *, p: float, n0: int, n_ab: int, eps: float = MARKER_EPSILON) -> tuple[int, float]:
+        """(records covered, ln L) of the pair as one joint source (mixture or combination)."""
+        row = self.con.execute(_PAIR, {"a": a, "b": b, "p": p, "n0": float(n0), "n_ab": float(max(n_ab, 1)),
+                                       "eps": eps}).fetchone()
+        assert row is not None
+        return int(row[0]), float(row[1])
+
+    def separating(self, a: str, b: str, *, limit: int = 10) -> tuple[int, int, int, list[tuple[str, int]], list[tuple[str, int]]]:
+        row = self.con.execute(_SEPARATING, {"a": a, "b": b}).fetchone()
+        assert row is not None
+        ex_a = [(str(d), int(r)) for d, r in self.con.execute(_SEPARATING_EXAMPLES, {"a": a, "b": b, "limit": limit}).fetchall()]
+        ex_b = [(str(d), int(r)) for d, r in self.con.execute(_SEPARATING_EXAMPLES, {"a": b, "b": a, "limit": limit}).fetchall()]
+        return int(row[0]), int(row[1]), int(row[2]), ex_a, ex_b
+
+    def affected(self) -> int:
+        row = self.con.execute(_AFFECTED).fetchone()
+        return int(row[0]) if row else 0
+
+
+def population(con: Any) -> int:
+    """N_0 by default: the most distinct values any one field has across all holdings (markers
+    excluded), i.e. the distinct subjects the records could be drawn from."""
+    row = con.execute(
+        """SELECT coalesce(max(c), 0) FROM (
+             SELECT h.field, count(DISTINCT h.fp) AS c FROM holdings h
+             JOIN datasets d ON d.dataset = h.dataset AND d.agent = h.agent AND d.role = 'holdings'
+             GROUP BY h.field)""").fetchone()
+    return int(row[0]) if row else 0
+
+
+def sightings(con: Any) -> list[tuple[str, date, int]]:
+    """(sighting, first seen, leak datasets) for every sighting with a leak ingested."""
+    return [(str(s), d, int(n)) for s, d, n in con.execute(
+        "SELECT agent, min(as_of), count(*) FROM datasets WHERE role = 'leak' GROUP BY agent ORDER BY agent").fetchall()]
+
+
+def holding_agents(con: Any) -> list[str]:
+    return [str(a) for (a,) in con.execute(
+        "SELECT DISTINCT agent FROM datasets WHERE role IN ('holdings', 'canary') ORDER BY agent").fetchall()]

@@ -1,0 +1,653 @@
+"""Bulk ingest of holdings and leaks into the item tables: every value of every row, fingerprinted.
+
+The pipeline is columnar. A table (CSV/TSV in UTF-8, UTF-16 or GBK/GB18030, or XLSX) is read in
+batches of :data:`BATCH_ROWS` rows: CSV through pyarrow's streaming reader (non-UTF-8 text is
+transcoded in the same streamed pass), XLSX through openpyxl's read-only mode. Each column is
+typed once, by its header (:func:`plitool.pii.fields.field_for_label`, the scanner's rule) or
+``--map COLUMN=FIELD``, or by its content when it has no telling header. Each batch of a typed
+column is normalised with the scanner's functions (:mod:`plitool.pii.normalize`; a column that
+the scanner's block check proves clean takes the C-speed path of :mod:`plitool.pii.blocks`),
+fingerprinted with keyed BLAKE3 under the case key, and inserted into DuckDB as an Arrow table.
+Nothing outlives a batch in Python; a leak of ten million rows streams through.
+
+A value that was masked where it was found (``138****1234``, ``张某``) is kept in a leak as its
+canonical pattern and its masked fingerprint, and matched later as a candidate. Holdings carry the
+fingerprints of the court-style masks of their values (:data:`MASK_SHAPES`) so that the match needs
+no raw value.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CorruptDocument, InputNotFound, UnreadableInput, UsageError
+from ..i18n import _
+
+if TYPE_CHECKING:
+    from ..pii.fingerprint import Fingerprinter
+    from ..vault.case import Case
+    from ..vault.evidence import EvidenceItem
+    from .items import ItemStore
+
+BATCH_ROWS = 1 << 16
+#: The standard field names (flows.yaml may declare more); kept here so ingest works before the
+#: flows module is loaded. Must equal ``plitool.provenance.flows.FIELDS``.
+STANDARD_FIELDS = ("name", "phone", "id_number", "email", "bank_card", "address", "device_id", "location",
+                   "order_id", "waybill")
+#: Personal-data kinds of the scanner that are fields of another name here.
+KIND_TO_FIELD = {"imei": "device_id"}
+#: Kinds the scanner knows that are not personal data of a subject (a company's credit code).
+NOT_SUBJECT_DATA = frozenset({"uscc"})
+IGNORE = ("-", "none", "ignore")
+
+ProgressCallback = Callable[[int], None]
+
+
+# -- masks ---------------------------------------------------------------------------------
+
+
+def mask_key(field_name: str, pattern: str) -> str | None:
+    """The join key of a masked pattern, or None when its shape is not one plitool matches.
+
+    Shapes (the ones Chinese sites and judgments use): a phone with the first three and last four
+    digits (``138****1234``), an ID number with the first six and last four
+    (``110105********1234``), a name by its surname (``张某``, ``张*``, ``张**`` → ``张*``).
+    """
+    if field_name == "phone":
+        if len(pattern) == 11 and pattern[3:7] == "****" and (pattern[:3] + pattern[7:]).isdigit():
+            return pattern
+        return None
+    if field_name == "id_number":
+        if len(pattern) == 18 and pattern[6:14] == "*" * 8 and pattern[:6].isdigit() and \
+                pattern[14:17].isdigit() and (pattern[17].isdigit() or pattern[17] == "X"):
+            return pattern
+        return None
+    if field_name == "name":
+        head = pattern.split("某", 1)[0].rstrip("*")
+        return head + "*" if head and "*" not in head else None
+    return None
+
+
+def _held_mask(field_name: str, value: str) -> str | None:
+    """The shape key of a full normalised value (its court-style mask), see :func:`mask_key`."""
+    if field_name == "phone":
+        national = value.removeprefix("+86")
+        return national[:3] + "****" + national[7:] if len(national) == 11 else None
+    if field_name == "id_number":
+        return value[:6] + "*" * 8 + value[14:] if len(value) == 18 else None
+    if field_name == "name":
+        from ..pii.mask import surname
+
+        family = surname(value)
+        return family + "*" if family and len(value) > len(family) else None
+    return None
+
+
+MASK_SHAPES = ("phone", "id_number", "name")
+
+
+# -- inputs ----------------------------------------------------------------------------------
+
+
+def parse_maps(maps: Sequence[str], fields: Sequence[str]) -> dict[str, str | None]:
+    """``COLUMN=FIELD`` options → {column: field or None (ignore the column)}."""
+    out: dict[str, str | None] = {}
+    for text in maps:
+        column, sep, name = text.rpartition("=")
+        column, name = column.strip(), name.strip().lower()
+        if not sep or not column or not name:
+            raise UsageError(_("--map takes COLUMN=FIELD, not {text!r}").format(text=text))
+        if name in IGNORE:
+            out[column] = None
+            continue
+        if name not in fields:
+            raise UsageError(_("unknown field {name!r} in --map {text}; known: {fields} (or - to ignore the column)")
+                             .format(name=name, text=text, fields=", ".join(fields)))
+        out[column] = name
+    return out
+
+
+def check_date(day: date, what: str, *, today: date | None = None) -> date:
+    now = today or datetime.now(timezone.utc).date()
+    if day > now:
+        raise UsageError(_("{what} {day} is in the future (today is {today})").format(
+            what=what, day=day.isoformat(), today=now.isoformat()))
+    return day
+
+
+def parse_date(text: str, what: str, *, today: date | None = None) -> date:
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise UsageError(_("{what} must be a date like 2024-03-01, not {text!r}").format(what=what, text=text)) from exc
+    return check_date(day, what, today=today)
+
+
+def load_case_flows(case: Case) -> Any:
+    """The case's flows (P1's :func:`plitool.provenance.flows.load_flows`), imported lazily."""
+    from .flows import load_flows
+
+    return load_flows(case)
+
+
+def case_fields(flows: Any) -> tuple[str, ...]:
+    declared = tuple(getattr(flows, "fields", ()) or ())
+    return tuple(dict.fromkeys(STANDARD_FIELDS + declared))
+
+
+def check_agent(flows: Any, agent: str, *, what: str) -> None:
+    agents = getattr(flows, "agents", {}) or {}
+    if not agents:
+        raise UsageError(_("the graph is empty: declare the agents in flows.yaml first (see README, 'flows.yaml')"))
+    if agent not in agents:
+        raise UsageError(_("unknown agent {agent!r} for {what}: it is not declared in flows.yaml (known: {known})")
+                         .format(agent=agent, what=what, known=", ".join(sorted(agents)[:20])))
+
+
+def resolve_dataset(case: Case, target: str, note: str) -> tuple[EvidenceItem, bool]:
+    """An evidence id or a path → the evidence item; a path not yet in the vault is added first."""
+    import re
+
+    from ..pii.scan import _sha256_file
+    from ..vault.evidence import build_items, get_items
+    from ..vault.intake import IntakeOptions, add_evidence
+
+    items = build_items(case.ledger.require_healthy().entries)
+    if os.path.lexists(target):
+        if os.path.isdir(target) or os.path.islink(target) or not os.path.isfile(target):
+            raise UsageError(_("{target} is not a regular file; name one table file or an evidence id").format(target=target))
+        sha = _sha256_file(target)
+        for it in items.values():
+            if it.sha256 == sha:
+                return it, False
+        report = add_evidence(case, [target], IntakeOptions(note=note))
+        items = build_items(case.ledger.scan().entries)
+        return items[report.results[0].item], report.results[0].event == "added"
+    if re.match(r"^(?:E-)?\d{1,9}$", target.strip(), re.I):
+        return get_items(items, [target])[0], False
+    raise InputNotFound(_("no such file, and not an evidence id: {target}").format(target=target))
+
+
+# -- reading tables ----------------------------------------------------------------------------
+
+
+class _Transcoder(io.RawIOBase):
+    """Bytes in any encoding → UTF-8, streamed (undecodable bytes become U+FFFD, counted)."""
+
+    def __init__(self, raw: Any, encoding: str, skip: int) -> None:
+        self._raw = raw
+        self._raw.read(skip)
+        self._decoder = codecs.getincrementaldecoder(encoding)("replace")
+        self._pending = b""
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        while not self._pending and not self._eof:
+            chunk = self._raw.read(1 << 20)
+            self._eof = not chunk
+            self._pending = self._decoder.decode(chunk, final=self._eof).encode("utf-8")
+        n = min(len(buf), len(self._pending))
+        buf[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass
+class TableSource:
+    format: str
+    headers: list[str]
+    has_header: bool
+    batches: Iterator[list[list[str | None]]]  # per batch: one list of cells per column
+    encoding: str | None = None
+    skipped_rows: list[int] = field(default_factory=lambda: [0])
+
+
+def _cell(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _looks_like_data(cells: Sequence[str | None]) -> bool:
+    from ..pii.fields import field_for_label
+    from ..pii.normalize import normalize
+
+    if any(field_for_label(c) for c in cells if c):
+        return False
+    return any(normalize(k, c) for c in cells if c for k in ("phone", "id_number", "email"))
+
+
+def open_table(path: Path) -> TableSource:
+    """The table in a stored evidence file, its format found by content (stored copies have no
+    extension): XLSX by its zip members, otherwise delimited text."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError as exc:
+        raise UnreadableInput(_("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)) from exc
+    if head.startswith(b"PK\x03\x04"):
+        return _open_xlsx(path)
+    if head.startswith(b"%PDF") or (b"\x00" in head[:4096] and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))):
+        raise UsageError(_("not a table (CSV, TSV or XLSX): holdings and leaks are read as tables"))
+    return _open_csv(path, head)
+
+
+def _open_csv(path: Path, head: bytes) -> TableSource:
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from ..pii.extract import detect_encoding
+
+    encoding, bom = detect_encoding(head)
+    sample = head[bom:].decode(encoding, "replace")
+    lines = [ln for ln in sample.splitlines() if ln.strip()]
+    if not lines:
+        raise UsageError(_("the table is empty"))
+    first = lines[0]
+    delimiter = max(",\t;|", key=lambda d: (first.count(d), d == ","))
+    first_cells: list[str | None] = [c.strip() or None for c in next(csv.reader([first], delimiter=delimiter))]
+    has_header = not _looks_like_data(first_cells)
+    ncols = len(first_cells)
+    headers = [c or _("column {n}").format(n=i + 1) for i, c in enumerate(first_cells)] if has_header else \
+        [_("column {n}").format(n=i + 1) for i in range(ncols)]
+    names = [f"c{i}" for i in range(ncols)]
+    skipped = [0]
+
+    def on_invalid(row: Any) -> str:
+        skipped[0] += 1
+        return "skip"
+
+    def batches() -> Iterator[list[list[str | None]]]:
+        raw = open(path, "rb")
+        stream = io.BufferedReader(_Transcoder(raw, encoding, bom), buffer_size=1 << 20)
+        try:
+            reader = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1 if has_header else 0, block_size=8 << 20),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values='"' in sample,
+                                                 invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                     strings_can_be_null=True, quoted_strings_can_be_null=True),
+            )
+            pending: list[Any] = []
+            count = 0
+            for rb in reader:
+                pending.append(rb)
+                count += rb.num_rows
+                if count >= BATCH_ROWS:
+                    yield _columns(pending)
+                    pending, count = [], 0
+            if pending:
+                yield _columns(pending)
+        except pa.ArrowInvalid as exc:
+            raise CorruptDocument(_("not a readable CSV table: {reason}").format(reason=exc)) from exc
+        finally:
+            stream.close()
+
+    return TableSource("csv", headers, has_header, batches(), encoding, skipped)
+
+
+def _columns(batches: list[Any]) -> list[list[str | None]]:
+    import pyarrow as pa
+
+    table = pa.Table.from_batches(batches)
+    return [table.column(i).to_pylist() for i in range(table.num_columns)]
+
+
+def _open_xlsx(path: Path) -> TableSource:
+    import zipfile
+
+    try:
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise CorruptDocument(_("not a readable XLSX workbook: {reason}").format(reason=exc)) from exc
+    sheet = book.worksheets[0] if book.worksheets else None
+    if sheet is None:
+        raise UsageError(_("the workbook has no sheet"))
+    rows = sheet.iter_rows(values_only=True)
+    first: list[str | None] = []
+    for row in rows:
+        first = [_cell(v) for v in row]
+        if any(first):
+            break
+    if not any(first):
+        book.close()
+        raise UsageError(_("the table is empty"))
+    has_header = not _looks_like_data(first)
+    headers = [c or _("column {n}").format(n=i + 1) for i, c in enumerate(first)] if has_header else \
+        [_("column {n}").format(n=i + 1) for i in range(len(first))]
+    ncols = len(first)
+
+    def batches() -> Iterator[list[list[str | None]]]:
+        try:
+            block: list[list[str | None]] = [] if has_header else [first]
+            for row in rows:
+                cells = [_cell(v) for v in row[:ncols]]
+                if len(cells) < ncols:
+                    cells += [None] * (ncols - len(cells))
+                block.append(cells)
+                if len(block) >= BATCH_ROWS:
+                    yield [list(c) for c in zip(*block, strict=True)]
+                    block = []
+            if block:
+                yield [list(c) for c in zip(*block, strict=True)]
+        finally:
+            book.close()
+
+    return TableSource("xlsx", headers, has_header, batches())
+
+
+# -- typing and normalising columns ---------------------------------------------------------------
+
+
+def type_columns(headers: Sequence[str], maps: dict[str, str | None], fields: Sequence[str]) -> list[str | None]:
+    """Each column's field, once: ``--map`` first (by header text or 1-based number), then the
+    header rules of the personal-data layer."""
+    from ..pii.fields import field_for_label
+
+    known = set(fields)
+    out: list[str | None] = []
+    used_maps: set[str] = set()
+    for i, header in enumerate(headers):
+        key = header if header in maps else str(i + 1) if str(i + 1) in maps else None
+        if key is not None:
+            used_maps.add(key)
+            out.append(maps[key])
+            continue
+        kind = field_for_label(header)
+        kind = KIND_TO_FIELD.get(kind or "", kind)
+        out.append(kind if kind in known and kind not in NOT_SUBJECT_DATA else None)
+    unused = set(maps) - used_maps
+    if unused:
+        raise UsageError(_("--map names no column of this table: {names} (columns: {headers})").format(
+            names=", ".join(sorted(unused)), headers=", ".join(headers)))
+    return out
+
+
+def type_by_content(cells: Sequence[str | None]) -> str | None:
+    """A column without a telling header: a validated kind when nearly all sampled cells are one."""
+    from ..pii.normalize import normalize
+
+    sample = [c for c in cells[:2000] if c][:200]
+    if len(sample) < 3:
+        return None
+    for kind in ("phone", "id_number", "email"):
+        if sum(normalize(kind, c) is not None for c in sample) * 10 >= len(sample) * 9:
+            return kind
+    return None
+
+
+def _normaliser(field_name: str) -> Callable[[str], str | None]:
+    from ..pii.normalize import normalize, normalize_code, normalize_free
+
+    if field_name == "device_id":
+        return normalize_code
+    if field_name in STANDARD_FIELDS:
+        return lambda v: normalize(field_name, v)
+    return normalize_free  # a field the case declares
+
+
+def normalise_column(field_name: str, cells: list[str | None]) -> tuple[list[int], list[str], list[int], list[str], int]:
+    """(rows, normalised values, masked rows, masked patterns, invalid count) of one column batch.
+
+    A batch the scanner's block check vouches for (every cell a clean value of the field) takes
+    the fast path, which gives what the per-cell normaliser would; any doubt and every cell goes
+    through :func:`plitool.pii.normalize.normalize` / :func:`~plitool.pii.normalize.mask_pattern`.
+    """
+    from ..pii.blocks import block_counter
+    from ..pii.fields import KINDS
+    from ..pii.normalize import mask_pattern
+
+    clean = [c if c is not None else "" for c in cells]
+    counter = block_counter(field_name, frozenset(KINDS)) if field_name in KINDS else None
+    if counter is not None and counter(clean) is not None:
+        rows = [i for i, c in enumerate(clean) if c]
+        values = [clean[i] for i in rows]
+        if field_name == "phone":
+            values = ["+86" + v for v in values]
+        elif field_name in ("id_number", "order_id", "waybill", "device_id"):
+            values = [v.upper() for v in values]
+        return rows, values, [], [], 0
+    norm = _normaliser(field_name)
+    rows, values, mrows, patterns, invalid = [], [], [], [], 0
+    for i, cell in enumerate(clean):
+        if not cell:
+            continue
+        value = norm(cell)
+        if value is not None:
+            rows.append(i)
+            values.append(value)
+            continue
+        pattern = mask_pattern(field_name, cell) if field_name in KINDS else None
+        if pattern is not None:
+            mrows.append(i)
+            patterns.append(pattern)
+        else:
+            invalid += 1
+    return rows, values, mrows, patterns, invalid
+
+
+# -- the ingest ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    role: str  # holdings | leak
+    agent: str  # the holding agent, or the sighting
+    dataset: str  # evidence id
+    added_to_vault: bool
+    format: str
+    encoding: str | None
+    rows: int
+    records: int  # rows with at least one personal-data value
+    columns: dict[str, str]  # header -> field, typed columns only
+    values: dict[str, int]  # field -> values fingerprinted
+    masked: dict[str, int]  # field -> masked values kept as patterns
+    invalid: dict[str, int]  # field -> cells that are not a valid value of the column's field
+    skipped_rows: int
+    seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "role": self.role, "agent": self.agent, "dataset": self.dataset, "added_to_vault": self.added_to_vault,
+            "format": self.format, "encoding": self.encoding, "rows": self.rows, "records": self.records,
+            "columns": self.columns, "values": dict(sorted(self.values.items())),
+            "masked": dict(sorted(self.masked.items())), "invalid": dict(sorted(self.invalid.items())),
+            "skipped_rows": self.skipped_rows,
+        }
+
+
+def _fp_array(fingerprinter: Fingerprinter, kind: str, values: list[str], *, partial: bool = False) -> Any:
+    import pyarrow as pa
+
+    from .items import FP_BYTES
+
+    data = fingerprinter.digests(kind, values, partial=partial, size=FP_BYTES)
+    return pa.Array.from_buffers(pa.binary(FP_BYTES), len(values), [None, pa.py_buffer(data)])
+
+
+def ingest_table(
+    store: ItemStore,
+    fingerprinter: Fingerprinter,
+    path: Path,
+    *,
+    role: str,
+    agent: str,
+    dataset: str,
+    sha256: str,
+    name: str,
+    day: date,
+    maps: dict[str, str | None],
+    fields: Sequence[str],
+    progress: ProgressCallback | None = None,
+) -> tuple[TableSource, int, int, dict[str, str], dict[str, int], dict[str, int], dict[str, int]]:
+    """Stream one table into ``holdings`` or ``leaks``, in one transaction (the caller's)."""
+    import pyarrow as pa
+
+    source = open_table(path)
+    types = type_columns(source.headers, maps, fields)
+    values: dict[str, int] = {}
+    masked: dict[str, int] = {}
+    invalid: dict[str, int] = {}
+    rows_total = 0
+    records = 0
+    first = True
+    con = store.con
+    leak = role == "leak"
+    for batch in source.batches:
+        if first:
+            for i, cells in enumerate(batch):
+                if types[i] is None and source.headers[i] not in maps and str(i + 1) not in maps:
+                    guess = type_by_content(cells)
+                    types[i] = guess if guess in fields else None
+            typed = {h: f for h, f in zip(source.headers, types, strict=True) if f}
+            if not typed:
+                raise UsageError(_("no personal data found: no column of {dataset} is a known field (columns: {headers}); "
+                                   "name them with --map COLUMN=FIELD").format(dataset=dataset, headers=", ".join(source.headers)))
+            store.field_masks(sorted(set(typed.values())))
+            first = False
+        n = len(batch[0]) if batch else 0
+        seen = bytearray(n)
+        for ci, field_name in enumerate(types):
+            if field_name is None or ci >= len(batch):
+                continue
+            rows, vals, mrows, patterns, bad = normalise_column(field_name, batch[ci])
+            invalid[field_name] = invalid.get(field_name, 0) + bad
+            if vals:
+                keys = pa.array([rows_total + r for r in rows], pa.int64())
+                fps = _fp_array(fingerprinter, field_name, vals)
+                tbl = pa.table({"subject_key": keys, "fp": fps})
+                values[field_name] = values.get(field_name, 0) + len(vals)
+                for r in rows:
+                    seen[r] = 1
+                if leak:
+                    con.execute("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, NULL, ? FROM tbl",
+                                [agent, dataset, field_name, day])
+                else:
+                    con.execute("INSERT INTO holdings SELECT ?, ?, subject_key, ?, fp, ? FROM tbl",
+                                [agent, dataset, field_name, day])
+                    if field_name in MASK_SHAPES:
+                        shaped = [(r, k) for r, k in zip(rows, map(lambda v: _held_mask(field_name, v), vals), strict=True) if k]
+                        if shaped:
+                            mtbl = pa.table({"subject_key": pa.array([rows_total + r for r, _k in shaped], pa.int64()),
+                                             "fp": _fp_array(fingerprinter, field_name, [k for _r, k in shaped], partial=True)})
+                            con.execute("INSERT INTO holding_masks SELECT ?, ?, subject_key, ?, fp FROM mtbl",
+                                        [agent, dataset, field_name])
+            if patterns:
+                masked[field_name] = masked.get(field_name, 0) + len(patterns)
+                if leak:
+                    keys_for = [mask_key(field_name, p) or p for p in patterns]
+                    ptbl = pa.table({"subject_key": pa.array([rows_total + r for r in mrows], pa.int64()),
+                                     "fp": _fp_array(fingerprinter, field_name, keys_for, partial=True),
+                                     "pattern": pa.array(patterns, pa.string())})
+                    con.execute("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, pattern, ? FROM ptbl",
+                                [agent, dataset, field_name, day])
+                    for r in mrows:
+                        seen[r] = 1
+        records += sum(seen)
+        rows_total += n
+        if progress is not None:
+            progress(n)
+    if first:
+        raise UsageError(_("the table is empty"))
+    columns = {h: f for h, f in zip(source.headers, types, strict=True) if f}
+    return source, rows_total, records, columns, values, masked, invalid
+
+
+def ingest(
+    case: Case,
+    *,
+    role: str,
+    agent: str,
+    target: str,
+    day: date,
+    maps: Sequence[str] = (),
+    progress: ProgressCallback | None = None,
+    store: ItemStore | None = None,
+    flows: Any = None,
+) -> IngestResult:
+    """``holdings add`` / ``leak add``: check the agent and date, add the file to the vault if
+    needed, stream it into the item tables, record the ingest in the ledger."""
+    from ..pii.fingerprint import Fingerprinter
+    from ..vault.ledger import NewEvent
+    from .items import item_store
+
+    if role not in ("holdings", "leak"):
+        raise ValueError(role)
+    what = _("holdings") if role == "holdings" else _("a leak")
+    check_date(day, _("--as-of") if role == "holdings" else _("--first-seen"))
+    flows = flows if flows is not None else load_case_flows(case)
+    check_agent(flows, agent, what=what)
+    fields = case_fields(flows)
+    parsed_maps = parse_maps(maps, fields)
+    fingerprinter = Fingerprinter.for_case(case.paths.fingerprint_key)
+    started = time.perf_counter()
+    item, added = resolve_dataset(case, target, note=_("added by 'plitool {command} add'").format(command=role))
+    from ..pii.scan import stored_path
+
+    path = stored_path(case, item)
+    own = store is None
+    st = store if store is not None else item_store(case)
+    try:
+        if st.has_dataset(item.id, role, agent):
+            raise UsageError(_("{dataset} is already ingested as {role} of {agent}").format(
+                dataset=item.id, role=role, agent=agent))
+        with st.transaction():
+            source, rows, records, columns, values, masked, invalid = ingest_table(
+                st, fingerprinter, path, role=role, agent=agent, dataset=item.id, sha256=item.sha256,
+                name=item.name, day=day, maps=parsed_maps, fields=fields, progress=progress)
+            if not values and not masked:
+                raise UsageError(_("no personal data found in {dataset}: the typed columns ({columns}) hold no valid value")
+                                 .format(dataset=item.id, columns=", ".join(f"{h}={f}" for h, f in columns.items())))
+            used = sorted(set(values) | set(masked))
+            masks = st.field_masks(used)
+            fieldmask = 0
+            for f in used:
+                fieldmask |= masks[f]
+            st.con.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [item.id, role, agent, item.sha256, item.name, day, rows, used, fieldmask,
+                            sum(masked.values()), sum(invalid.values())])
+            if role == "holdings":
+                st.con.execute(
+                    "INSERT INTO holding_rows SELECT ?, ?, rowmask, count(*) FROM ("
+                    " SELECT h.subject_key, bit_or(f.mask) AS rowmask FROM holdings h JOIN fields f USING (field)"
+                    " WHERE h.dataset = ? AND h.agent = ? GROUP BY h.subject_key) GROUP BY rowmask",
+                    [item.id, agent, item.id, agent])
+    finally:
+        if own:
+            st.close()
+    seconds = time.perf_counter() - started
+    result = IngestResult(role, agent, item.id, added, source.format, source.encoding, rows, records, columns,
+                          values, masked, invalid, source.skipped_rows[0], seconds)
+    with case.locked():
+        case.ledger.append([NewEvent("note", item.id, {
+            "action": f"{role} add", "agent": agent,
+            ("as_of" if role == "holdings" else "first_seen"): day.isoformat(),
+            "rows": rows, "records": records, "fields": columns,
+            "values": dict(sorted(values.items())), "masked": dict(sorted(masked.items())),
+        })])
+    return result
