@@ -27,6 +27,11 @@ COMMANDS: dict[str, str] = {
     "verify-proof": "plitool.cli.seal_cmds:verify_proof_cmd",
     "timestamp": "plitool.cli.seal_cmds:timestamp_group",
     "scan": "plitool.cli.scan_cmds:scan_cmd",
+    "holdings": "plitool.cli.provenance_cmds:holdings_group",
+    "leak": "plitool.cli.provenance_cmds:leak_group",
+    "attribute": "plitool.cli.provenance_cmds:attribute_cmd",
+    "canary": "plitool.cli.provenance_cmds:canary_group",
+    "items": "plitool.cli.provenance_cmds:items_group",
 }
 
 EXIT_CODES_HELP = """\b

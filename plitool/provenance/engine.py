@@ -189,7 +189,7 @@ class Engine:
 
     def __init__(self, con: Any, *, sighting: str, cutoff: date, reach: Sequence[tuple[str, str, int, date | None]],
                  candidates: Sequence[str]) -> None:
-        import pyarrow as pa
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
         self.con = con
         reach_tbl = pa.table({

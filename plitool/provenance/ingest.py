@@ -133,7 +133,7 @@ def parse_date(text: str, what: str, *, today: date | None = None) -> date:
 
 def load_case_flows(case: Case) -> Any:
     """The case's flows (P1's :func:`plitool.provenance.flows.load_flows`), imported lazily."""
-    from .flows import load_flows
+    from .flows import load_flows  # type: ignore[import-not-found,unused-ignore]
 
     return load_flows(case)
 
@@ -255,8 +255,8 @@ def open_table(path: Path) -> TableSource:
 def _open_csv(path: Path, head: bytes) -> TableSource:
     import csv
 
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.csv as pacsv  # type: ignore[import-untyped,unused-ignore]
 
     from ..pii.extract import detect_encoding
 
@@ -310,7 +310,7 @@ def _open_csv(path: Path, head: bytes) -> TableSource:
 
 
 def _columns(batches: list[Any]) -> list[list[str | None]]:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
     table = pa.Table.from_batches(batches)
     return [table.column(i).to_pylist() for i in range(table.num_columns)]
@@ -320,7 +320,7 @@ def _open_xlsx(path: Path) -> TableSource:
     import zipfile
 
     try:
-        import openpyxl
+        import openpyxl  # type: ignore[import-untyped,unused-ignore]
 
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -482,7 +482,7 @@ class IngestResult:
 
 
 def _fp_array(fingerprinter: Fingerprinter, kind: str, values: list[str], *, partial: bool = False) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
     from .items import FP_BYTES
 
@@ -506,7 +506,7 @@ def ingest_table(
     progress: ProgressCallback | None = None,
 ) -> tuple[TableSource, int, int, dict[str, str], dict[str, int], dict[str, int], dict[str, int]]:
     """Stream one table into ``holdings`` or ``leaks``, in one transaction (the caller's)."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
     source = open_table(path)
     types = type_columns(source.headers, maps, fields)

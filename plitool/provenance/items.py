@@ -40,8 +40,6 @@ from ..errors import EnvironmentProblem, StorageError, UsageError
 from ..i18n import _
 
 if TYPE_CHECKING:
-    import duckdb
-
     from ..vault.case import Case
 
 #: Bytes of each fingerprint kept in the tables (128 bits: no collision at any realistic size).
@@ -94,11 +92,12 @@ class ItemStore:
     """One open connection to the item tables. Use as a context manager; writes go in one
     transaction per ingest (:meth:`transaction`), so a crash leaves the tables as they were."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path | None, *, read_only: bool = False) -> None:
+        """``path`` None: an in-memory store (tests, benchmarks)."""
         duckdb = _duckdb()
         self.path = path
-        if read_only and not path.exists():
-            self.con: duckdb.DuckDBPyConnection = duckdb.connect(":memory:")
+        if path is None or (read_only and not path.exists()):
+            self.con: Any = duckdb.connect(":memory:")
         else:
             folder = path.parent
             try:
@@ -110,7 +109,7 @@ class ItemStore:
                 self.con = duckdb.connect(str(path), read_only=read_only)
             except duckdb.Error as exc:
                 raise StorageError(_("cannot open the item tables {path}: {reason}").format(path=path, reason=exc)) from exc
-        if not read_only or not path.exists():
+        if path is None or not read_only or not path.exists():
             for stmt in _SCHEMA:
                 self.con.execute(stmt)
             self.con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", [str(SCHEMA_VERSION)])
@@ -179,7 +178,7 @@ class ItemStore:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageError(_("cannot create {path}: {reason}").format(path=directory, reason=exc.strerror)) from exc
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
         for table, target in zip(EXPORT_TABLES, targets, strict=True):
             # table and column names come from the fixed schema above, never from input
