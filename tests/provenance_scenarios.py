@@ -34,7 +34,7 @@ def id_number(rng: random.Random) -> str:
 
 def subject(rng: random.Random) -> dict[str, str]:
     return {"name": rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2)))),
-            "phone": f"1{rng.choice('3589')}{rng.randrange(10**9):09d}",
+            "phone": f"{rng.choice(('138', '139', '150', '186', '188'))}{rng.randrange(10**8):08d}",
             "id_number": id_number(rng)}
 
 
@@ -94,7 +94,7 @@ def generate(seed: int, *, n_pop: int = 800, n_holders: int = 4, n_leak: int | N
     p = p if p is not None else rng.choice((0.05, 0.1, 0.2, 0.3, 0.5))
     n_leak = n_leak or rng.randrange(50, 151)
     own = rng.sample(source.members, min(len(source.members), round(n_leak * (1 - p))))
-    other = rng.sample(range(n_pop, len(pop)), n_leak - len(own))
+    other = rng.sample(range(n_pop, len(pop)), min(n_leak - len(own), len(pop) - n_pop))
     leak = [pop[i] for i in own + other]
     rng.shuffle(leak)
     return Scenario(seed, pop, holders, intermediaries, source.id, leak, p, canary_to=source.id if canary else None)

@@ -143,7 +143,9 @@ def _render(result: Any) -> None:
                   _("excl. time"), _("excl. fields"), box=None, padding=(0, 1, 0, 1))
     for a in result.agents:
         table.add_row(escape(a.agent), f"{a.posterior:.4g}", f"{a.log10_likelihood:.2f}", f"{a.guilt:.3f}",
-                      str(a.records_covered), str(a.records_only_it_covers), str(a.markers_hit),
+                      str(a.records_covered) + (" " + _("({n} masked, candidates)").format(n=a.masked_candidates)
+                                                if a.masked_candidates else ""),
+                      str(a.records_only_it_covers), str(a.markers_hit),
                       str(a.excluded_by_time), str(a.excluded_by_fields))
     console.print(table)
     if result.top is not None:

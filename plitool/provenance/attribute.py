@@ -13,7 +13,7 @@ digits so that the same inputs give byte-identical JSON)::
      "masked_records": int, "affected_individuals": int,
      "agents": [{"agent", "posterior", "log10_likelihood", "guilt", "records_covered",
                  "records_only_it_covers", "markers_hit", "excluded_by_time", "excluded_by_fields",
-                 "held_subjects"}],           # ranked: posterior, log L, covered, agent id
+                 "held_subjects", "masked_candidates"}],           # ranked: posterior, log L, covered, agent id
      "top": str | null, "runner_up": str | null, "log10_bayes_factor": float | null,
      "verdict": "conclusive" | "inconclusive", "verdict_reasons": [str],
      "sweep": [{"p", "top", "runner_up", "log10_bayes_factor"}],
@@ -75,6 +75,7 @@ class AgentResult:
     excluded_by_time: int
     excluded_by_fields: int
     held_subjects: int
+    masked_candidates: int  # of records_covered: matched through a masked value, a candidate only
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -82,7 +83,7 @@ class AgentResult:
             "guilt": _r(self.guilt), "records_covered": self.records_covered,
             "records_only_it_covers": self.records_only_it_covers, "markers_hit": self.markers_hit,
             "excluded_by_time": self.excluded_by_time, "excluded_by_fields": self.excluded_by_fields,
-            "held_subjects": self.held_subjects,
+            "held_subjects": self.held_subjects, "masked_candidates": self.masked_candidates,
         }
 
 
@@ -347,7 +348,7 @@ def _attribute(store: Any, flows: Any, agents: dict[str, Any], *, sighting: str 
 
     agent_results = tuple(
         AgentResult(s.agent, post, s.log_likelihood / math.log(10), -math.expm1(s.log_not_guilty), s.covered, s.only_it,
-                    s.markers_hit, s.excluded_time, s.excluded_fields, s.n_h)
+                    s.markers_hit, s.excluded_time, s.excluded_fields, s.n_h, s.covered_masked)
         for s, post in ranked)
     return AttributionResult(
         sighting=sighting, first_seen=first_seen, cutoff=cutoff, p=p, population=n0, records=n_records,

@@ -78,8 +78,9 @@ _PREPARE = (
          GROUP BY ALL)
        SELECT agent, need, sum(n)::BIGINT AS n_h FROM per GROUP BY agent, need""",
     """CREATE OR REPLACE TEMP TABLE cq AS
-       SELECT c.agent, c.dataset, c.record, c.marker, c.k::DOUBLE / nh.n_h AS q
-       FROM cov c JOIN nh ON nh.agent = c.agent AND nh.need = c.need WHERE c.k > 0""",
+       SELECT c.agent, c.dataset, c.record, c.marker, r.masked, c.k::DOUBLE / nh.n_h AS q
+       FROM cov c JOIN nh ON nh.agent = c.agent AND nh.need = c.need JOIN rec r USING (dataset, record)
+       WHERE c.k > 0""",
     # objects (one field's value of one subject) and the candidate agents that held each in time
     """CREATE OR REPLACE TEMP TABLE vt AS
        WITH objs AS (SELECT DISTINCT fp, fmask FROM lv WHERE NOT masked),
@@ -101,6 +102,7 @@ lik AS (
          count(*) AS covered,
          count(*) FILTER (WHERE marker) AS markers_hit,
          count(*) FILTER (WHERE NOT marker) AS covered_plain,
+         count(*) FILTER (WHERE masked) AS covered_masked,
          sum(ln((1 - $p) * q + CASE WHEN marker THEN $p * $eps ELSE $p / $n0 END)) AS ll_covered
   FROM cq GROUP BY agent),
 excl AS (
@@ -119,7 +121,8 @@ SELECT c.agent,
          + (t.plain - coalesce(lik.covered_plain, 0)) * ln($p / $n0)
          + (t.markers - coalesce(lik.markers_hit, 0)) * ln($p * $eps) AS log_likelihood,
        coalesce(guilt.lg, 0) AS log_not_guilty,
-       coalesce(nh.n_h, 0) AS n_h
+       coalesce(nh.n_h, 0) AS n_h,
+       coalesce(lik.covered_masked, 0) AS covered_masked
 FROM cands c CROSS JOIN totals t
 LEFT JOIN lik USING (agent) LEFT JOIN solo_n USING (agent) LEFT JOIN excl USING (agent)
 LEFT JOIN guilt USING (agent) LEFT JOIN nh ON nh.agent = c.agent AND nh.need = 0
@@ -182,6 +185,7 @@ class AgentStats:
     log_likelihood: float  # natural log
     log_not_guilty: float  # Σ ln(1 − (1 − p)/|V_t|); guilt = 1 − exp(this)
     n_h: int  # subject rows held before the cut-off (any field)
+    covered_masked: int = 0  # of ``covered``: records matched through a masked value (candidates only)
 
 
 class Engine:
@@ -213,7 +217,7 @@ class Engine:
 
     def agent_stats(self, *, p: float, n0: int, eps: float = MARKER_EPSILON) -> list[AgentStats]:
         rows = self.con.execute(_AGENT_STATS, {"p": p, "n0": float(n0), "eps": eps}).fetchall()
-        return [AgentStats(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]), float(r[7]), int(r[8]))
+        return [AgentStats(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]), float(r[7]), int(r[8]), int(r[9]))
                 for r in rows]
 
     def pair(self, a: str, b: str, *, p: float, n0: int, n_ab: int, eps: float = MARKER_EPSILON) -> tuple[int, float]:

@@ -319,10 +319,14 @@ def _columns(batches: list[Any]) -> list[list[str | None]]:
 def _open_xlsx(path: Path) -> TableSource:
     import zipfile
 
+    from ..pii.extract import ArchiveLimits, check_archive
+
+    check_archive(path, ArchiveLimits(), "XLSX")  # a zip bomb is refused before it is opened
     try:
         import openpyxl  # type: ignore[import-untyped,unused-ignore]
 
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # a file object: the stored copy has no extension, which openpyxl would refuse by name
+        book = openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)  # noqa: SIM115 - closed with the book
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise CorruptDocument(_("not a readable XLSX workbook: {reason}").format(reason=exc)) from exc
     sheet = book.worksheets[0] if book.worksheets else None
@@ -432,11 +436,21 @@ def normalise_column(field_name: str, cells: list[str | None]) -> tuple[list[int
         elif field_name in ("id_number", "order_id", "waybill", "device_id"):
             values = [v.upper() for v in values]
         return rows, values, [], [], 0
+    from ..pii.normalize import MASK_CHARS
+
     norm = _normaliser(field_name)
+    masked_marks = MASK_CHARS + ("某" if field_name == "name" else "")
     rows, values, mrows, patterns, invalid = [], [], [], [], 0
     for i, cell in enumerate(clean):
         if not cell:
             continue
+        if field_name in KINDS and any(c in masked_marks for c in cell):
+            # a value masked where it was found (张某 is also a well-formed name): a pattern first
+            pattern = mask_pattern(field_name, cell)
+            if pattern is not None:
+                mrows.append(i)
+                patterns.append(pattern)
+                continue
         value = norm(cell)
         if value is not None:
             rows.append(i)

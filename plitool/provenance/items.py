@@ -184,7 +184,7 @@ class ItemStore:
             # table and column names come from the fixed schema above, never from input
             cols = [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
             select = ", ".join(f"lower(hex({c})) AS {c}" if c == "fp" else c for c in cols)
-            reader = self.con.execute(f"SELECT {select} FROM {table} ORDER BY ALL").fetch_record_batch(1 << 16)
+            reader = self.con.sql(f"SELECT {select} FROM {table} ORDER BY ALL").to_arrow_reader(1 << 16)
             tmp = target.with_name(target.name + ".tmp")
             try:
                 with pq.ParquetWriter(tmp, reader.schema) as writer:
