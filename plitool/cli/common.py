@@ -162,17 +162,27 @@ def byte_progress(description: str, total: int | None = None) -> Iterator[tuple[
         BarColumn,
         DownloadColumn,
         Progress,
+        ProgressColumn,
+        Task,
         TextColumn,
         TimeRemainingColumn,
-        TransferSpeedColumn,
     )
+
+    from rich.text import Text
+
+    class BinarySpeedColumn(ProgressColumn):
+        """Speed in the units plitool uses everywhere (MiB/s), not rich's decimal MB/s."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("?" if speed is None else human_size(int(speed)) + "/s", style="progress.data.speed")
 
     console = err()
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        DownloadColumn(binary_units=True),
+        BinarySpeedColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,

@@ -29,14 +29,14 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
     else:
         console = out()
         for p in report.problems:
-            console.print(plain(("FAIL", "red"), f" {p.kind:11} ", p.message))  # a message may quote a hostile path
+            console.print(plain(("FAIL", "red"), f" {p.kind:11} ", p.message), soft_wrap=True)  # may quote a hostile path
         if report.trusted_times:
             # "existed no later than": the earliest trusted timestamp over a checkpoint holding the item.
             for item, t in sorted(report.trusted_times.items()):
                 console.print(plain(
                     f"{item} existed no later than {t['existed_no_later_than']}, per TSA {t['tsa']} "
                     f"(checkpoint {t['checkpoint']})"
-                ))
+                ), soft_wrap=True)
         for n in report.notes:
             err().print(plain("note: ", n))
         n_problems = len(report.problems)
@@ -49,7 +49,7 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
             ngettext("{n} ledger entry", "{n} ledger entries", report.entries).format(n=report.entries),
             ngettext("{n} checkpoint", "{n} checkpoints", report.checkpoints).format(n=report.checkpoints),
             ngettext("{n} seal", "{n} seals", report.seals).format(n=report.seals),
-        ])))
+        ])), soft_wrap=True)
     if not report.ok:
         sys.exit(1)
 
