@@ -148,7 +148,9 @@ DROP_ORDER = ("blake3", "sha256", "events", "tags")
 WRAP_MIN = {"name": 16, "tags": 10}
 #: The name's width (when it is that long) before any digest column is given room.
 NAME_BEFORE_DIGESTS = 32
-COLUMN_GAP = 3  # a SIMPLE_HEAD table: padding, the (blank) divider, padding
+#: The tags' width before the name gets what is left.
+TAGS_WIDTH = 20
+COLUMN_GAP = 2  # a SIMPLE_HEAD table with collapsed padding: one space, the (blank) divider
 
 
 def _list_row(item: EvidenceItem, zone: tzinfo) -> dict[str, str]:
@@ -183,8 +185,8 @@ def _choose_columns(rows: list[dict[str, str]], width: int) -> tuple[list[str], 
     room = width - COLUMN_GAP * (len(keys) - 1) - sum(natural[k] for k in keys if k not in WRAP_MIN)
     widths: dict[str, int] = {k: narrowest[k] for k in ("name", "tags") if k in keys}
     room -= sum(widths.values())
-    # what is left goes to the name (up to a fair width), then the tags, then the rest of the name
-    for key, up_to in (("name", NAME_BEFORE_DIGESTS), ("tags", natural["tags"]), ("name", natural["name"])):
+    # what is left goes to the tags (usually a few short words), then the name, then long tag lists
+    for key, up_to in (("tags", TAGS_WIDTH), ("name", natural["name"]), ("tags", natural["tags"])):
         if key in widths and room > 0:
             grow = max(0, min(room, min(up_to, natural[key]) - widths[key]))
             widths[key] += grow
@@ -197,11 +199,12 @@ def evidence_table(rows: list[dict[str, str]], keys: list[str], widths: dict[str
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
     headers = dict(LIST_COLUMNS)
     for key in keys:
         if key in WRAP_MIN:  # wrapped, never cut
-            table.add_column(_(headers[key]), overflow="fold", width=widths.get(key), min_width=WRAP_MIN[key])
+            table.add_column(_(headers[key]), overflow="fold", width=widths.get(key), min_width=WRAP_MIN[key],
+                             max_width=widths.get(key))
         else:
             table.add_column(_(headers[key]), no_wrap=True, justify="right" if key in ("size", "events") else "left")
     for row in rows:
