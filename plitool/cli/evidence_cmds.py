@@ -292,22 +292,23 @@ FIELD_LABELS: dict[str, str] = {
 }
 #: Folded into another line (the collection time says whether it was stated, and its offset).
 FOLDED = {"collected_at_stated", "collected_at_offset", "intake_offset", "digests"}
-TIME_FIELDS = {"collected_at", "intake_at", "mtime", "at", "time", "not_after"}
+TIME_FIELDS = {"collected_at", "intake_at", "mtime", "at", "time"}
 STORED_WORDS = {"copy": N_("a copy in the vault"), "reference": N_("a reference to the original (not copied)")}
 
 
 def _field_value(key: str, data: dict[str, Any], zone: tzinfo) -> str:
     value = data.get(key)
-    if key == "collected_at":
-        shown = when(value, zone) or "—"
-        stated = data.get("collected_at_stated")
-        if stated is True:
-            return shown + " " + _("(as stated at intake)")
-        if stated is False:
-            return shown + " " + _("(not stated: the intake time)")
-        return shown
     if key in TIME_FIELDS and isinstance(value, str):
-        return when(value, zone) or "—"
+        shown = when(value, zone) or "—"
+        notes = []
+        if key == "collected_at" and data.get("collected_at_stated") is True:
+            notes.append(_("as stated at intake"))
+        elif key == "collected_at" and data.get("collected_at_stated") is False:
+            notes.append(_("not stated: the intake time"))
+        offset = data.get({"collected_at": "collected_at_offset", "intake_at": "intake_offset"}.get(key, ""))
+        if isinstance(offset, str) and offset and not shown.endswith(offset):
+            notes.append(_("local offset then {offset}").format(offset=safe_text(offset)))
+        return shown + (" (" + "; ".join(notes) + ")" if notes else "")
     if key == "size" and isinstance(value, int):
         return "{human} ({exact})".format(
             human=human_size(value), exact=ngettext("{n} byte", "{n} bytes", value).format(n=f"{value:,}"))

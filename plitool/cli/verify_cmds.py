@@ -38,7 +38,7 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
                     f"(checkpoint {t['checkpoint']})"
                 ), soft_wrap=True)
         for n in report.notes:
-            err().print(plain("note: ", n))
+            err().print(plain(_("note: {note}").format(note=n)))
         n_problems = len(report.problems)
         verdict = (_("OK"), "green") if report.ok else (
             ngettext("{n} problem", "{n} problems", n_problems).format(n=n_problems), "red")
@@ -109,4 +109,4 @@ def repair_cmd(ctx: click.Context, as_json: bool) -> None:
         emit_json({"repaired": result.repaired, "truncated_bytes": result.truncated_bytes, "saved_to": result.saved_to,
                    "actions": list(result.actions)})
     else:
-        err().print(result.message)
+        err().print(plain(result.message))  # names paths: escaped, never read as markup
