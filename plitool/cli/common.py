@@ -103,6 +103,8 @@ def case_zone(case: Case) -> tzinfo:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     name = getattr(case.config, "timezone", None) or ("Asia/Shanghai" if case.config.lang == "zh" else None)
+    if isinstance(name, tzinfo):
+        return name
     if isinstance(name, str) and name:
         try:
             return ZoneInfo(name)
