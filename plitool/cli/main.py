@@ -48,7 +48,9 @@ class PlitoolCliError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"plitool: error: {self.format_message()}", err=True)
+        from .common import safe_text  # a message may quote a hostile file name: one escaped line
+
+        click.echo(f"plitool: error: {safe_text(self.format_message())}", err=True)
 
 
 class LazyGroup(click.Group):

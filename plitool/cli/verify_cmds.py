@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from .common import byte_progress, emit_json, err, human_size, json_option, open_case, out
+from ..i18n import _, ngettext
+from .common import byte_progress, emit_json, err, human_size, json_option, open_case, out, plain, safe_text
 
 
 @click.command("verify")
@@ -28,23 +29,27 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
     else:
         console = out()
         for p in report.problems:
-            console.print(f"[red]FAIL[/] {p.kind:11} {p.message}", highlight=False)
+            console.print(plain(("FAIL", "red"), f" {p.kind:11} ", p.message), soft_wrap=True)  # may quote a hostile path
         if report.trusted_times:
             # "existed no later than": the earliest trusted timestamp over a checkpoint holding the item.
             for item, t in sorted(report.trusted_times.items()):
-                console.print(
+                console.print(plain(
                     f"{item} existed no later than {t['existed_no_later_than']}, per TSA {t['tsa']} "
-                    f"(checkpoint {t['checkpoint']})",
-                    highlight=False,
-                )
+                    f"(checkpoint {t['checkpoint']})"
+                ), soft_wrap=True)
         for n in report.notes:
-            err().print(f"note: {n}", highlight=False)
-        verdict = "[green]OK[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]"
-        console.print(
-            f"{verdict}: {report.items} items, {report.objects_checked} files re-hashed "
-            f"({human_size(report.bytes_checked)}), {report.entries} ledger entries, "
-            f"{report.checkpoints} checkpoints, {report.seals} seal(s)"
-        )
+            err().print(plain(_("note: {note}").format(note=n)))
+        n_problems = len(report.problems)
+        verdict = (_("OK"), "green") if report.ok else (
+            ngettext("{n} problem", "{n} problems", n_problems).format(n=n_problems), "red")
+        console.print(plain(verdict, ": ", ", ".join([
+            ngettext("{n} item", "{n} items", report.items).format(n=report.items),
+            ngettext("{n} file re-hashed", "{n} files re-hashed", report.objects_checked).format(n=report.objects_checked)
+            + f" ({human_size(report.bytes_checked)})",
+            ngettext("{n} ledger entry", "{n} ledger entries", report.entries).format(n=report.entries),
+            ngettext("{n} checkpoint", "{n} checkpoints", report.checkpoints).format(n=report.checkpoints),
+            ngettext("{n} seal", "{n} seals", report.seals).format(n=report.seals),
+        ])), soft_wrap=True)
     if not report.ok:
         sys.exit(1)
 
@@ -70,16 +75,21 @@ def manifest_cmd(ctx: click.Context, fmt: str, output: Path | None, export_dir: 
 
     case = open_case(ctx)
     items = list(build_items(case.ledger.scan().entries).values())
-    with byte_progress("exporting" if export_dir else "hashing") as (advance, _):
+    with byte_progress("exporting" if export_dir else "hashing") as (advance, _total):
         text, written, exported = write_manifest(case, items, ManifestFormat(fmt), output=output,
                                                  export_dir=export_dir, reason=reason, force=force, progress=advance)
     if written is None:
         click.echo(text, nl=False)
     else:
-        err().print(f"wrote {written} ({len(items)} items{', ' + str(len(exported)) + ' copies exported' if exported else ''})",
-                    highlight=False)
+        counts = ngettext("{n} item", "{n} items", len(items)).format(n=len(items))
+        if exported:
+            counts += ", " + ngettext("{n} copy exported", "{n} copies exported", len(exported)).format(n=len(exported))
+        err().print(plain(_("wrote {path} ({counts})").format(path=safe_text(written), counts=counts)))
         where = export_dir if export_dir is not None else case.root
-        err().print(f"check it from {where} with: {ManifestFormat(fmt).check_command(written.resolve(), 'evidence' if export_dir else '.plitool/objects')}", highlight=False)
+        command = ManifestFormat(fmt).check_command(written.resolve(), "evidence" if export_dir else ".plitool/objects")
+        # one line, never wrapped: the command is meant to be copied
+        err().print(plain(_("check it from {folder} with: {command}").format(folder=safe_text(where),
+                                                                               command=safe_text(command))))
 
 
 @click.command("repair")
@@ -99,4 +109,4 @@ def repair_cmd(ctx: click.Context, as_json: bool) -> None:
         emit_json({"repaired": result.repaired, "truncated_bytes": result.truncated_bytes, "saved_to": result.saved_to,
                    "actions": list(result.actions)})
     else:
-        err().print(result.message)
+        err().print(plain(result.message))  # names paths: escaped, never read as markup
