@@ -75,8 +75,8 @@ def test_edited_entry(filled: Case) -> None:
     lines[1] = lines[1].replace(b"entry 0", b"entry X")
     _write(filled, lines)
     problems = _all_problems(filled)
-    assert any("does not chain" in p for p in problems)
-    assert any("checkpoint 2 does not match" in p for p in problems)
+    assert any("entry #2 was altered" in p for p in problems)
+    assert any("checkpoint 2 does not match" in p and "entry #2" in p for p in problems)
 
 
 def test_edited_last_entry_is_caught_by_the_checkpoint(filled: Case) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from ..i18n import _
+
 from .common import byte_progress, emit_json, err, human_size, json_option, open_case, out
 
 
@@ -87,10 +89,14 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
 
 
 def _load_items(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from ..vault.evidence import build_items
+    from ..timestamps.seal import sealed_size
+    from ..vault.evidence import build_items, mark_sealed
 
     case = open_case(ctx)
-    return case, build_items(case.ledger.scan().entries)
+    entries = case.ledger.scan().entries
+    items = build_items(entries)
+    mark_sealed(items, sealed_size(case, entries))  # cheap: the ledger and the seals folder, no token checked
+    return case, items
 
 
 @click.command("list")
@@ -98,18 +104,18 @@ def _load_items(ctx: click.Context):  # type: ignore[no-untyped-def]
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """The evidence table: id, name, size, digests, collection, tags."""
-    _, items = _load_items(ctx)
+    _case, items = _load_items(ctx)
     if as_json:
         emit_json([it.summary() for it in items.values()])
         return
     from rich.table import Table
 
-    table = Table("id", "name", "size", "sha256", "blake3", "collected (UTC)", "tags", "events")
+    table = Table("id", "name", "size", "sha256", "blake3", "collected (UTC)", "tags", "events", _("sealed"))
     for it in items.values():
         s = it.summary()
         table.add_row(it.id, it.name, human_size(it.size), it.sha256[:12] + "…",
                       it.digests.get("blake3", "")[:12] + "…", (s["collected_at"] or "")[:19],
-                      ", ".join(it.tags), str(len(it.events)))
+                      ", ".join(it.tags), str(len(it.events)), _("yes") if it.sealed else _("no"))
     out().print(table)
     if not items:
         err().print("no evidence yet: add some with 'plitool add FILES'")
@@ -127,12 +133,14 @@ def show_cmd(ctx: click.Context, item_id: str, as_json: bool) -> None:
     """One item and its whole custody history."""
     from ..vault.evidence import get_items
 
-    _, items = _load_items(ctx)
+    _case, items = _load_items(ctx)
     (item,) = get_items(items, [item_id])
     if as_json:
         emit_json({**item.summary(), "record": item.first, "history": [_entry_json(e) for e in item.events]})
         return
     click.echo(f"{item.id}  {item.name}")
+    if not item.sealed:
+        click.echo("  " + _("(unsealed: no seal covers this item yet; its times rest on this machine's clock)"))
     for key, value in item.first.items():
         if key not in ("digests", "tool"):
             click.echo(f"  {key:22} {'' if value is None else value}")

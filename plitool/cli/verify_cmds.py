@@ -7,17 +7,56 @@ from pathlib import Path
 
 import click
 
+from ..i18n import _, ngettext
 from .common import byte_progress, emit_json, err, human_size, json_option, open_case, out
 
 
+def _id_ranges(ids: list[str]) -> str:
+    """E-0031, E-0032, E-0033, E-0040 -> "E-0031\u2013E-0033, E-0040" (ids are numbered in order)."""
+    parts: list[str] = []
+    run: list[str] = []
+    for ident in ids:
+        if run and ident[2:].isdigit() and run[-1][2:].isdigit() and int(ident[2:]) == int(run[-1][2:]) + 1:
+            run.append(ident)
+            continue
+        if run:
+            parts.append(run[0] if len(run) == 1 else f"{run[0]}\u2013{run[-1]}")
+        run = [ident]
+    if run:
+        parts.append(run[0] if len(run) == 1 else f"{run[0]}\u2013{run[-1]}")
+    return ", ".join(parts)
+
+
+def _unsealed_line(unsealed: dict[str, object]) -> str | None:
+    if unsealed.get("never_sealed"):
+        return _("this case has never been sealed: every time in it rests on this machine's clock "
+                 "(run 'plitool seal', and hand the seal out)")
+    span = unsealed.get("entries")
+    items = list(unsealed.get("items") or [])  # type: ignore[call-overload]
+    if not span and not items:
+        return None
+    first, last = span if isinstance(span, list) else (None, None)
+    where = _("entry #{first}").format(first=first) if first == last else \
+        _("entries #{first}\u2013#{last}").format(first=first, last=last)
+    if items:
+        return _("{entries} and items {items} are not covered by any seal: their times rest on this machine's "
+                 "clock (run 'plitool seal')").format(entries=where, items=_id_ranges(items))
+    return _("{entries} are not covered by any seal: their times rest on this machine's clock "
+             "(run 'plitool seal')").format(entries=where)
+
+
 @click.command("verify")
+@click.option("-v", "--verbose", is_flag=True, help="List the trusted time of every item, not only a summary.")
 @json_option
 @click.pass_context
-def verify_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Re-hash every item and check the ledger, its checkpoints and the store.
+def verify_cmd(ctx: click.Context, verbose: bool, as_json: bool) -> None:
+    """Re-hash every item and check the ledger, its checkpoints, seals and the store.
 
-    Exit 0 when everything holds; 1 naming each problem found.
+    Exit 0 when everything holds; 1 naming each problem found. States which entries and items
+    no seal covers yet (their times rest on this machine's clock).
     """
+    from rich.markup import escape
+
     from ..vault.verify import verify_case
 
     case = open_case(ctx)
@@ -28,17 +67,37 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
     else:
         console = out()
         for p in report.problems:
-            console.print(f"[red]FAIL[/] {p.kind:11} {p.message}", highlight=False)
+            console.print(f"[red]FAIL[/] {p.kind:11} {escape(p.message)}", highlight=False)
         if report.trusted_times:
             # "existed no later than": the earliest trusted timestamp over a checkpoint holding the item.
-            for item, t in sorted(report.trusted_times.items()):
-                console.print(
-                    f"{item} existed no later than {t['existed_no_later_than']}, per TSA {t['tsa']} "
-                    f"(checkpoint {t['checkpoint']})",
-                    highlight=False,
-                )
-        for n in report.notes:
-            err().print(f"note: {n}", highlight=False)
+            if verbose:
+                for item, t in sorted(report.trusted_times.items()):
+                    console.print(
+                        _("{item} existed no later than {time}, per TSA {tsa} (checkpoint {checkpoint})").format(
+                            item=item, time=t["existed_no_later_than"], tsa=t["tsa"], checkpoint=t["checkpoint"]),
+                        highlight=False,
+                    )
+            else:
+                times = sorted(report.trusted_times.items(), key=lambda kv: kv[1]["existed_no_later_than"])
+                earliest, latest = times[0][1], times[-1][1]
+                n = len(times)
+                if n == 1:
+                    item, t = times[0]
+                    line = _("{item} existed no later than {time}, per TSA {tsa} (checkpoint {checkpoint})").format(
+                        item=item, time=t["existed_no_later_than"], tsa=t["tsa"], checkpoint=t["checkpoint"])
+                elif earliest["existed_no_later_than"] == latest["existed_no_later_than"]:
+                    line = _("{n} items existed no later than {time}, per TSA {tsa} (their earliest trusted time; "
+                             "-v lists each)").format(n=n, time=latest["existed_no_later_than"], tsa=latest["tsa"])
+                else:
+                    line = _("{n} items existed no later than {latest}, each by its earliest trusted time (from "
+                             "{earliest}; -v lists each)").format(
+                        n=n, latest=latest["existed_no_later_than"], earliest=earliest["existed_no_later_than"])
+                console.print(line, highlight=False)
+        unsealed = _unsealed_line(report.unsealed)
+        if unsealed:
+            console.print(escape(unsealed), highlight=False)
+        for note in report.notes:
+            err().print(f"note: {escape(note)}", highlight=False)
         verdict = "[green]OK[/]" if report.ok else f"[red]{len(report.problems)} problem(s)[/]"
         console.print(
             f"{verdict}: {report.items} items, {report.objects_checked} files re-hashed "
