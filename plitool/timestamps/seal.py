@@ -105,6 +105,8 @@ class SealResult:
     checkpoint: Checkpoint
     entry: Entry | None
     outcomes: list[TsaOutcome] = field(default_factory=list)
+    #: ``seal --import`` of a reply the ledger already holds: nothing was appended
+    already_imported: bool = False
 
     @property
     def kept(self) -> int:
@@ -124,6 +126,7 @@ class SealResult:
             "tokens_kept": self.kept,
             "tokens_trusted": self.trusted,
             "tsa": [o.as_json() for o in self.outcomes],
+            "already_imported": self.already_imported,
         }
 
 
@@ -363,6 +366,9 @@ def import_reply(case: Case, reply_path: Path) -> SealResult:
         info = reply_info(blob)
     except ValueError as exc:
         raise TokenRejected(f"{reply_path} is not a usable timestamp reply ({exc}); nothing was recorded") from exc
+    known = _already_imported(case, blob)
+    if known is not None:
+        return known
     pending = pending_offline(case)
     match = next(((p, m) for p, m in pending if info.nonce is not None and str(info.nonce) == m.get("nonce")), None)
     if match is None:
@@ -399,6 +405,28 @@ def import_reply(case: Case, reply_path: Path) -> SealResult:
                 pass
     outcome = TsaOutcome(source, verdict, None, 0.0, rel(case, stem.with_suffix(".tsr")))
     return SealResult(cp, entry, [outcome])
+
+
+def _already_imported(case: Case, blob: bytes) -> SealResult | None:
+    """The seal that already holds this exact reply, as a result that appends nothing."""
+    digest = hashlib.sha256(blob).hexdigest()
+    for entry in case.ledger.scan().entries:
+        if entry.event != "sealed":
+            continue
+        for tok in entry.data.get("tokens", []):
+            if tok.get("tsr_sha256") != digest:
+                continue
+            cp_path = case.paths.state / str(entry.data.get("checkpoint", {}).get("file", ""))
+            try:
+                cp_bytes = cp_path.read_bytes()
+                cp = Checkpoint.parse(cp_bytes.decode("ascii"))
+            except (OSError, ValueError) as exc:
+                raise StorageError(_("this reply is already imported (seal entry #{seq}), but its checkpoint {path} "
+                                     "cannot be read: run 'plitool verify'").format(seq=entry.seq, path=cp_path)) from exc
+            verdict = verify_reply(blob, data=cp_bytes, roots=trusted_certificates(case))
+            outcome = TsaOutcome(str(tok.get("tsa", "")), verdict, None, 0.0, str(tok.get("tsr")))
+            return SealResult(cp, entry, [outcome], already_imported=True)
+    return None
 
 
 # -- reading seals back --------------------------------------------------------------------------
