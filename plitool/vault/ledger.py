@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -225,6 +225,21 @@ def _valid_record(data: dict[str, Any]) -> bool:
     )
 
 
+def _check_intake_times(e: Entry, at: datetime, bad: Callable[[str], None]) -> None:
+    """The times an intake records: ``intake_at`` is taken before the entry is written, and a
+    collection time nobody stated is the intake time. (A *stated* collection time may lie in the
+    past: that is no sign of anything.)"""
+    intake = _parse_at(str(e.data.get("intake_at", "")))
+    if intake is None:
+        return
+    if intake > at + CLOCK_TOLERANCE:
+        bad(_("ledger entry #{seq} records an intake at {intake}, after the entry itself was written ({at})").format(
+            seq=e.seq, intake=e.data.get("intake_at"), at=e.at))
+    if e.data.get("collected_at_stated") is False and e.data.get("collected_at") != e.data.get("intake_at"):
+        bad(_("ledger entry #{seq} records a collection time ({collected}) that nobody stated but that is not its "
+              "intake time ({intake})").format(seq=e.seq, collected=e.data.get("collected_at"), intake=e.data.get("intake_at")))
+
+
 @dataclass(frozen=True)
 class MeaningProblem:
     seq: int
@@ -242,8 +257,8 @@ def check_meaning(entries: Iterable[Entry]) -> list[MeaningProblem]:
     out: list[MeaningProblem] = []
     firsts: dict[str, Entry] = {}  # item -> its (first) 'added' entry
     by_sha: dict[str, str] = {}
-    previous: Entry | None = None
-    previous_at: datetime | None = None
+    latest: Entry | None = None  # the entry with the latest time so far
+    latest_at: datetime | None = None
     for e in entries:
         def bad(message: str, e: Entry = e) -> None:
             out.append(MeaningProblem(e.seq, message))
@@ -251,14 +266,15 @@ def check_meaning(entries: Iterable[Entry]) -> list[MeaningProblem]:
         at = _parse_at(e.at)
         if at is None:
             bad(_("ledger entry #{seq} has no valid time ('at' is {at!r})").format(seq=e.seq, at=e.at))
-        elif previous is not None and previous_at is not None and at < previous_at - CLOCK_TOLERANCE:
+        elif latest is not None and latest_at is not None and at < latest_at - CLOCK_TOLERANCE:
             bad(_("ledger entry #{seq} is dated {at}, before entry #{prev} ({prev_at}): time in the ledger never "
                   "runs backwards by more than {minutes} minutes").format(
-                seq=e.seq, at=e.at, prev=previous.seq, prev_at=previous.at,
+                seq=e.seq, at=e.at, prev=latest.seq, prev_at=latest.at,
                 minutes=int(CLOCK_TOLERANCE.total_seconds() // 60)))
-        if at is not None:
-            previous_at = at if previous_at is None else max(previous_at, at)
-        previous = e
+        if at is not None and (latest_at is None or at > latest_at):
+            latest, latest_at = e, at
+        if at is not None and e.event in ("added", "re-collected"):
+            _check_intake_times(e, at, bad)
 
         if e.event not in EVENTS:
             bad(_("ledger entry #{seq} records an unknown event {event!r}").format(seq=e.seq, event=e.event))

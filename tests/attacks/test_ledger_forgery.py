@@ -185,3 +185,18 @@ def test_rechained_rewrite_with_forged_redefinition_below_no_seal(plitool: Plito
         cp.unlink()
     code, problems = _problems(plitool)
     assert code == 1 and any("added exactly once" in p["message"] for p in problems), problems
+
+
+def test_back_dated_collection_time_nobody_stated(plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
+    """A collection time that was not stated is the intake time: back-dating it alone is caught."""
+    _add(plitool, tmp_path, "a.txt", b"first")
+    planted = b"an item nobody collected"
+    sha = plant_object(case_root, planted)
+    template = next(e for e in entries(case_root) if e["event"] == "added")
+    assert template["data"]["collected_at_stated"] is False
+    data = {**template["data"], "digests": {"sha256": sha, "blake3": blake3_hex(planted)}, "size": len(planted),
+            "collected_at": "2026-01-01T00:00:00.000000Z", "original_name": "planted.txt"}
+    seq = append_forged(case_root, {"at": entries(case_root)[-1]["at"], "event": "added", "item": "E-0002", "data": data})
+    code, problems = _problems(plitool)
+    assert code == 1
+    assert any(f"#{seq}" in p["message"] and "nobody stated" in p["message"] for p in problems), problems
