@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from ..i18n import _
-
 from .common import byte_progress, emit_json, err, human_size, json_option, open_case, out
 
 

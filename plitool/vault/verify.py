@@ -174,7 +174,7 @@ def _blame_the_record(items: dict[str, EvidenceItem], report: VerifyReport) -> N
         return
     kept: list[Problem] = []
     for p in report.problems:
-        if p.kind == "modified" and p.item in suspect:
+        if p.kind in ("modified", "missing") and p.item in suspect:
             kept.append(Problem("ledger", _("{item}: its only record, ledger entry #{seq}, was altered, so its stored "
                                             "bytes cannot be judged against it").format(item=p.item, seq=suspect[p.item]),
                                 p.item))
