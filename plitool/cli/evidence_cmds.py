@@ -123,10 +123,14 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
 
 
 def _load_items(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from ..vault.evidence import build_items
+    from ..timestamps.seal import sealed_size
+    from ..vault.evidence import build_items, mark_sealed
 
     case = open_case(ctx)
-    return case, build_items(case.ledger.scan().entries)
+    entries = case.ledger.scan().entries
+    items = build_items(entries)
+    mark_sealed(items, sealed_size(case, entries))  # cheap: the ledger and the seals folder, no token checked
+    return case, items
 
 
 # -- list -------------------------------------------------------------------------------------
@@ -137,6 +141,7 @@ LIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", N_("name")),
     ("size", N_("size")),
     ("collected", N_("collected")),
+    ("sealed", N_("sealed")),
     ("tags", N_("tags")),
     ("events", N_("events")),
     ("sha256", N_("SHA-256")),
@@ -164,6 +169,7 @@ def _list_row(item: EvidenceItem, zone: tzinfo) -> dict[str, str]:
         "events": str(len(item.events)),
         "sha256": item.sha256[:12] + "…",
         "blake3": item.digests["blake3"][:12] + "…" if "blake3" in item.digests else "",
+        "sealed": _("yes") if item.sealed else _("no"),
     }
 
 
@@ -357,6 +363,8 @@ def show_cmd(ctx: click.Context, item_id: str, as_json: bool) -> None:
         return
     zone = case_zone(case)
     click.echo(f"{item.id}  {safe_text(item.name)}")
+    if not item.sealed:
+        click.echo("  " + _("(unsealed: no seal covers this item yet; its times rest on this machine's clock)"))
     _print_fields(_field_lines(item.first, zone), indent=2)
     click.echo("  " + _("custody history:"))
     for e in item.events:

@@ -110,6 +110,10 @@ def seal_cmd(ctx: click.Context, tsa: tuple[str, ...], hash_name: str, timeout: 
         result = seal_case(case, extra_tsa=tsa, hash_name=hash_name, timeout=timeout, on_outcome=report)
     if as_json:
         emit_json(result.as_json())
+    elif result.already_imported:
+        console.print(_("already imported: this reply is in seal entry #{seq} (checkpoint {size}); nothing was "
+                        "appended").format(seq=result.entry.seq if result.entry else "?", size=result.checkpoint.size),
+                      highlight=False, markup=False)
     else:
         for o in result.outcomes:
             if o.kept and o.verdict and o.verdict.info:

@@ -11,14 +11,51 @@ from ..i18n import _, ngettext
 from .common import byte_progress, emit_json, err, human_size, json_option, open_case, out, plain, safe_text
 
 
+def _id_ranges(ids: list[str]) -> str:
+    """E-0031, E-0032, E-0033, E-0040 -> "E-0031\u2013E-0033, E-0040" (ids are numbered in order)."""
+    parts: list[str] = []
+    run: list[str] = []
+    for ident in ids:
+        if run and ident[2:].isdigit() and run[-1][2:].isdigit() and int(ident[2:]) == int(run[-1][2:]) + 1:
+            run.append(ident)
+            continue
+        if run:
+            parts.append(run[0] if len(run) == 1 else f"{run[0]}\u2013{run[-1]}")
+        run = [ident]
+    if run:
+        parts.append(run[0] if len(run) == 1 else f"{run[0]}\u2013{run[-1]}")
+    return ", ".join(parts)
+
+
+def _unsealed_line(unsealed: dict[str, object]) -> str | None:
+    if unsealed.get("never_sealed"):
+        return _("this case has never been sealed: every time in it rests on this machine's clock "
+                 "(run 'plitool seal', and hand the seal out)")
+    span = unsealed.get("entries")
+    items = list(unsealed.get("items") or [])  # type: ignore[call-overload]
+    if not span and not items:
+        return None
+    first, last = span if isinstance(span, list) else (None, None)
+    where = _("entry #{first}").format(first=first) if first == last else \
+        _("entries #{first}\u2013#{last}").format(first=first, last=last)
+    if items:
+        return _("{entries} and items {items} are not covered by any seal: their times rest on this machine's "
+                 "clock (run 'plitool seal')").format(entries=where, items=_id_ranges(items))
+    return _("{entries} are not covered by any seal: their times rest on this machine's clock "
+             "(run 'plitool seal')").format(entries=where)
+
+
 @click.command("verify")
+@click.option("-v", "--verbose", is_flag=True, help="List the trusted time of every item, not only a summary.")
 @json_option
 @click.pass_context
-def verify_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Re-hash every item and check the ledger, its checkpoints and the store.
+def verify_cmd(ctx: click.Context, verbose: bool, as_json: bool) -> None:
+    """Re-hash every item and check the ledger, its checkpoints, seals and the store.
 
-    Exit 0 when everything holds; 1 naming each problem found.
+    Exit 0 when everything holds; 1 naming each problem found. States which entries and items
+    no seal covers yet (their times rest on this machine's clock).
     """
+
     from ..vault.verify import verify_case
 
     case = open_case(ctx)
@@ -32,13 +69,33 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
             console.print(plain(("FAIL", "red"), f" {p.kind:11} ", p.message), soft_wrap=True)  # may quote a hostile path
         if report.trusted_times:
             # "existed no later than": the earliest trusted timestamp over a checkpoint holding the item.
-            for item, t in sorted(report.trusted_times.items()):
-                console.print(plain(
-                    f"{item} existed no later than {t['existed_no_later_than']}, per TSA {t['tsa']} "
-                    f"(checkpoint {t['checkpoint']})"
-                ), soft_wrap=True)
-        for n in report.notes:
-            err().print(plain(_("note: {note}").format(note=n)))
+            if verbose:
+                for item, t in sorted(report.trusted_times.items()):
+                    console.print(plain(
+                        _("{item} existed no later than {time}, per TSA {tsa} (checkpoint {checkpoint})").format(
+                            item=item, time=t["existed_no_later_than"], tsa=t["tsa"], checkpoint=t["checkpoint"])
+                    ), soft_wrap=True)
+            else:
+                times = sorted(report.trusted_times.items(), key=lambda kv: kv[1]["existed_no_later_than"])
+                earliest, latest = times[0][1], times[-1][1]
+                n = len(times)
+                if n == 1:
+                    item, t = times[0]
+                    line = _("{item} existed no later than {time}, per TSA {tsa} (checkpoint {checkpoint})").format(
+                        item=item, time=t["existed_no_later_than"], tsa=t["tsa"], checkpoint=t["checkpoint"])
+                elif earliest["existed_no_later_than"] == latest["existed_no_later_than"]:
+                    line = _("{n} items existed no later than {time}, per TSA {tsa} (their earliest trusted time; "
+                             "-v lists each)").format(n=n, time=latest["existed_no_later_than"], tsa=latest["tsa"])
+                else:
+                    line = _("{n} items existed no later than {latest}, each by its earliest trusted time (from "
+                             "{earliest}; -v lists each)").format(
+                        n=n, latest=latest["existed_no_later_than"], earliest=earliest["existed_no_later_than"])
+                console.print(plain(line), soft_wrap=True)
+        unsealed = _unsealed_line(report.unsealed)
+        if unsealed:
+            console.print(plain(unsealed), soft_wrap=True)
+        for n_ in report.notes:
+            err().print(plain(_("note: {note}").format(note=n_)))
         n_problems = len(report.problems)
         verdict = (_("OK"), "green") if report.ok else (
             ngettext("{n} problem", "{n} problems", n_problems).format(n=n_problems), "red")
