@@ -89,3 +89,20 @@ def test_lang_pins_the_language_over_the_case(english_case: Any, monkeypatch: py
         assert i18n.language() == "zh"
     finally:
         i18n.reset()
+
+
+def test_a_zh_case_speaks_its_language_unless_pinned(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from plitool import i18n
+    from plitool.vault.case import init_case
+
+    zh = init_case(tmp_path / "zh-case", "某案", "zh")
+    monkeypatch.delenv("PLITOOL_LANG", raising=False)
+    i18n.reset()
+    try:
+        assert CliRunner().invoke(cli, ["--case", str(zh.root), "list", "--json"]).exit_code == 0
+        assert i18n.language() == "zh"  # the one loader applied the case's lang
+        i18n.reset()
+        assert CliRunner().invoke(cli, ["list", "--json", "--case", str(zh.root), "--lang", "en"]).exit_code == 0
+        assert i18n.language() == "en"
+    finally:
+        i18n.reset()

@@ -45,7 +45,8 @@ Exit codes:
   3  environment: unreadable file, unavailable digest, cannot write
   4  a source file changed while it was read (nothing recorded)
   5  the ledger is damaged: run 'plitool verify', then 'plitool repair'
-  130  interrupted (Ctrl-C); 141  the reader of the output went away (| head)"""
+  130  interrupted (Ctrl-C): one line, nothing half-written recorded
+  141  the reader of the output went away ('plitool log | head -1')"""
 
 
 #: ``plitool`` interrupted by Ctrl-C (SIGINT): 128 + 2, what a shell shows for a program the

@@ -34,6 +34,8 @@ def _one_error_line(err: str) -> str:
         (["frobnicate"], "frobnicate"),  # unknown command
         (["manifest", "--format", "md4sum"], "md4sum"),  # bad choice
         (["--lang", "fr", "list"], "fr"),  # bad choice of the group
+        (["add", "x", "--collected-at", "yesterday"], "yesterday"),  # a value an option's check refuses
+        (["list", "--case"], "--case"),  # an option without its value
     ],
 )
 def test_usage_errors_are_one_line_exit_2(plitool: Plitool, args: list[str], words: str) -> None:
