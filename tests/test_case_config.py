@@ -56,3 +56,24 @@ def test_bad_timezone_names_its_line(tmp_path: Path, zone: str) -> None:
     line = next(i for i, l in enumerate(text.splitlines(), 1) if l.startswith("timezone ="))
     with pytest.raises(CaseConfigError, match=f"line {line}: \\[case\\] timezone"):
         load_config(_write(tmp_path, text))
+
+
+def test_restore_facts_of_a_case_made_before_init_recorded_them(tmp_path: Path) -> None:
+    """An older created entry (title, lang, case_id only): digests from the latest intake, TSAs from seals."""
+    from plitool.vault.case import _facts_from_ledger
+    from plitool.vault.ledger import Entry
+
+    def entry(seq: int, event: str, data: dict[str, object]) -> Entry:
+        return Entry(seq, "0" * 64, "2026-10-01T06:30:00.000000Z", event, None, data, b"{}")
+
+    entries = [
+        entry(1, "created", {"title": "旧案", "lang": "zh", "case_id": "x"}),
+        entry(2, "added", {"digests": {"sha256": "a", "blake3": "b"}}),
+        entry(3, "added", {"digests": {"sha256": "a", "blake3": "b", "sm3": "c"}}),
+        entry(4, "sealed", {"tokens": [{"tsa": "https://tsa.example/tsr"}, {"tsa": "offline"}]}),
+    ]
+    facts, sources = _facts_from_ledger(entries, tmp_path)
+    assert facts["title"] == "旧案" and facts["lang"] == "zh" and facts["created"] == entries[0].at
+    assert facts["digests"] == ["sha256", "blake3", "sm3"] and sources["digests"] == "latest intake"
+    assert facts["tsa"] == ["https://tsa.example/tsr"] and sources["tsa"] == "seals"
+    assert facts["timezone"] == "" and sources["timezone"] == "default"

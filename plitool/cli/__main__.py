@@ -5,7 +5,9 @@ import sys
 try:
     from .main import main
 except KeyboardInterrupt:  # Ctrl-C while Python was still loading plitool: the same one line
-    sys.stderr.write("plitool: interrupted\n")
+    from ..i18n import _
+
+    sys.stderr.write(_("plitool: interrupted; nothing half-written was recorded") + "\n")
     sys.exit(130)
 
 main()

@@ -61,6 +61,7 @@ def _restore(directory: Path, as_json: bool) -> None:
                   highlight=False)
     for key, value in restored.facts.items():
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-        console.print(f"  {key:9} {shown or '-'}  ({restored.sources.get(key, '')})", highlight=False)
+        source = restored.sources.get(key, "")
+        console.print(f"  {key:9} {shown or '-'}  ({_(source) if source else ''})", highlight=False)
     console.print(_("Fill in the court, the number and the parties again: they were never in the ledger."),
                   highlight=False)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .config import LANGS, CaseConfig, default_timezone, load_config, render_case_toml
 from ..errors import CaseConfigError, CaseExists, CaseNotFound, StorageError, UsageError
-from ..i18n import _, case_language
+from ..i18n import N_, _, case_language
 from ..fsutil import atomic_write, case_lock
 from .hashing import DEFAULT_ALGORITHMS
 from .ledger import Entry, Ledger, NewEvent, utc_now
@@ -221,6 +221,7 @@ class RestoredCaseFile:
     case: Case
     #: What the new case.toml says and where each fact came from (for the user and the ledger).
     facts: dict[str, object]
+    #: Where each fact came from ("created", "latest intake", "default", …: English, shown through _()).
     sources: dict[str, str]
 
 
@@ -273,25 +274,25 @@ def _facts_from_ledger(entries: list[Entry], root: Path) -> tuple[dict[str, obje
         )
     data = created.data
     facts: dict[str, object] = {"title": data.get("title") or root.name, "created": created.at}
-    sources = {"title": "created" if data.get("title") else "folder name"}
+    sources = {"title": N_("created") if data.get("title") else N_("folder name")}
     lang = data.get("lang")
-    facts["lang"], sources["lang"] = (lang, "created") if lang in LANGS else ("zh", "default")
+    facts["lang"], sources["lang"] = (lang, N_("created")) if lang in LANGS else ("zh", N_("default"))
     zone = data.get("timezone")
-    facts["timezone"], sources["timezone"] = (zone, "created") if isinstance(zone, str) else ("", "default")
+    facts["timezone"], sources["timezone"] = (zone, N_("created")) if isinstance(zone, str) else ("", N_("default"))
     digests = data.get("digests")
     if isinstance(digests, list) and digests:
-        facts["digests"], sources["digests"] = [str(d) for d in digests], "created"
+        facts["digests"], sources["digests"] = [str(d) for d in digests], N_("created")
     else:
         intakes = [e for e in entries if e.event in ("added", "re-collected") and isinstance(e.data.get("digests"), dict)]
         if intakes:
-            facts["digests"], sources["digests"] = list(intakes[-1].data["digests"]), "latest intake"
+            facts["digests"], sources["digests"] = list(intakes[-1].data["digests"]), N_("latest intake")
         else:
-            facts["digests"], sources["digests"] = list(DEFAULT_ALGORITHMS), "default"
+            facts["digests"], sources["digests"] = list(DEFAULT_ALGORITHMS), N_("default")
     tsa = [
         str(t.get("tsa"))
         for e in entries if e.event == "sealed"
         for t in e.data.get("tokens", []) if isinstance(t, dict) and str(t.get("tsa", "")).startswith(("http://", "https://"))
     ]
     facts["tsa"] = list(dict.fromkeys(tsa))
-    sources["tsa"] = "seals" if tsa else "none recorded"
+    sources["tsa"] = N_("seals") if tsa else N_("none recorded")
     return facts, sources
