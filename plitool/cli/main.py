@@ -157,13 +157,18 @@ class LazyGroup(click.Group):
             code = self._run(list(sys.argv[1:] if args is None else args), prog_name or "plitool", extra)
         except KeyboardInterrupt:  # even while an error line was being written
             code = _stop_on_interrupt()
+        try:
+            sys.stdout.flush()  # a closed pipe must show up here, not in Python's exit-time flush
+        except OSError as exc:
+            if not _broken_pipe(exc):
+                raise
+            code = _stop_on_broken_pipe()
         sys.exit(code)
 
     def _run(self, args: list[str], prog_name: str, extra: dict[str, Any]) -> int:
         try:
             with self.make_context(prog_name, args, **extra) as ctx:
                 self.invoke(ctx)
-            sys.stdout.flush()  # a closed pipe must show up here, not in Python's exit-time flush
             return 0
         except click.exceptions.Exit as exc:
             return exc.exit_code
@@ -194,8 +199,6 @@ class LazyGroup(click.Group):
             if _broken_pipe(exc):  # rich exits 1 on a closed pipe
                 return _stop_on_broken_pipe()
             if isinstance(exc.code, int) or exc.code is None:
-                with suppress(BrokenPipeError):
-                    sys.stdout.flush()
                 return exc.code or 0
             raise
         except BaseException as exc:

@@ -139,3 +139,24 @@ def test_reader_gone_before_anything_was_written(many_items: Plitool, args: list
     assert "Traceback" not in errors and "Exception ignored" not in errors, errors
     assert errors == ""
     assert proc.returncode == 141
+
+
+def test_reader_gone_while_verify_fails(many_items: Plitool, tmp_path: Path) -> None:
+    """A command that exits 1 on its own (a failed verify) into a closed pipe: still no traceback."""
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(many_items.case_root, broken)
+    victim = next(p for p in (broken / ".plitool" / "objects").rglob("*") if p.is_file())
+    victim.chmod(0o644)
+    victim.write_bytes(b"tampered")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "plitool.cli", "--case", str(broken), "verify"],
+                              stdout=write_end, stderr=subprocess.PIPE, env=ENV, timeout=TIMEOUT)
+    finally:
+        os.close(write_end)
+    errors = proc.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in errors and "Exception ignored" not in errors, errors
+    assert proc.returncode == 141
