@@ -128,3 +128,52 @@ def test_ctrl_c_during_verify_is_one_line_130(case_with_big_item: Path, offset: 
 
     check = Plitool(case_with_big_item)("verify")
     assert check.code == 0, check.out + check.err
+
+
+def test_ctrl_c_after_the_objects_are_linked_leaves_what_repair_clears(
+    plitool: Plitool, case_root: Path, tmp_path: Path
+) -> None:
+    """The latest point: objects linked into the store, the ledger not yet written.
+
+    The test holds the case lock, so plitool stops exactly there (waiting for it); the journal
+    naming the linked objects is the sign that it has arrived.
+    """
+    import fcntl
+    import json
+
+    src = tmp_path / "screenshot.png"
+    src.write_bytes(b"\x89PNG " + os.urandom(200_000))
+    lock = os.open(case_root / ".plitool" / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        env = {**os.environ, "PLITOOL_LANG": "en"}
+        proc = subprocess.Popen([sys.executable, "-m", "plitool.cli", "add", "--case", str(case_root), str(src)],
+                                cwd=case_root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + TIMEOUT
+        staging = case_root / ".plitool" / "tmp"
+        while True:
+            named = []
+            for journal in staging.glob("intake-*.json"):
+                try:
+                    named += json.loads(journal.read_text() or "{}").get("objects", [])
+                except ValueError:
+                    continue  # caught between truncate and write
+            if named and all((case_root / ".plitool" / "objects" / "sha256" / sha[:2] / sha).exists() for sha in named):
+                break
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "plitool never linked the object"
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGINT)
+        out, errs = proc.communicate(timeout=TIMEOUT)
+    finally:
+        os.close(lock)
+    _assert_one_line_130(subprocess.CompletedProcess(proc.args, proc.returncode, out, errs))
+
+    check = plitool("verify")
+    assert check.code == 0, check.out + check.err
+    assert "interrupted intake" in check.err and "plitool repair" in check.err
+    assert plitool("repair").code == 0
+    clean = plitool("verify")
+    assert clean.code == 0 and "interrupted" not in clean.err
+    assert plitool("add", str(src)).code == 0
+    assert '"E-0001"' in plitool("list", "--json").out
