@@ -219,7 +219,7 @@ def _populate_state(paths: CasePaths, title: str, lang: str, created: datetime, 
 @dataclass(frozen=True)
 class RestoredCaseFile:
     case: Case
-    #: What the new case.toml says and where each fact came from (for the user and the ledger).
+    #: What the new case.toml says (also logged in the ledger's note).
     facts: dict[str, object]
     #: Where each fact came from ("created", "latest intake", "default", …: English, shown through _()).
     sources: dict[str, str]
@@ -252,8 +252,7 @@ def restore_case_file(directory: Path) -> RestoredCaseFile:
             str(facts["title"]), str(facts["lang"]), created_at, timezone=str(facts["timezone"]),
             digests=tuple(facts["digests"]), tsa=tuple(facts["tsa"]),  # type: ignore[arg-type]
         )
-        config = tomllib.loads(text)  # must parse before anything refers to it
-        del config
+        tomllib.loads(text)  # must parse before anything refers to it
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         note = {
             "text": "case.toml restored from the ledger (init --restore)",
