@@ -66,9 +66,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 
 
 def open_case(ctx: click.Context) -> Case:
+    """The case named by ``--case`` (before or after the sub-command), ``$PLITOOL_CASE`` or found above."""
     from ..vault.case import Case
 
-    return Case.open(explicit=(ctx.obj or {}).get("case_dir"))
+    return Case.open(explicit=ctx.meta.get(CASE_META) or (ctx.obj or {}).get("case_dir"))
 
 
 def emit_json(data: Any) -> None:
@@ -193,3 +194,71 @@ def byte_progress(description: str, total: int | None = None) -> Iterator[tuple[
     with progress:
         yield (lambda n: progress.advance(task, n)), (lambda t: progress.update(task, total=t))
 
+
+
+# -- options every sub-command shares: --case and --lang, before or after its name ---------------
+
+ENV_CASE = "PLITOOL_CASE"
+#: Where ``--case`` leaves its value (``ctx.meta`` is shared by the group and its sub-commands).
+CASE_META = "plitool.case_dir"
+CASE_HELP = "The case folder (env PLITOOL_CASE; default: the nearest folder above holding case.toml)."
+LANG_HELP = "Language of messages, zh or en (env PLITOOL_LANG; default: the case's lang)."
+
+
+def _remember_case(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:  # given after the sub-command: wins over the one before it and the env
+        ctx.meta[CASE_META] = value
+
+
+def _choose_language(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from ..i18n import set_language
+
+    if value:
+        set_language(value.lower(), pin=True)
+
+
+def _choose_language_or_env(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """Before the sub-command: ``--lang``, else ``$PLITOOL_LANG`` (read leniently, like plitool.i18n)."""
+    from ..i18n import language_from_env, set_language
+
+    chosen = value.lower() if value else language_from_env()
+    if chosen:
+        set_language(chosen, pin=True)
+
+
+def _case_kwargs(envvar: str | None) -> dict[str, Any]:
+    return {"envvar": envvar, "type": click.Path(file_okay=False, path_type=str), "metavar": "DIR",
+            "expose_value": False, "is_eager": True, "callback": _remember_case, "help": CASE_HELP}
+
+
+def _lang_kwargs(from_env: bool) -> dict[str, Any]:
+    return {"type": click.Choice(["zh", "en"], case_sensitive=False), "expose_value": False, "is_eager": True,
+            "callback": _choose_language_or_env if from_env else _choose_language, "help": LANG_HELP}
+
+
+def case_option(envvar: str | None = None) -> Callable[[Any], Any]:
+    """``--case DIR`` for a command that opens a case."""
+    return click.option("--case", "case_dir", **_case_kwargs(envvar))
+
+
+def lang_option(from_env: bool = False) -> Callable[[Any], Any]:
+    """``--lang zh|en``: the language of messages, pinned over the case's."""
+    return click.option("--lang", "message_lang", **_lang_kwargs(from_env))
+
+
+def add_shared_options(cmd: click.Command, *, opens_case: bool) -> None:
+    """Give a sub-command (each command of a sub-group) ``--case`` and ``--lang`` once.
+
+    Done where the group loads its commands, so that no command can forget them; they show in
+    each command's ``--help``. A command with its own ``--lang`` (``init``: the case's language)
+    keeps it.
+    """
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            add_shared_options(sub, opens_case=opens_case)
+        return
+    taken = {opt for p in cmd.params for opt in getattr(p, "opts", ())}
+    if opens_case and "--case" not in taken:
+        cmd.params.append(click.Option(["--case", "case_dir"], **_case_kwargs(None)))
+    if "--lang" not in taken:
+        cmd.params.append(click.Option(["--lang", "message_lang"], **_lang_kwargs(False)))

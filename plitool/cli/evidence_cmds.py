@@ -48,9 +48,7 @@ def _parse_datetime(ctx: click.Context, param: click.Parameter, value: str | Non
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date-time (e.g. 2026-11-01T14:30+08:00)") from exc
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # stated without an offset: this machine's local time
-    return moment
+    return moment  # without an offset: read in the case's time zone once the case is open
 
 
 @click.command("add")
@@ -62,7 +60,7 @@ def _parse_datetime(ctx: click.Context, param: click.Parameter, value: str | Non
 @click.option(
     "--collected-at",
     callback=_parse_datetime,
-    help="When it was collected, if earlier than now (ISO 8601; local time if no offset). Both this and the intake time are kept.",
+    help="When it was collected, if earlier than now (ISO 8601; without an offset, read in case.toml's timezone). Both this and the intake time are kept.",
 )
 @click.option("--method", help="How it was collected (screen capture, forensic image, download …).")
 @click.option(
@@ -88,6 +86,8 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
     from ..vault.intake import IntakeOptions, add_evidence
 
     case = open_case(ctx)
+    if collected_at is not None and collected_at.tzinfo is None:
+        collected_at = _read_in_case_zone(case, collected_at)
     options = IntakeOptions(recursive=recursive, hidden=hidden, copy=not no_copy, source=source,
                             collected_by=collected_by, collected_at=collected_at, method=method,
                             tags=split_tags(tags), note=note)
@@ -120,6 +120,19 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
         + ngettext("the ledger now holds {n} entry", "the ledger now holds {n} entries", report.checkpoint_size).format(
             n=report.checkpoint_size)
     ))
+
+
+def _read_in_case_zone(case: Any, stated: datetime) -> datetime:
+    """A time stated without an offset is read in the case's zone, and the user is told so."""
+    from ..i18n import _
+    from ..vault.times import offset_text, read_in_zone
+
+    zone = case.config.zone
+    moment = read_in_zone(stated, zone)
+    shown = stated.isoformat(timespec="minutes" if not (stated.second or stated.microsecond) else "seconds")
+    err().print(_("note: read {stated} as {zone} ({offset})").format(stated=shown, zone=zone.name,
+                                                                   offset=offset_text(moment)), highlight=False)
+    return moment
 
 
 def _load_items(ctx: click.Context):  # type: ignore[no-untyped-def]
