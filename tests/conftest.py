@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
+
+# Tests never depend on wall-clock speed: no per-example deadline (a loaded CI machine is slow).
+settings.register_profile("plitool", deadline=None)
+settings.load_profile("plitool")
 
 from plitool.vault.case import Case, init_case
 from plitool.cli.main import cli
