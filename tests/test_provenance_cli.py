@@ -283,3 +283,25 @@ def test_fingerprints_agree_with_scan(scene: tuple[Cli, list[dict[str, str]]]) -
     stored = {h for (h,) in con.execute("SELECT lower(hex(fp)) FROM holdings WHERE field = 'phone'").fetchall()}
     con.close()
     assert scanned and scanned <= stored
+
+
+def test_parallel_fingerprinting_gives_the_same_tables(scene: tuple[Cli, list[dict[str, str]]],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker processes (large tables) and the in-process path write identical rows."""
+    import duckdb
+
+    from plitool.provenance import ingest
+
+    run, _pop = scene
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 64)  # several batches in flight
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_ROWS", 0)
+    assert run("holdings", "add", "shop", "E-0001", "--as-of", "2020-01-01").exit_code == 0
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_ROWS", 10**12)
+    assert run("holdings", "add", "courier", "E-0001", "--as-of", "2020-01-01").exit_code == 0
+    con = duckdb.connect(str(run.case_root / ".plitool" / "provenance" / "items.duckdb"), read_only=True)
+    q = "SELECT subject_key, field, fp FROM {} WHERE agent = ? ORDER BY ALL"
+    for table in ("holdings", "holding_masks"):
+        shop = con.execute(q.format(table), ["shop"]).fetchall()
+        courier = con.execute(q.format(table), ["courier"]).fetchall()
+        assert shop == courier and len(shop) == 600
+    con.close()

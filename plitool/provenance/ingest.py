@@ -94,6 +94,21 @@ def _held_mask(field_name: str, value: str) -> str | None:
 MASK_SHAPES = ("phone", "id_number", "name")
 
 
+def held_masks(field_name: str, values: list[str]) -> list[str | None]:
+    """:func:`_held_mask` of a whole column batch (list comprehensions: the ingest's hot path)."""
+    if field_name == "phone":
+        if all(len(v) == 14 for v in values):  # +86 and 11 digits: every normalised mobile
+            return [v[3:6] + "****" + v[10:] for v in values]
+    elif field_name == "id_number":
+        return [v[:6] + "********" + v[14:] if len(v) == 18 else None for v in values]
+    elif field_name == "name":
+        from ..pii.mask import COMPOUND_SURNAMES
+
+        return [(v[:2] + "*" if len(v) > 2 and v[:2] in COMPOUND_SURNAMES else v[:1] + "*") if len(v) > 1 else None
+                for v in values]
+    return [_held_mask(field_name, v) for v in values]
+
+
 # -- inputs ----------------------------------------------------------------------------------
 
 
@@ -495,13 +510,76 @@ class IngestResult:
         }
 
 
-def _fp_array(fingerprinter: Fingerprinter, kind: str, values: list[str], *, partial: bool = False) -> Any:
+def _fp_array(data: bytes, n: int) -> Any:
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
     from .items import FP_BYTES
 
-    data = fingerprinter.digests(kind, values, partial=partial, size=FP_BYTES)
-    return pa.Array.from_buffers(pa.binary(FP_BYTES), len(values), [None, pa.py_buffer(data)])
+    return pa.Array.from_buffers(pa.binary(FP_BYTES), n, [None, pa.py_buffer(data)])
+
+
+# -- fingerprinting beside the main loop ---------------------------------------------------------
+#
+# Keyed BLAKE3 is most of an ingest's CPU (one call per value, and one more per held phone, ID
+# number and name for its mask). A table of PARALLEL_MIN_ROWS rows or more is fingerprinted in
+# worker processes while the main process reads, normalises and inserts the next batch. A
+# worker loads the case key from its file itself; the key never travels through a pipe.
+
+PARALLEL_MIN_ROWS = 100_000
+_worker_fp: Any = None
+
+
+def _init_worker(key_path: str) -> None:
+    global _worker_fp
+    from ..pii.fingerprint import Fingerprinter
+
+    _worker_fp = Fingerprinter.for_case(Path(key_path))
+
+
+def _digest_job(kind: str, values: list[str], partial: bool, size: int) -> bytes:
+    assert _worker_fp is not None
+    return _worker_fp.digests(kind, values, partial=partial, size=size)  # type: ignore[no-any-return]
+
+
+class _Done:
+    __slots__ = ("value",)
+
+    def __init__(self, value: bytes) -> None:
+        self.value = value
+
+    def result(self) -> bytes:
+        return self.value
+
+
+class _Hasher:
+    """``submit(kind, values, partial)`` → something with ``result()`` (the digests)."""
+
+    def __init__(self, fingerprinter: Fingerprinter, key_path: Path | None, workers: int) -> None:
+        self.fingerprinter = fingerprinter
+        self.pool: Any = None
+        if key_path is not None and workers > 0:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_init_worker, initargs=(str(key_path),))
+
+    def submit(self, kind: str, values: list[str], partial: bool = False) -> Any:
+        from .items import FP_BYTES
+
+        if self.pool is None:
+            return _Done(self.fingerprinter.digests(kind, values, partial=partial, size=FP_BYTES))
+        return self.pool.submit(_digest_job, kind, values, partial, FP_BYTES)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _workers(rows_hint: int) -> int:
+    if rows_hint < PARALLEL_MIN_ROWS:
+        return 0
+    return max(1, min(4, (os.cpu_count() or 1) - 1))
 
 
 def ingest_table(
@@ -512,12 +590,11 @@ def ingest_table(
     role: str,
     agent: str,
     dataset: str,
-    sha256: str,
-    name: str,
     day: date,
     maps: dict[str, str | None],
     fields: Sequence[str],
     progress: ProgressCallback | None = None,
+    key_path: Path | None = None,
 ) -> tuple[TableSource, int, int, dict[str, str], dict[str, int], dict[str, int], dict[str, int]]:
     """Stream one table into ``holdings`` or ``leaks``, in one transaction (the caller's)."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
@@ -532,60 +609,97 @@ def ingest_table(
     first = True
     con = store.con
     leak = role == "leak"
-    for batch in source.batches:
-        if first:
-            for i, cells in enumerate(batch):
-                if types[i] is None and source.headers[i] not in maps and str(i + 1) not in maps:
-                    guess = type_by_content(cells)
-                    types[i] = guess if guess in fields else None
-            typed = {h: f for h, f in zip(source.headers, types, strict=True) if f}
-            if not typed:
-                raise UsageError(_("no personal data found: no column of {dataset} is a known field (columns: {headers}); "
-                                   "name them with --map COLUMN=FIELD").format(dataset=dataset, headers=", ".join(source.headers)))
-            store.field_masks(sorted(set(typed.values())))
-            first = False
-        n = len(batch[0]) if batch else 0
-        seen = bytearray(n)
-        for ci, field_name in enumerate(types):
-            if field_name is None or ci >= len(batch):
-                continue
-            rows, vals, mrows, patterns, bad = normalise_column(field_name, batch[ci])
-            invalid[field_name] = invalid.get(field_name, 0) + bad
-            if vals:
-                keys = pa.array([rows_total + r for r in rows], pa.int64())
-                fps = _fp_array(fingerprinter, field_name, vals)
-                tbl = pa.table({"subject_key": keys, "fp": fps})
-                values[field_name] = values.get(field_name, 0) + len(vals)
-                for r in rows:
-                    seen[r] = 1
-                if leak:
-                    con.execute("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, NULL, ? FROM tbl",
-                                [agent, dataset, field_name, day])
-                else:
-                    con.execute("INSERT INTO holdings SELECT ?, ?, subject_key, ?, fp, ? FROM tbl",
-                                [agent, dataset, field_name, day])
-                    if field_name in MASK_SHAPES:
-                        shaped = [(r, k) for r, k in zip(rows, map(lambda v: _held_mask(field_name, v), vals), strict=True) if k]
-                        if shaped:
-                            mtbl = pa.table({"subject_key": pa.array([rows_total + r for r, _k in shaped], pa.int64()),
-                                             "fp": _fp_array(fingerprinter, field_name, [k for _r, k in shaped], partial=True)})
-                            con.execute("INSERT INTO holding_masks SELECT ?, ?, subject_key, ?, fp FROM mtbl",
-                                        [agent, dataset, field_name])
-            if patterns:
-                masked[field_name] = masked.get(field_name, 0) + len(patterns)
-                if leak:
-                    keys_for = [mask_key(field_name, p) or p for p in patterns]
-                    ptbl = pa.table({"subject_key": pa.array([rows_total + r for r in mrows], pa.int64()),
-                                     "fp": _fp_array(fingerprinter, field_name, keys_for, partial=True),
-                                     "pattern": pa.array(patterns, pa.string())})
-                    con.execute("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, pattern, ? FROM ptbl",
-                                [agent, dataset, field_name, day])
-                    for r in mrows:
-                        seen[r] = 1
-        records += sum(seen)
-        rows_total += n
-        if progress is not None:
-            progress(n)
+    try:
+        size_hint = os.path.getsize(path) // 40  # rows, roughly: only picks in-process or parallel hashing
+    except OSError:
+        size_hint = 0
+    hasher = _Hasher(fingerprinter, key_path, _workers(size_hint))
+    # inserts wait for their digests; one batch is in flight while the next is normalised
+    pending: list[tuple[str, list[Any], Any, Any, int, Any]] = []
+
+    def flush() -> None:
+        for sql, params, keys, job, n, extra in pending:
+            cols = {"subject_key": keys, "fp": _fp_array(job.result(), n)}
+            if extra is not None:
+                cols["pattern"] = extra
+            con.register("batch_tbl", pa.table(cols))
+            try:
+                con.execute(sql, params)
+            finally:
+                con.unregister("batch_tbl")
+        pending.clear()
+
+    try:
+        for batch in source.batches:
+            if first:
+                for i, cells in enumerate(batch):
+                    if types[i] is None and source.headers[i] not in maps and str(i + 1) not in maps:
+                        guess = type_by_content(cells)
+                        types[i] = guess if guess in fields else None
+                typed = {h: f for h, f in zip(source.headers, types, strict=True) if f}
+                if not typed:
+                    raise UsageError(_("no personal data found: no column of {dataset} is a known field (columns: {headers}); "
+                                       "name them with --map COLUMN=FIELD").format(dataset=dataset, headers=", ".join(source.headers)))
+                store.field_masks(sorted(set(typed.values())))
+                first = False
+            n = len(batch[0]) if batch else 0
+            seen = bytearray(n)
+            seen_all = False
+            ready: list[tuple[str, list[Any], Any, Any, int, Any]] = []
+            for ci, field_name in enumerate(types):
+                if field_name is None or ci >= len(batch):
+                    continue
+                rows, vals, mrows, patterns, bad = normalise_column(field_name, batch[ci])
+                invalid[field_name] = invalid.get(field_name, 0) + bad
+                if vals:
+                    full = len(rows) == n  # every row has a value: rows is range(n)
+                    keys = pa.array(range(rows_total, rows_total + n) if full else [rows_total + r for r in rows], pa.int64())
+                    values[field_name] = values.get(field_name, 0) + len(vals)
+                    if full:
+                        seen_all = True
+                    elif not seen_all:
+                        for r in rows:
+                            seen[r] = 1
+                    job = hasher.submit(field_name, vals)
+                    if leak:
+                        ready.append(("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, NULL, ? FROM batch_tbl",
+                                      [agent, dataset, field_name, day], keys, job, len(vals), None))
+                    else:
+                        ready.append(("INSERT INTO holdings SELECT ?, ?, subject_key, ?, fp, ? FROM batch_tbl",
+                                      [agent, dataset, field_name, day], keys, job, len(vals), None))
+                        if field_name in MASK_SHAPES:
+                            shapes = held_masks(field_name, vals)
+                            if None in shapes:
+                                pairs = [(rows_total + r, k) for r, k in zip(rows, shapes, strict=True) if k is not None]
+                                mkeys = pa.array([r for r, _k in pairs], pa.int64())
+                                shaped: list[str] = [k for _r, k in pairs]
+                            else:
+                                mkeys, shaped = keys, shapes  # type: ignore[assignment]  # no None in shapes
+                            if shaped:
+                                ready.append(("INSERT INTO holding_masks SELECT ?, ?, subject_key, ?, fp FROM batch_tbl",
+                                              [agent, dataset, field_name], mkeys,
+                                              hasher.submit(field_name, shaped, partial=True), len(shaped), None))
+                if patterns:
+                    masked[field_name] = masked.get(field_name, 0) + len(patterns)
+                    if leak:
+                        keys_for = [mask_key(field_name, p) or p for p in patterns]
+                        ready.append(("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, pattern, ? FROM batch_tbl",
+                                      [agent, dataset, field_name, day],
+                                      pa.array([rows_total + r for r in mrows], pa.int64()),
+                                      hasher.submit(field_name, keys_for, partial=True), len(keys_for),
+                                      pa.array(patterns, pa.string())))
+                        if not seen_all:
+                            for r in mrows:
+                                seen[r] = 1
+            flush()  # the previous batch's inserts: their digests were computed meanwhile
+            pending.extend(ready)
+            records += n if seen_all else sum(seen)
+            rows_total += n
+            if progress is not None:
+                progress(n)
+        flush()
+    finally:
+        hasher.close()
     if first:
         raise UsageError(_("the table is empty"))
     columns = {h: f for h, f in zip(source.headers, types, strict=True) if f}
@@ -632,8 +746,8 @@ def ingest(
                 dataset=item.id, role=role, agent=agent))
         with st.transaction():
             source, rows, records, columns, values, masked, invalid = ingest_table(
-                st, fingerprinter, path, role=role, agent=agent, dataset=item.id, sha256=item.sha256,
-                name=item.name, day=day, maps=parsed_maps, fields=fields, progress=progress)
+                st, fingerprinter, path, role=role, agent=agent, dataset=item.id, day=day, maps=parsed_maps,
+                fields=fields, progress=progress, key_path=case.paths.fingerprint_key)
             if not values and not masked:
                 raise UsageError(_("no personal data found in {dataset}: the typed columns ({columns}) hold no valid value")
                                  .format(dataset=item.id, columns=", ".join(f"{h}={f}" for h, f in columns.items())))
