@@ -295,6 +295,7 @@ def test_parallel_fingerprinting_gives_the_same_tables(scene: tuple[Cli, list[di
     run, _pop = scene
     monkeypatch.setattr(ingest, "BATCH_ROWS", 64)  # several batches in flight
     monkeypatch.setattr(ingest, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_CPUS", 1)
     assert run("holdings", "add", "shop", "E-0001", "--as-of", "2020-01-01").exit_code == 0
     monkeypatch.setattr(ingest, "PARALLEL_MIN_ROWS", 10**12)
     assert run("holdings", "add", "courier", "E-0001", "--as-of", "2020-01-01").exit_code == 0

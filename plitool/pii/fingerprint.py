@@ -64,12 +64,17 @@ class Fingerprinter:
         """The first ``size`` bytes of each value's fingerprint, concatenated (bulk ingest).
 
         Byte for byte the prefix of :meth:`fingerprint`'s hex (BLAKE3's output is extendable, so a
-        shorter digest is a prefix of the longer one); the loop runs in C-level ``map``.
+        shorter digest is a prefix of the longer one); the loop runs in C-level ``map``, once per distinct value.
         """
         from functools import partial as bind
         from operator import methodcaller
 
         label = (("masked:" + kind) if partial else kind).encode() + SEPARATOR
         hasher = bind(self._blake3, key=self._key)
-        data = map(label.__add__, map(str.encode, values))
-        return b"".join(map(methodcaller("digest", size), map(hasher, data)))
+        distinct = list(dict.fromkeys(values))
+        data = map(label.__add__, map(str.encode, distinct))
+        digests = list(map(methodcaller("digest", size), map(hasher, data)))
+        if len(distinct) == len(values):
+            return b"".join(digests)
+        # repeated values (names, surnames of masks): each distinct value is hashed once
+        return b"".join(map(dict(zip(distinct, digests, strict=True)).__getitem__, values))

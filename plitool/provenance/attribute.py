@@ -309,15 +309,14 @@ def _attribute(store: Any, flows: Any, agents: dict[str, Any], *, sighting: str 
     engine = Engine(con, sighting=sighting, cutoff=cutoff, reach=reach, candidates=candidates)
     n_records, n_markers, n_masked = engine.records()
     n0 = population if population is not None else default_population(con)
-    stats = engine.agent_stats(p=p, n0=max(n0, 1))
-    n0 = max(n0, max((s.n_h for s in stats), default=0), 1)
+    n0 = max(n0, engine.largest_allocation(), 1)
     stats = engine.agent_stats(p=p, n0=n0)
     ranked = _ranked(stats)
     top, runner, bf = _bf(ranked)
 
     sweep: list[SweepPoint] = []
     for sp in SWEEP:
-        r = _ranked(engine.agent_stats(p=sp, n0=n0))
+        r = _ranked(engine.sweep_stats(p=sp, n0=n0))
         t, ru, b = _bf(r)
         sweep.append(SweepPoint(sp, t, ru, b))
 

@@ -27,15 +27,18 @@ from typing import Any
 
 #: ε: the chance that a marker identity reached the sighting by any other way.
 MARKER_EPSILON = 1e-12
+#: Fields that (nearly) identify a subject: candidate rows are looked up through these.
+STRONG_FIELDS = ["id_number", "phone", "email", "bank_card", "device_id", "order_id", "waybill"]
 
 _PREPARE = (
     # the sighting's values; a marker is an exact value equal to an issued canary
     """CREATE OR REPLACE TEMP TABLE lv AS
        SELECT l.dataset, l.record, l.fp, f.mask AS fmask, l.masked_pattern IS NOT NULL AS masked,
-              (l.masked_pattern IS NULL AND l.fp IN (SELECT fp FROM canaries)) AS marker
+              (l.masked_pattern IS NULL AND l.fp IN (SELECT fp FROM canaries)) AS marker,
+              list_contains($strong, f.field) AS strong
        FROM leaks l JOIN fields f USING (field) WHERE l.sighting = $sighting""",
     """CREATE OR REPLACE TEMP TABLE rec AS
-       SELECT dataset, record, bool_or(marker) AS marker, bool_or(masked) AS masked,
+       SELECT dataset, record, bool_or(marker) AS marker, bool_or(masked) AS masked, bool_or(strong) AS anchored,
               CASE WHEN bool_or(marker) THEN bit_or(fmask) FILTER (WHERE marker) ELSE bit_or(fmask) END AS need
        FROM lv GROUP BY dataset, record""",
     # which (agent, origin dataset) pairs count, with the fields that reach the agent and from when
@@ -44,14 +47,34 @@ _PREPARE = (
               greatest(d.as_of, coalesce(r.since, d.as_of)) AS since
        FROM datasets d JOIN reach r ON r.origin = d.agent JOIN cands c ON c.agent = r.agent
        WHERE d.role IN ('holdings', 'canary') AND (d.fieldmask & r.mask) <> 0""",
-    # candidate subject rows: the fields of r that one held row carries with r's values
+    # candidate subject rows, found through the record's identifying values only (ID number,
+    # phone, e-mail … full or masked): a common name would pull in thousands of rows per record.
+    # A record with no identifying value is looked up by all of its values.
+    """CREATE OR REPLACE TEMP TABLE cand0 AS
+       WITH anchors AS (
+         SELECT lv.dataset, lv.record, lv.fp, lv.masked FROM lv JOIN rec USING (dataset, record)
+         WHERE (lv.marker OR NOT rec.marker) AND (lv.strong OR NOT rec.anchored))
+       SELECT DISTINCT a.dataset, a.record, h.agent AS origin, h.dataset AS hds, h.subject_key
+       FROM (SELECT * FROM anchors WHERE NOT masked) a JOIN holdings h ON h.fp = a.fp
+       UNION
+       SELECT DISTINCT a.dataset, a.record, h.agent AS origin, h.dataset AS hds, h.subject_key
+       FROM (SELECT * FROM anchors WHERE masked) a JOIN holding_masks h ON h.fp = a.fp""",
+    # joint matching: which of the record's fields that one held row carries with the same value;
+    # joined on (subject_key, fp), which is selective even for a common name
     """CREATE OR REPLACE TEMP TABLE cand AS
-       SELECT lv.dataset, lv.record, hk.agent AS origin, hk.dataset AS hds, hk.subject_key, bit_or(lv.fmask) AS matched
-       FROM lv JOIN rec USING (dataset, record)
-       JOIN (SELECT agent, dataset, subject_key, fp FROM holdings
-             UNION ALL SELECT agent, dataset, subject_key, fp FROM holding_masks) hk ON hk.fp = lv.fp
-       WHERE lv.marker OR NOT rec.marker
-       GROUP BY ALL""",
+       WITH vals AS (
+         SELECT c.dataset, c.record, c.origin, c.hds, c.subject_key, lv.fp, lv.fmask, lv.masked
+         FROM cand0 c JOIN lv USING (dataset, record) JOIN rec USING (dataset, record)
+         WHERE lv.marker OR NOT rec.marker),
+       hit AS (
+         SELECT v.dataset, v.record, v.origin, v.hds, v.subject_key, v.fmask
+         FROM (SELECT * FROM vals WHERE NOT masked) v JOIN holdings h
+           ON h.subject_key = v.subject_key AND h.fp = v.fp WHERE h.dataset = v.hds AND h.agent = v.origin
+         UNION ALL
+         SELECT v.dataset, v.record, v.origin, v.hds, v.subject_key, v.fmask
+         FROM (SELECT * FROM vals WHERE masked) v JOIN holding_masks h
+           ON h.subject_key = v.subject_key AND h.fp = v.fp WHERE h.dataset = v.hds AND h.agent = v.origin)
+       SELECT dataset, record, origin, hds, subject_key, bit_or(fmask) AS matched FROM hit GROUP BY ALL""",
     # per agent and record: k rows matching every needed field in time; late; short of fields;
     # pm = the needed fields matched by rows that agree with r on every field the agent has
     """CREATE OR REPLACE TEMP TABLE cov AS
@@ -129,6 +152,20 @@ LEFT JOIN guilt USING (agent) LEFT JOIN nh ON nh.agent = c.agent AND nh.need = 0
 ORDER BY c.agent
 """
 
+_SWEEP = """
+WITH totals AS (
+  SELECT count(*) FILTER (WHERE NOT marker) AS plain, count(*) FILTER (WHERE marker) AS markers FROM rec),
+lik AS (
+  SELECT agent, count(*) AS covered, count(*) FILTER (WHERE marker) AS markers_hit,
+         count(*) FILTER (WHERE NOT marker) AS covered_plain,
+         sum(ln((1 - $p) * q + CASE WHEN marker THEN $p * $eps ELSE $p / $n0 END)) AS ll_covered
+  FROM cq GROUP BY agent)
+SELECT c.agent, coalesce(lik.covered, 0),
+       coalesce(lik.ll_covered, 0) + (t.plain - coalesce(lik.covered_plain, 0)) * ln($p / $n0)
+         + (t.markers - coalesce(lik.markers_hit, 0)) * ln($p * $eps)
+FROM cands c CROSS JOIN totals t LEFT JOIN lik USING (agent) ORDER BY c.agent
+"""
+
 _PAIR = """
 WITH a AS (SELECT dataset, record, pm, marker FROM cov WHERE agent = $a),
 b AS (SELECT dataset, record, pm, marker FROM cov WHERE agent = $b),
@@ -162,14 +199,15 @@ ORDER BY a.dataset, a.record LIMIT $limit
 
 _AFFECTED = """
 WITH v AS (
-  SELECT l.dataset, l.record, hex(l.fp) AS h,
+  SELECT l.dataset, l.record, l.fp,
          CASE WHEN l.masked THEN 9 ELSE CASE f.field WHEN 'id_number' THEN 0 WHEN 'phone' THEN 1 WHEN 'email' THEN 2
                                                  WHEN 'bank_card' THEN 3 ELSE 9 END END AS rank
   FROM lv l JOIN fields f ON f.mask = l.fmask JOIN rec r USING (dataset, record) WHERE NOT r.marker),
+best AS (SELECT dataset, record, min(rank) AS rank FROM v GROUP BY dataset, record),
 keyed AS (
-  SELECT dataset, record,
-         CASE WHEN min(rank) < 9 THEN min(rank::VARCHAR || h) ELSE string_agg(h, ',' ORDER BY h) END AS subject
-  FROM v GROUP BY dataset, record)
+  SELECT v.dataset, v.record,
+         CASE WHEN b.rank < 9 THEN [min(v.fp) FILTER (WHERE v.rank = b.rank)] ELSE list_sort(list(v.fp)) END AS subject
+  FROM v JOIN best b USING (dataset, record) GROUP BY v.dataset, v.record, b.rank)
 SELECT count(DISTINCT subject) FROM keyed
 """
 
@@ -205,7 +243,7 @@ class Engine:
         cands_tbl = pa.table({"agent": pa.array(sorted(set(candidates)), pa.string())})
         con.register("reach", reach_tbl)
         con.register("cands", cands_tbl)
-        params = {"sighting": sighting, "cutoff": cutoff}
+        params = {"sighting": sighting, "cutoff": cutoff, "strong": STRONG_FIELDS}
         for stmt in _PREPARE:
             con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
 
@@ -219,6 +257,15 @@ class Engine:
         rows = self.con.execute(_AGENT_STATS, {"p": p, "n0": float(n0), "eps": eps}).fetchall()
         return [AgentStats(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]), float(r[7]), int(r[8]), int(r[9]))
                 for r in rows]
+
+    def largest_allocation(self) -> int:
+        row = self.con.execute("SELECT coalesce(max(n_h), 0) FROM nh WHERE need = 0").fetchone()
+        return int(row[0]) if row else 0
+
+    def sweep_stats(self, *, p: float, n0: int, eps: float = MARKER_EPSILON) -> list[AgentStats]:
+        """Only what the p sweep needs (covered, log L); the other counts are zero here."""
+        rows = self.con.execute(_SWEEP, {"p": p, "n0": float(n0), "eps": eps}).fetchall()
+        return [AgentStats(r[0], int(r[1]), 0, 0, 0, 0, float(r[2]), 0.0, 0) for r in rows]
 
     def pair(self, a: str, b: str, *, p: float, n0: int, n_ab: int, eps: float = MARKER_EPSILON) -> tuple[int, float]:
         """(records covered, ln L) of the pair as one joint source (mixture or combination)."""

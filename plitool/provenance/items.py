@@ -31,6 +31,7 @@ hashed input, so ``fp`` alone is unique across fields; joins use it alone.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,6 +75,10 @@ _SCHEMA = (
 #: What ``items export`` writes, one Parquet file each.
 EXPORT_TABLES = ("datasets", "holdings", "holding_masks", "holding_rows", "leaks", "canaries", "fields")
 MAX_FIELDS = 63
+#: DuckDB's memory limit (its default is 80% of the machine's memory).
+MEMORY_ENV = "PLITOOL_DUCKDB_MEMORY"
+DEFAULT_MEMORY = "1GB"
+_MEMORY = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,3})?\s?(?:[KMGT]i?B)")
 
 
 def store_path(case: Case) -> Path:
@@ -109,6 +114,11 @@ class ItemStore:
                 self.con = duckdb.connect(str(path), read_only=read_only)
             except duckdb.Error as exc:
                 raise StorageError(_("cannot open the item tables {path}: {reason}").format(path=path, reason=exc)) from exc
+        limit = os.environ.get(MEMORY_ENV, DEFAULT_MEMORY).strip()
+        if not _MEMORY.fullmatch(limit):
+            raise UsageError(_("{env} must be a size like 1GB or 512MB, not {value!r}").format(env=MEMORY_ENV, value=limit))
+        # a bounded working set: joins and aggregates beyond it spill to items.duckdb.tmp/
+        self.con.execute(f"SET memory_limit = '{limit}'")  # checked above: digits and a unit only
         if path is None or not read_only or not path.exists():
             for stmt in _SCHEMA:
                 self.con.execute(stmt)
