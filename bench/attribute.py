@@ -13,7 +13,9 @@ population of 2 N that overlaps the source's). Each size runs in its own process
   attribute  seconds of ``attribute`` (coverage, N_h, likelihood at 6 values of p, guilt, pair,
              affected individuals)
   floor      seconds of a hand-written DuckDB query over the same fingerprint tables: joint coverage
-             per agent and Σ ln P(r|h) at one p — the least any engine has to do; ratio = attribute ÷ floor
+             per agent (candidates by ID number or phone, the other values checked on the same held
+             row) and Σ ln P(r|h) at one p, with no time, field, marker or mask logic — the least any
+             engine has to do; ratio = attribute ÷ floor
   peak RSS   of the whole size's process
 
 Targets (issue 9): 10^6 end to end (ingest + attribution) ≤ 30 s on the 2-core machine; time
@@ -41,11 +43,16 @@ CHECK = ["0123456789X"[(1 - 2 * r) % 11] for r in range(11)]
 REGIONS = ("110105", "310104", "440305", "510107", "330106", "420102", "610113", "320102")
 
 FLOOR_SQL = """
-WITH rec AS (SELECT record, count(*) AS nf FROM leaks GROUP BY record),
-m AS (SELECT l.record, h.agent, h.dataset, h.subject_key, count(*) AS nm
-      FROM leaks l JOIN holdings h ON h.fp = l.fp GROUP BY ALL),
-cov AS (SELECT m.agent, m.record, count(*) AS k FROM m JOIN rec USING (record) WHERE m.nm = rec.nf GROUP BY ALL),
-nh AS (SELECT agent, count(DISTINCT subject_key) AS n FROM holdings GROUP BY agent),
+WITH lv AS (SELECT record, field, fp FROM leaks),
+rec AS (SELECT record, count(*) AS nf FROM lv GROUP BY record),
+anchor AS (SELECT DISTINCT l.record, h.agent, h.dataset, h.subject_key
+           FROM lv l JOIN holdings h ON h.fp = l.fp WHERE l.field IN ('id_number', 'phone')),
+verified AS (SELECT a.record, a.agent, a.dataset, a.subject_key, count(*) AS nm
+             FROM anchor a JOIN lv l USING (record) JOIN holdings h
+               ON h.subject_key = a.subject_key AND h.fp = l.fp AND h.dataset = a.dataset
+             GROUP BY ALL),
+cov AS (SELECT v.agent, v.record, count(*) AS k FROM verified v JOIN rec USING (record) WHERE v.nm = rec.nf GROUP BY ALL),
+nh AS (SELECT agent, sum(rows) AS n FROM datasets WHERE role = 'holdings' GROUP BY agent),
 tot AS (SELECT count(*) AS r FROM rec)
 SELECT cov.agent, count(*) AS covered,
        sum(ln(0.9 * k / nh.n + 0.1 / $n0)) + (any_value(tot.r) - count(*)) * ln(0.1 / $n0) AS ll

@@ -48,24 +48,27 @@ _PREPARE = (
        FROM datasets d JOIN reach r ON r.origin = d.agent JOIN cands c ON c.agent = r.agent
        WHERE d.role IN ('holdings', 'canary') AND (d.fieldmask & r.mask) <> 0""",
     # candidate subject rows, found through the record's identifying values only (ID number,
-    # phone, e-mail … full or masked): a common name would pull in thousands of rows per record.
-    # A record with no identifying value is looked up by all of its values.
+    # phone, e-mail … full or masked), with the identifying fields each row matched: a common
+    # name would pull in thousands of rows per record. A record with no identifying value is
+    # looked up by all of its values (so all its matches are found here too).
     """CREATE OR REPLACE TEMP TABLE cand0 AS
        WITH anchors AS (
-         SELECT lv.dataset, lv.record, lv.fp, lv.masked FROM lv JOIN rec USING (dataset, record)
-         WHERE (lv.marker OR NOT rec.marker) AND (lv.strong OR NOT rec.anchored))
-       SELECT DISTINCT a.dataset, a.record, h.agent AS origin, h.dataset AS hds, h.subject_key
-       FROM (SELECT * FROM anchors WHERE NOT masked) a JOIN holdings h ON h.fp = a.fp
-       UNION
-       SELECT DISTINCT a.dataset, a.record, h.agent AS origin, h.dataset AS hds, h.subject_key
-       FROM (SELECT * FROM anchors WHERE masked) a JOIN holding_masks h ON h.fp = a.fp""",
-    # joint matching: which of the record's fields that one held row carries with the same value;
+         SELECT lv.dataset, lv.record, lv.fp, lv.fmask, lv.masked FROM lv JOIN rec USING (dataset, record)
+         WHERE (lv.marker OR NOT rec.marker) AND (lv.strong OR NOT rec.anchored)),
+       hit AS (
+         SELECT a.dataset, a.record, h.agent AS origin, h.dataset AS hds, h.subject_key, a.fmask
+         FROM (SELECT * FROM anchors WHERE NOT masked) a JOIN holdings h ON h.fp = a.fp
+         UNION ALL
+         SELECT a.dataset, a.record, h.agent AS origin, h.dataset AS hds, h.subject_key, a.fmask
+         FROM (SELECT * FROM anchors WHERE masked) a JOIN holding_masks h ON h.fp = a.fp)
+       SELECT dataset, record, origin, hds, subject_key, bit_or(fmask) AS matched FROM hit GROUP BY ALL""",
+    # joint matching: the record's other values (names, addresses …) checked on the same held row,
     # joined on (subject_key, fp), which is selective even for a common name
     """CREATE OR REPLACE TEMP TABLE cand AS
        WITH vals AS (
          SELECT c.dataset, c.record, c.origin, c.hds, c.subject_key, lv.fp, lv.fmask, lv.masked
          FROM cand0 c JOIN lv USING (dataset, record) JOIN rec USING (dataset, record)
-         WHERE lv.marker OR NOT rec.marker),
+         WHERE rec.anchored AND NOT lv.strong AND (lv.marker OR NOT rec.marker)),
        hit AS (
          SELECT v.dataset, v.record, v.origin, v.hds, v.subject_key, v.fmask
          FROM (SELECT * FROM vals WHERE NOT masked) v JOIN holdings h
@@ -73,8 +76,10 @@ _PREPARE = (
          UNION ALL
          SELECT v.dataset, v.record, v.origin, v.hds, v.subject_key, v.fmask
          FROM (SELECT * FROM vals WHERE masked) v JOIN holding_masks h
-           ON h.subject_key = v.subject_key AND h.fp = v.fp WHERE h.dataset = v.hds AND h.agent = v.origin)
-       SELECT dataset, record, origin, hds, subject_key, bit_or(fmask) AS matched FROM hit GROUP BY ALL""",
+           ON h.subject_key = v.subject_key AND h.fp = v.fp WHERE h.dataset = v.hds AND h.agent = v.origin),
+       weak AS (SELECT dataset, record, origin, hds, subject_key, bit_or(fmask) AS matched FROM hit GROUP BY ALL)
+       SELECT c.dataset, c.record, c.origin, c.hds, c.subject_key, c.matched | coalesce(w.matched, 0) AS matched
+       FROM cand0 c LEFT JOIN weak w USING (dataset, record, origin, hds, subject_key)""",
     # per agent and record: k rows matching every needed field in time; late; short of fields;
     # pm = the needed fields matched by rows that agree with r on every field the agent has
     """CREATE OR REPLACE TEMP TABLE cov AS
