@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..i18n import _
+from ..i18n import _, ngettext
 from .common import emit_json, err, json_option, open_case, out
 
 map_option = click.option("--map", "maps", multiple=True, metavar="COLUMN=FIELD",
@@ -56,7 +56,8 @@ def _ingest(ctx: click.Context, role: str, agent: str, target: str, day_text: st
     if result.added_to_vault:
         err().print(_("added {dataset} to the vault first").format(dataset=result.dataset), highlight=False)
     if result.skipped_rows:
-        err().print(_("{n} malformed row(s) skipped").format(n=result.skipped_rows), highlight=False)
+        err().print(ngettext("{n} malformed row skipped", "{n} malformed rows skipped", result.skipped_rows)
+                    .format(n=result.skipped_rows), highlight=False)
     err().print(_("streamed {rows} rows in {seconds:.1f} s").format(rows=result.rows, seconds=result.seconds), highlight=False)
 
 

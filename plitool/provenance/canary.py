@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputNotFound, UnreadableInput, UsageError
-from ..i18n import _
+from ..i18n import _, ngettext
 
 if TYPE_CHECKING:
     from ..vault.case import Case
@@ -112,7 +112,9 @@ def issue_canaries(case: Case, agent: str, kind: str, *, count: int = 1, domain:
             assert pool is not None
             free = [p for p in _pool(pool) if p not in used]
             if len(free) < count:
-                raise UsageError(_("the pool has {free} unused number(s); {count} asked").format(free=len(free), count=count))
+                raise UsageError(ngettext("the pool has {free} unused number; {count} asked",
+                                          "the pool has {free} unused numbers; {count} asked", len(free))
+                                 .format(free=len(free), count=count))
             values = [(("phone", p),) for p in free[:count]]
         elif kind == "email":
             while len(values) < count:
