@@ -91,6 +91,19 @@ def test_canary_issued_only_to_x_gives_x_posterior_at_least_099() -> None:
     assert result.marker_records == 1
 
 
+def test_a_canary_name_alone_is_not_a_marker() -> None:
+    """A record canary's made-up name may be a real person's: only its ID number marks."""
+    pop = people(300)
+    canary = {"name": pop[0]["name"], "id_number": "990101198001010011"}
+    with ItemStore(None) as store:
+        load_direct(store, {"x": pop[:200] + [canary], "y": pop[:200]}, pop[:50])
+        store.con.execute("INSERT INTO canaries SELECT 'M-0001', 'x', 'record', field, 'v', fp, DATE '2020-01-01' "
+                          "FROM holdings WHERE agent = 'x' AND subject_key = 200")
+        result = run(store, direct_flows(["x", "y"]))
+    assert result.marker_records == 0
+    assert {a.agent: a.markers_hit for a in result.agents} == {"x": 0, "y": 0}
+
+
 def test_records_whose_fields_no_single_agent_held_give_the_best_pair() -> None:
     pop = people(300)
     a_rows = [{"name": s["name"], "phone": s["phone"]} for s in pop[:200]]

@@ -108,9 +108,12 @@ def leak_add_cmd(ctx: click.Context, sighting: str, target: str, first_seen: str
               help="Share of leaked records that came from elsewhere, 0 < p < 1 (default 0.1).")
 @click.option("--population", type=click.IntRange(min=1), default=None, metavar="N",
               help="N_0, the population the records could be drawn from (default: distinct subjects in all holdings).")
+@click.option("--delta-days", "delta_days", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="δ: an agent must have held a record N days before the first sighting.")
 @json_option
 @click.pass_context
-def attribute_cmd(ctx: click.Context, sighting: str | None, p: float | None, population: int | None, as_json: bool) -> None:
+def attribute_cmd(ctx: click.Context, sighting: str | None, p: float | None, population: int | None, delta_days: int,
+                  as_json: bool) -> None:
     """Rank the agents as the probable source of a sighting's leaked records.
 
     Per agent: posterior, log10 likelihood, guilt score (Papadimitriou & Garcia-Molina), records
@@ -123,7 +126,7 @@ def attribute_cmd(ctx: click.Context, sighting: str | None, p: float | None, pop
     if p is not None:
         check_p(p)
     case = open_case(ctx)
-    result = attribute(case, sighting=sighting, p=p, population=population)
+    result = attribute(case, sighting=sighting, p=p, population=population, delta_days=delta_days)
     if as_json:
         emit_json(result.as_json())
         return

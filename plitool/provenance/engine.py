@@ -31,10 +31,12 @@ MARKER_EPSILON = 1e-12
 STRONG_FIELDS = ["id_number", "phone", "email", "bank_card", "device_id", "order_id", "waybill"]
 
 _PREPARE = (
-    # the sighting's values; a marker is an exact value equal to an issued canary
+    # the sighting's values; a marker is an exact identifying value equal to an issued canary's
+    # (a record canary's made-up name is held, but a real person may share it)
     """CREATE OR REPLACE TEMP TABLE lv AS
        SELECT l.dataset, l.record, l.fp, f.mask AS fmask, l.masked_pattern IS NOT NULL AS masked,
-              (l.masked_pattern IS NULL AND l.fp IN (SELECT fp FROM canaries)) AS marker,
+              (l.masked_pattern IS NULL
+               AND l.fp IN (SELECT fp FROM canaries WHERE list_contains($strong, field))) AS marker,
               list_contains($strong, f.field) AS strong
        FROM leaks l JOIN fields f USING (field) WHERE l.sighting = $sighting""",
     """CREATE OR REPLACE TEMP TABLE rec AS
