@@ -64,6 +64,7 @@ def test_holdings_leak_attribute_through_evidence_ids(scene: tuple[Cli, list[dic
     assert run("attribute", "--json").stdout == r.stdout  # byte-identical
     table = run("attribute")
     assert table.exit_code == 0 and "shop" in table.stdout and "conclusive" in table.stdout
+    assert "shop -[sold_to id_number,name,phone 2022-01-01; E-0002]-> ring" in table.stdout  # evidence shown
     # no raw personal value anywhere in the output
     for s in pop[:80]:
         assert s["phone"] not in r.stdout + table.stdout and s["id_number"] not in r.stdout + table.stdout

@@ -182,7 +182,7 @@ def _render(result: Any) -> None:
         for e in path.edges:
             evidence = ", ".join(e.evidence) if e.evidence else _("asserted")
             hops.append(f"{e.src} -[{e.kind} {','.join(e.fields)} {e.since or ''}; {evidence}]-> {e.dst}")
-        console.print(_("path {n} (score {score:.3g}): {hops}").format(n=i, score=path.score, hops="  ".join(hops)),
+        console.print(escape(_("path {n} (score {score:.3g}): {hops}").format(n=i, score=path.score, hops="  ".join(hops))),
                       highlight=False)
     if result.top is not None and not result.paths:
         console.print(_("no time-respecting path from {top} to {sighting} in the graph").format(

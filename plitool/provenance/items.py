@@ -101,8 +101,13 @@ class ItemStore:
         """``path`` None: an in-memory store (tests, benchmarks)."""
         duckdb = _duckdb()
         self.path = path
+        limit = os.environ.get(MEMORY_ENV, DEFAULT_MEMORY).strip()
+        if not _MEMORY.fullmatch(limit):
+            raise UsageError(_("{env} must be a size like 1GB or 512MB, not {value!r}").format(env=MEMORY_ENV, value=limit))
+        # a bounded working set: joins and aggregates beyond it spill to items.duckdb.tmp/
+        config = {"memory_limit": limit}
         if path is None or (read_only and not path.exists()):
-            self.con: Any = duckdb.connect(":memory:")
+            self.con: Any = duckdb.connect(":memory:", config=config)
         else:
             folder = path.parent
             try:
@@ -111,14 +116,9 @@ class ItemStore:
             except OSError as exc:
                 raise StorageError(_("cannot create {path}: {reason}").format(path=folder, reason=exc.strerror)) from exc
             try:
-                self.con = duckdb.connect(str(path), read_only=read_only)
+                self.con = duckdb.connect(str(path), read_only=read_only, config=config)
             except duckdb.Error as exc:
                 raise StorageError(_("cannot open the item tables {path}: {reason}").format(path=path, reason=exc)) from exc
-        limit = os.environ.get(MEMORY_ENV, DEFAULT_MEMORY).strip()
-        if not _MEMORY.fullmatch(limit):
-            raise UsageError(_("{env} must be a size like 1GB or 512MB, not {value!r}").format(env=MEMORY_ENV, value=limit))
-        # a bounded working set: joins and aggregates beyond it spill to items.duckdb.tmp/
-        self.con.execute(f"SET memory_limit = '{limit}'")  # checked above: digits and a unit only
         if path is None or not read_only or not path.exists():
             for stmt in _SCHEMA:
                 self.con.execute(stmt)
