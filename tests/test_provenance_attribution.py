@@ -221,3 +221,15 @@ def test_p_outside_the_open_interval_is_refused() -> None:
     for bad in (0.0, 1.0, -0.1, 1.5, float("nan")):
         with pytest.raises(UsageError, match="between 0 and 1"):
             check_p(bad)
+
+
+def test_affected_individuals_are_distinct_subjects() -> None:
+    """Records repeated in the leak, or the same person with fewer fields, are one individual."""
+    pop = people(100)
+    leak = pop[:50] + pop[:10] + [{"phone": s["phone"]} for s in pop[10:15]] + [{"name": "甲乙"}, {"name": "甲乙"}]
+    with ItemStore(None) as store:
+        load_direct(store, {"a": pop}, leak)
+        result = run(store, direct_flows(["a"]))
+    assert result.records == 67
+    # pop[10:15] keyed by ID in full records and by phone alone: counted again (documented limit)
+    assert result.affected_individuals == 50 + 5 + 1

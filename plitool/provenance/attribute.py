@@ -370,6 +370,10 @@ def _best_pair(engine: Any, ranked: list[tuple[Any, float]], *, p: float, n0: in
     found: list[BestPair] = []
     for i, a in enumerate(pool):
         for b in pool[i + 1:]:
+            # the pair covers at most what each covers or is short of fields on: skip a pair that
+            # cannot beat the best single agent before running its query
+            if a.covered + a.excluded_fields + b.covered + b.excluded_fields <= best_single:
+                continue
             covered, ll = engine.pair(a.agent, b.agent, p=p, n0=n0, n_ab=a.n_h + b.n_h)
             if covered <= best_single:
                 continue

@@ -210,12 +210,10 @@ WITH v AS (
          CASE WHEN l.masked THEN 9 ELSE CASE f.field WHEN 'id_number' THEN 0 WHEN 'phone' THEN 1 WHEN 'email' THEN 2
                                                  WHEN 'bank_card' THEN 3 ELSE 9 END END AS rank
   FROM lv l JOIN fields f ON f.mask = l.fmask JOIN rec r USING (dataset, record) WHERE NOT r.marker),
-best AS (SELECT dataset, record, min(rank) AS rank FROM v GROUP BY dataset, record),
 keyed AS (
-  SELECT v.dataset, v.record,
-         CASE WHEN b.rank < 9 THEN [min(v.fp) FILTER (WHERE v.rank = b.rank)] ELSE list_sort(list(v.fp)) END AS subject
-  FROM v JOIN best b USING (dataset, record) GROUP BY v.dataset, v.record, b.rank)
-SELECT count(DISTINCT subject) FROM keyed
+  SELECT dataset, record, min({'r': rank, 'f': fp}) AS best, list_sort(list(fp)) AS every
+  FROM v GROUP BY dataset, record)
+SELECT count(DISTINCT CASE WHEN best.r < 9 THEN [best.f] ELSE every END) FROM keyed
 """
 
 
