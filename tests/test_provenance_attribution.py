@@ -233,3 +233,22 @@ def test_affected_individuals_are_distinct_subjects() -> None:
     assert result.records == 67
     # pop[10:15] keyed by ID in full records and by phone alone: counted again (documented limit)
     assert result.affected_individuals == 50 + 5 + 1
+
+
+def test_several_sightings_need_a_choice() -> None:
+    from plitool.errors import UsageError
+
+    pop = people(120)
+    with ItemStore(None) as store:
+        load_direct(store, {"a": pop[:60], "b": pop[60:]}, pop[:30], sighting="market")
+        store.con.execute("UPDATE datasets SET dataset = 'L-0' WHERE dataset = 'L-1'")
+        store.con.execute("UPDATE leaks SET dataset = 'L-0' WHERE dataset = 'L-1'")
+        load_direct(store, {}, pop[60:90], sighting="forum")
+        flows = direct_flows(["a", "b"])
+        with pytest.raises(UsageError, match="several sightings"):
+            run(store, flows)
+        market = _attribute(store, flows, flows.agents, sighting="market", p=0.1, population=None, delta_days=0)
+        forum = _attribute(store, flows, flows.agents, sighting="forum", p=0.1, population=None, delta_days=0)
+        with pytest.raises(UsageError, match="no leak ingested for sighting 'nowhere'"):
+            _attribute(store, flows, flows.agents, sighting="nowhere", p=0.1, population=None, delta_days=0)
+    assert (market.top, market.records, forum.top, forum.records) == ("a", 30, "b", 30)
