@@ -137,7 +137,7 @@ def check_flows(case: Any) -> tuple[Flows | None, list[Problem]]:
     flows, problems = _parse(text, path, evidence, today)
     derived_agents, derived_edges, derived_problems = _read_derived(derived_path(case))
     problems += derived_problems
-    if flows is not None and (derived_agents or derived_edges):
+    if flows is not None and not problems and (derived_agents or derived_edges):
         flows, more = merge_derived(flows, derived_agents, derived_edges, evidence)
         problems += more
     return flows, problems
@@ -275,6 +275,7 @@ def _parse(text: str, path: Path | None, evidence_ids: Collection[str] | None,
                 fields.append(name)
 
     agents: dict[str, Agent] = {}
+    declared: dict[str, int] = {}  # every id given, valid agent or not: a broken agent is not also "unknown" on its edges
     if "agents" not in top:
         p.problem(_line(root), _("no 'agents:' list"))
     elif not isinstance(top["agents"], yaml.SequenceNode):
@@ -283,7 +284,7 @@ def _parse(text: str, path: Path | None, evidence_ids: Collection[str] | None,
         if not top["agents"].value:
             p.problem(_line(top["agents"]), _("'agents:' is empty"))
         for node in top["agents"].value:
-            agent = _agent(p, node, agents)
+            agent = _agent(p, node, declared)
             if agent is not None:
                 agents[agent.id] = agent
 
@@ -294,7 +295,7 @@ def _parse(text: str, path: Path | None, evidence_ids: Collection[str] | None,
                 p.problem(_line(top["edges"]), _("'edges:' must be a list ('- from: ...')"))
         else:
             for node in top["edges"].value:
-                edge = _edge(p, node, agents, fields)
+                edge = _edge(p, node, agents, declared, fields)
                 if edge is not None:
                     edges.append(edge)
     flows = Flows(agents=agents, edges=tuple(edges), fields=tuple(fields), path=path)
@@ -303,7 +304,7 @@ def _parse(text: str, path: Path | None, evidence_ids: Collection[str] | None,
     return flows, p.problems
 
 
-def _agent(p: _Parser, node: yaml.Node, seen: Mapping[str, Agent]) -> Agent | None:
+def _agent(p: _Parser, node: yaml.Node, seen: dict[str, int]) -> Agent | None:
     what = _("an agent")
     keys = p.mapping(node, what, _AGENT_KEYS)
     if keys is None:
@@ -321,8 +322,11 @@ def _agent(p: _Parser, node: yaml.Node, seen: Mapping[str, Agent]) -> Agent | No
         ok = False
     elif ident in seen:
         p.problem(_line(keys["id"]), _("agent id {id!r} is used twice (first on line {line})").format(
-            id=ident, line=seen[ident].line))
+            id=ident, line=seen[ident]))
         ok = False
+        ident = None
+    if ident is not None:
+        seen[ident] = line
     kind = p.text(keys.get("kind"), "kind")
     if "kind" not in keys:
         p.problem(line, _("agent {id!r} needs a 'kind': one of {kinds}").format(id=ident or "?", kinds=", ".join(AGENT_KINDS)))
@@ -365,7 +369,8 @@ def normalize_evidence_id(raw: str) -> str | None:
     return f"E-{int(m.group(1)):04d}" if m else None
 
 
-def _edge(p: _Parser, node: yaml.Node, agents: Mapping[str, Agent], fields: list[str]) -> Edge | None:
+def _edge(p: _Parser, node: yaml.Node, agents: Mapping[str, Agent], declared: Mapping[str, int],
+          fields: list[str]) -> Edge | None:
     what = _("an edge")
     keys = p.mapping(node, what, _EDGE_KEYS)
     if keys is None:
@@ -382,7 +387,8 @@ def _edge(p: _Parser, node: yaml.Node, agents: Mapping[str, Agent], fields: list
         if ident is None:
             ok = False
         elif ident not in agents:
-            p.problem(_line(keys[end]), _("unknown agent {id!r} (declare it under 'agents:')").format(id=ident))
+            if ident not in declared:  # a declared agent with problems has had them reported
+                p.problem(_line(keys[end]), _("unknown agent {id!r} (declare it under 'agents:')").format(id=ident))
             ok = False
         else:
             ends[end] = ident
