@@ -262,6 +262,11 @@ def _parse(text: str, path: Path | None, evidence_ids: Collection[str] | None,
     if root is None:
         p.problem(0, _("the file is empty: declare 'agents:' and 'edges:'"))
         return None, p.problems
+    for node in _odd_tags(root):
+        p.problem(_line(node), _("the tag {tag} is not allowed: flows.yaml holds plain values, lists and mappings").format(
+            tag=node.tag))
+    if p.problems:
+        return None, p.problems
     top = p.mapping(root, _("the file"), _TOP_KEYS)
     if top is None:
         return None, p.problems
@@ -302,6 +307,29 @@ def _parse(text: str, path: Path | None, evidence_ids: Collection[str] | None,
     for line, message in time_cycles(flows):
         p.problem(line, message)
     return flows, p.problems
+
+
+_PLAIN_TAGS = frozenset("tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map"))
+
+
+def _odd_tags(root: yaml.Node) -> list[yaml.Node]:
+    """Nodes whose tag is not a plain YAML type (``!!python/object`` and the like), each once."""
+    odd: list[yaml.Node] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue  # an alias: the same node again
+        seen.add(id(node))
+        if node.tag not in _PLAIN_TAGS:
+            odd.append(node)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                stack.extend((k, v))
+    return sorted(odd, key=_line)
 
 
 def _agent(p: _Parser, node: yaml.Node, seen: dict[str, int]) -> Agent | None:
