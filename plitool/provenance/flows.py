@@ -259,6 +259,9 @@ def _parse(text: str, path: Path | None, evidence_ids: Collection[str] | None,
     except yaml.YAMLError as exc:
         p.problem(0, _("not valid YAML: {reason}").format(reason=exc))
         return None, p.problems
+    except RecursionError:
+        p.problem(0, _("nested too deeply to be a flows file"))
+        return None, p.problems
     if root is None:
         p.problem(0, _("the file is empty: declare 'agents:' and 'edges:'"))
         return None, p.problems
