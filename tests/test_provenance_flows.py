@@ -339,3 +339,10 @@ def test_picture_without_graphviz_is_a_clear_environment_error(monkeypatch: pyte
     with pytest.raises(GraphvizMissing) as info:
         export_graph(parse(), "png")
     assert info.value.exit_code == 3 and "graphviz" in str(info.value)
+
+
+def test_the_readme_example_is_a_valid_flows_file() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    text = readme.split("```yaml\n# flows.yaml", 1)[1].split("```", 1)[0]
+    flows = parse_flows("# flows.yaml" + text, evidence_ids={"E-0004", "E-0007"}, today=TODAY)
+    assert len(flows.agents) == 5 and len(flows.edges) == 4 and "plate_number" in flows.fields
