@@ -201,3 +201,18 @@ def test_from_har_unknown_app_is_a_usage_error(run: Cli, graph_case: Case) -> No
     result = run("graph", "from-har", str(ASSETS / "capture.har"), "--app", "nobody",
                  "--known-values", str(ASSETS / "known.txt"))
     assert result.exit_code == 2 and "unknown agent 'nobody'" in result.stderr
+
+
+def test_export_highlights_the_probable_source_and_its_path(run: Cli, graph_case: Case) -> None:
+    result = run("graph", "export", "--format", "dot", "--source", "quickride", "--target", "chat-list")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    on_path = [ln for ln in lines if "->" in ln and "penwidth=3" in ln]
+    assert [ln.split("[")[0].strip() for ln in on_path] == ['"adnova-sdk" -> "broker"', '"broker" -> "chat-list"',
+                                                           '"quickride" -> "adnova-sdk"']
+    assert "peripheries=2" in next(ln for ln in lines if ln.strip().startswith('"quickride" ['))
+    data = json.loads(run("graph", "export", "--format", "json", "--source", "quickride", "--target", "chat-list").stdout)
+    assert {n["id"] for n in data["nodes"] if n["probable_source"]} == {"quickride"}
+    assert sum(e["on_path"] for e in data["edges"]) == 3
+    bad = run("graph", "export", "--format", "dot", "--source", "nobody")
+    assert bad.exit_code == 2 and "unknown agent 'nobody'" in bad.stderr

@@ -298,7 +298,8 @@ def test_node_link_json_round_trips() -> None:
 
 def test_prov_json_structure() -> None:
     doc = json.loads(export_graph(parse(), "prov", evidence=SHA))
-    assert doc["agent"]["agent:quickride"]["prov:type"] == "prov:Organization"
+    assert doc["agent"]["agent:quickride"]["prov:type"] == {"$": "prov:Organization", "type": "prov:QUALIFIED_NAME"}
+    assert doc["agent"]["agent:riders"]["prov:type"]["$"] == "plitool:DataSubjects"
     assert doc["entity"]["evidence:E-0001"]["plitool:sha256"] == "a" * 64
     flows = list(doc["wasDerivedFrom"].values())
     moved = [f for f in flows if f["prov:usedEntity"] == "data:quickride" and f["prov:generatedEntity"] == "data:adnova-sdk"]

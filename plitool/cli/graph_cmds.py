@@ -133,27 +133,43 @@ def show_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to FILE (default: stdout; a PNG needs -o).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.option("--source", "source", metavar="AGENT", help="Highlight this agent as the probable source.")
+@click.option("--target", "target", metavar="AGENT",
+              help="With --source: highlight the best time-respecting paths from the source to this agent.")
+@click.option("--paths", "k", default=3, show_default=True, type=click.IntRange(min=1), help="How many paths to highlight.")
 @click.pass_context
-def export_cmd(ctx: click.Context, fmt: str, output: Path | None, force: bool) -> None:
+def export_cmd(ctx: click.Context, fmt: str, output: Path | None, force: bool, source: str | None,
+               target: str | None, k: int) -> None:
     """Export the agent graph for other tools, or draw it.
 
     The same flows and evidence give byte-identical output. Fields and evidence ids are
     comma-joined strings in GraphML/GEXF/JSON; no personal-data value appears in any format.
-    SVG and PNG need Graphviz 'dot' (exit 3 where it is missing).
+    SVG and PNG need Graphviz 'dot' (exit 3 where it is missing). --source (and --target)
+    draw the probable source and the best paths from it thick and red.
     """
     from ..errors import OutputExists, UsageError
-    from ..provenance.exports import export_graph, write_export
+    from ..provenance.exports import Highlight, export_graph, write_export
     from ..provenance.flows import load_flows
+    from ..provenance.graph import top_paths
     from ..vault.evidence import build_items
 
     if output is not None and output.exists() and not force:
         raise OutputExists(_("{path} already exists (use --force to replace it)").format(path=output))
     if output is None and fmt == "png":
         raise UsageError(_("a PNG is binary: give -o FILE"))
+    if target is not None and source is None:
+        raise UsageError(_("--target goes with --source"))
     case = open_case(ctx)
     flows = load_flows(case)
+    highlight = None
+    for agent in (source, target):
+        if agent is not None and agent not in flows.agents:
+            raise UsageError(_("unknown agent {id!r} (see 'plitool graph show')").format(id=agent))
+    if source is not None:
+        paths = tuple(top_paths(flows, source, target, k=k)) if target is not None else ()
+        highlight = Highlight(source, paths)
     evidence = {i.id: i.sha256 for i in build_items(case.ledger.require_healthy().entries).values()}
-    data = export_graph(flows, fmt, evidence=evidence)
+    data = export_graph(flows, fmt, highlight=highlight, evidence=evidence)
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -167,6 +167,11 @@ PROV_PREFIX = {
 }
 
 
+def _qname(name: str) -> dict[str, str]:
+    """A PROV-JSON qualified-name value (a bare string would be read as xsd:string)."""
+    return {"$": name, "type": "prov:QUALIFIED_NAME"}
+
+
 def _prov(flows: Flows, evidence: Mapping[str, str]) -> bytes:
     """Agents are ``prov:Agent``; what each agent holds is an entity ``data:<agent>`` attributed to
     it; data moving along an edge is ``wasDerivedFrom`` (receiver's data from sender's); evidence
@@ -175,13 +180,13 @@ def _prov(flows: Flows, evidence: Mapping[str, str]) -> bytes:
                            "wasAttributedTo": {}}
     for ident in sorted(flows.agents):
         a = flows.agents[ident]
-        record: dict[str, Any] = {"prov:label": a.name, "prov:type": "plitool:DataSubjects" if a.kind == "subjects"
-                                  else "prov:Organization", "plitool:kind": a.kind}
+        record: dict[str, Any] = {"prov:label": a.name, "plitool:kind": a.kind,
+                                  "prov:type": _qname("plitool:DataSubjects" if a.kind == "subjects" else "prov:Organization")}
         if a.uscc:
             record["plitool:uscc"] = a.uscc
         doc["agent"][f"agent:{ident}"] = record
         doc["entity"][f"data:{ident}"] = {"prov:label": f"personal data held by {ident}",
-                                          "prov:type": "plitool:PersonalDataHoldings"}
+                                          "prov:type": _qname("plitool:PersonalDataHoldings")}
         doc["wasAttributedTo"][f"_:held-{ident}"] = {"prov:entity": f"data:{ident}", "prov:agent": f"agent:{ident}"}
     attributed: set[tuple[str, str]] = set()
     for index, e in enumerate(_sorted_edges(flows), start=1):
@@ -202,7 +207,7 @@ def _prov(flows: Flows, evidence: Mapping[str, str]) -> bytes:
         for ev in e.evidence:
             entity = f"evidence:{ev}"
             if entity not in doc["entity"]:
-                rec: dict[str, Any] = {"prov:type": "plitool:Evidence", "prov:label": ev}
+                rec: dict[str, Any] = {"prov:type": _qname("plitool:Evidence"), "prov:label": ev}
                 if ev in evidence:
                     rec["plitool:sha256"] = evidence[ev]
                 doc["entity"][entity] = rec
