@@ -216,3 +216,15 @@ def test_export_highlights_the_probable_source_and_its_path(run: Cli, graph_case
     assert sum(e["on_path"] for e in data["edges"]) == 3
     bad = run("graph", "export", "--format", "dot", "--source", "nobody")
     assert bad.exit_code == 2 and "unknown agent 'nobody'" in bad.stderr
+
+
+def test_from_har_on_evidence_that_is_not_a_capture(run: Cli, graph_case: Case) -> None:
+    result = run("graph", "from-har", "E-0001", "--app", "quickride", "--known-values", str(ASSETS / "known.txt"))
+    assert result.exit_code == 2 and "E-0001 (sdk-contract.txt) is not a HAR capture" in result.stderr
+    assert not (graph_case.paths.state / "provenance" / "derived.json").exists()
+
+
+def test_from_har_refuses_an_app_that_is_a_sighting(run: Cli, graph_case: Case) -> None:
+    result = run("graph", "from-har", str(ASSETS / "capture.har"), "--app", "chat-list",
+                 "--known-values", str(ASSETS / "known.txt"))
+    assert result.exit_code == 2 and "is a sighting" in result.stderr

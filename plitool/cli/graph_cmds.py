@@ -103,6 +103,8 @@ def show_cmd(ctx: click.Context, as_json: bool) -> None:
             label = f"[bold]{escape(a.id)}[/]  {escape(a.name)}"
             if a.uscc:
                 label += f"  [dim]USCC {escape(a.uscc)}[/]"
+            if a.hosts:
+                label += "  [dim]" + escape(", ".join(a.hosts)) + "[/]"
             if a.derived:
                 label += "  [cyan]" + escape(_("(derived)")) + "[/]"
             node = branch.add(label)

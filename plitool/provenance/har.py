@@ -22,7 +22,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import CorruptDocument, FlowsError, UsageError
+from ..errors import CorruptDocument, FlowsError, UnreadableInput, UsageError
 from ..i18n import _
 from ..pii.detect import KnownValues
 from ..pii.scan import ScanOptions, resolve_targets, scan_file, stored_path
@@ -62,16 +62,19 @@ def _matches(host: str, domains: Sequence[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-def _entries(path: Any) -> list[dict[str, Any]]:
+def _entries(path: Any, label: str) -> list[dict[str, Any]]:
+    """The capture's entries; a file that is not a HAR is the wrong input (exit 2), named."""
     try:
         with open(path, "rb") as fh:
             doc = json.load(fh)
-    except (OSError, ValueError, RecursionError) as exc:
-        raise CorruptDocument(_("not a readable HAR file ({reason})").format(reason=exc)) from exc
+    except OSError as exc:
+        raise UnreadableInput(_("cannot read {item}: {reason}").format(item=label, reason=exc.strerror)) from exc
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(_("{item} is not a HAR capture (not JSON: {reason})").format(item=label, reason=exc)) from exc
     log = doc.get("log") if isinstance(doc, dict) else None
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
-        raise UsageError(_("not a HAR 1.2 file (no log.entries list)"))
+        raise UsageError(_("{item} is not a HAR capture (no log.entries list)").format(item=label))
     return [e if isinstance(e, dict) else {} for e in entries]
 
 
@@ -112,7 +115,7 @@ def shares_in_har(case: Any, target: str, app: str, known: KnownValues, *,
     items, added = resolve_targets(case, [target])
     (item,) = items
     path = stored_path(case, item)
-    entries = _entries(path)
+    entries = _entries(path, f"{item.id} ({item.name})")
     scan = scan_file(path, item.name, ScanOptions(limit=None, known_values=known), item=item.id)
     if scan.status == "failed":
         raise CorruptDocument(scan.error or _("the capture could not be read"))
