@@ -347,3 +347,86 @@ def test_the_readme_example_is_a_valid_flows_file() -> None:
     text = readme.split("```yaml\n# flows.yaml", 1)[1].split("```", 1)[0]
     flows = parse_flows("# flows.yaml" + text, evidence_ids={"E-0004", "E-0007"}, today=TODAY)
     assert len(flows.agents) == 5 and len(flows.edges) == 4 and "plate_number" in flows.fields
+
+
+# -- properties: reach and paths against brute force -------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from plitool.provenance.flows import Agent, Edge, arrival  # noqa: E402
+
+_NODES = ("s", "a", "b", "c", "t")
+_DAYS = st.one_of(st.none(), st.integers(0, 6).map(lambda n: date(2020 + n, 1, 1)))
+
+
+@st.composite
+def random_flows(draw: st.DrawFn) -> Flows:
+    agents = {n: Agent(n, n, "holder" if n == "s" else "intermediary", None, i + 1) for i, n in enumerate(_NODES)}
+    edges = []
+    for i in range(draw(st.integers(0, 9))):
+        src, dst = draw(st.sampled_from(_NODES)), draw(st.sampled_from(_NODES))
+        if src == dst:
+            continue
+        since, until = draw(_DAYS), draw(_DAYS)
+        if since is not None and until is not None and until < since:
+            since, until = until, since
+        edges.append(Edge(src, dst, draw(st.sampled_from(("shared_with", "sold_to"))),
+                          frozenset(draw(st.sets(st.sampled_from(("phone", "name", "email")), min_size=1))),
+                          since, until, draw(st.sampled_from((0.5, 0.8, 1.0))), (), 100 + i))
+    return Flows(agents, tuple(edges), FIELDS, None)
+
+
+def _walk(path: tuple[Edge, ...]) -> tuple[bool, date | None]:
+    at: date | None = None
+    for e in path:
+        ok, at = arrival(at, e)
+        if not ok:
+            return False, at
+    return True, at
+
+
+def _all_simple(flows: Flows, source: str) -> list[tuple[Edge, ...]]:
+    out: list[tuple[Edge, ...]] = []
+
+    def go(path: tuple[Edge, ...], seen: frozenset[str]) -> None:
+        node = path[-1].dst if path else source
+        for e in flows.edges:
+            if e.src == node and e.dst not in seen:
+                out.append(path + (e,))
+                go(path + (e,), seen | {e.dst})
+
+    go((), frozenset({source}))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_flows())
+def test_top_paths_match_brute_force(flows: Flows) -> None:
+    import math
+
+    brute = [p for p in _all_simple(flows, "s") if p[-1].dst == "t" and _walk(p)[0]]
+    brute.sort(key=lambda p: (-math.prod(e.confidence for e in p), len(p), [e.sort_key() for e in p]))
+    got = top_paths(flows, "s", "t", k=4)
+    assert [p.edges for p in got] == brute[:4]
+    for p in got:
+        assert p.score == pytest.approx(math.prod(e.confidence for e in p.edges))
+
+
+@settings(max_examples=150, deadline=None)
+@given(random_flows())
+def test_reaches_cover_every_time_respecting_path(flows: Flows) -> None:
+    got = reaches(flows)
+    for r in got:  # every reach is a real, time-respecting path carrying exactly its fields
+        if r.via:
+            ok, at = _walk(r.via)
+            assert ok and at == r.since and r.origin == r.via[0].src and r.agent == r.via[-1].dst
+            assert r.fields == frozenset.intersection(*(e.fields for e in r.via))
+    for path in _all_simple(flows, "s"):  # and every such path is matched or bettered by one
+        ok, at = _walk(path)
+        fields = frozenset.intersection(*(e.fields for e in path))
+        if not ok or not fields:
+            continue
+        assert any(r.origin == "s" and r.agent == path[-1].dst and r.fields >= fields
+                   and (r.since is None or (at is not None and r.since <= at)) for r in got), path
+    assert got == reaches(Flows(flows.agents, tuple(reversed(flows.edges)), flows.fields, None))  # input order
