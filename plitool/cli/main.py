@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "verify-proof": "plitool.cli.seal_cmds:verify_proof_cmd",
     "timestamp": "plitool.cli.seal_cmds:timestamp_group",
     "scan": "plitool.cli.scan_cmds:scan_cmd",
+    "graph": "plitool.cli.graph_cmds:graph_group",
 }
 
 EXIT_CODES_HELP = """\b

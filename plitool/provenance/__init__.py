@@ -1,0 +1,1 @@
+"""Provenance and attribution: flows file, agent graph, item tables, attribution engine, exports."""
