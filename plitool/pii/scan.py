@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDocument, DocumentProblem, InputNotFound, StorageError, UnreadableInput, UsageError
+from ..i18n import _
 from ..vault.evidence import EvidenceItem, build_items, get_items
 from ..vault.ledger import NewEvent
 from .detect import CellDetector, KnownValues, Match, cell_detector, detect_text, untyped_detector
@@ -119,7 +120,12 @@ def scan_file(
     on_finding: Callable[[Finding], None] | None = None,
 ) -> FileScan:
     """Scan one file (``name`` is its original name: it picks the format when magic bytes don't)."""
-    fmt = sniff_format(path, name)
+    try:
+        fmt = sniff_format(path, name)
+    except DocumentProblem as exc:
+        return FileScan(name=name, item=item, format="?", status="failed", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one file's failure must never stop the batch (see _reader_failure)
+        return FileScan(name=name, item=item, format="?", status="failed", error=_reader_failure(exc))
     result = FileScan(name=name, item=item, format=fmt)
     if fmt.startswith("not scanned"):
         result.status = "not scanned"
@@ -138,6 +144,9 @@ def scan_file(
     except DocumentProblem as exc:
         result.status = "failed"
         result.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - see _reader_failure
+        result.status = "failed"
+        result.error = _reader_failure(exc)
     finally:
         result.encoding = state.encoding
         result.replaced_bytes = state.replaced_bytes
@@ -145,6 +154,20 @@ def scan_file(
     if result.replaced_bytes:
         result.notes.append(f"{result.replaced_bytes} byte(s) could not be decoded as {state.encoding} and were replaced")
     return result
+
+
+def _reader_failure(exc: Exception) -> str:
+    """The reason a reader gave up on one file, for that file's report.
+
+    The readers are third-party parsers (pypdf, openpyxl, python-docx, lxml, email) fed hostile
+    input: they raise classes outside their own hierarchies (pypdf's DependencyError), RecursionError,
+    MemoryError, AssertionError … Whatever it is concerns this file only: the file is reported as
+    failed with the exception's name and message and the batch goes on. KeyboardInterrupt and
+    SystemExit are not Exceptions and still stop the scan.
+    """
+    detail = str(exc).strip()
+    return _("not readable ({kind}: {detail})").format(kind=type(exc).__name__, detail=detail[:300]) if detail \
+        else _("not readable ({kind})").format(kind=type(exc).__name__)
 
 
 def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder) -> None:
