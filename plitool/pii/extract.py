@@ -29,7 +29,7 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -727,9 +727,9 @@ def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
 # -- JSON, JSON Lines, HAR -----------------------------------------------------------------
 
 
-def _json_units(obj: Any, prefix: str, field: str | None = None) -> Iterator[TextUnit]:
+def _json_units(obj: Any, prefix: str, field: str | None = None, root: str = "$") -> Iterator[TextUnit]:
     """Every scalar of a JSON value, with a JSONPath-like location and the field its key names."""
-    stack: list[tuple[Any, str, str | None]] = [(obj, "$", field)]
+    stack: list[tuple[Any, str, str | None]] = [(obj, root, field)]
     while stack:
         value, where, fld = stack.pop()
         if isinstance(value, dict):
@@ -751,9 +751,7 @@ def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> I
     size = os.stat(path).st_size
     if size > limits.max_json_bytes:
         # parsed whole, a JSON document takes about ten times its size in memory
-        state.notes.append(_("{size} bytes is too large to parse as {fmt} (limit {limit}): scanned as text, "
-                             "without keys and HAR parts").format(size=size, fmt=fmt.upper(), limit=limits.max_json_bytes))
-        yield from _text(path, state)
+        yield from _json_stream(path, state, fmt, size, limits)
         return
     with _open_text(path, state) as stream:
         try:
@@ -767,6 +765,75 @@ def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> I
         raise CorruptDocument("not a HAR 1.2 file (no log.entries list)")
     else:
         yield from _json_units(doc, "")
+
+
+_HAR_ENTRIES = re.compile(r'"entries"\s*:\s*\[')
+_SEPARATORS = re.compile(r"[\s,]*")
+
+
+def _json_stream(path: Path, state: ExtractState, fmt: str, size: int, limits: ArchiveLimits) -> Iterator[Part]:
+    """A JSON file too large to parse whole: a HAR's entries (or a top-level array's items) are
+    parsed one at a time; anything else is scanned as text (validated kinds, labels)."""
+    with _open_text(path, state) as stream:
+        head = stream.read(CHUNK_CHARS)
+        stripped = head.lstrip("\ufeff \t\r\n")
+        entries = _HAR_ENTRIES.search(head) if stripped.startswith("{") else None
+        if entries is not None:
+            state.notes.append(_("{size} bytes: too large to parse whole (limit {limit}); the HAR entries were read "
+                                 "one at a time").format(size=size, limit=limits.max_json_bytes))
+            yield from _har(_array_items(stream, head, entries.end(), limits), state)
+            return
+        if stripped.startswith("["):
+            state.notes.append(_("{size} bytes: too large to parse whole (limit {limit}); the items of the "
+                                 "top-level array were read one at a time").format(size=size, limit=limits.max_json_bytes))
+            for index, item in enumerate(_array_items(stream, head, head.index("[") + 1, limits)):
+                yield from _json_units(item, "", root=f"$[{index}]")
+            return
+    state.notes.append(_("{size} bytes is too large to parse as {fmt} (limit {limit}): scanned as text, without "
+                         "keys and HAR parts").format(size=size, fmt=fmt.upper(), limit=limits.max_json_bytes))
+    yield from _text(path, state)
+
+
+def _array_items(stream: io.TextIOBase, buf: str, pos: int, limits: ArchiveLimits) -> Iterator[Any]:
+    """The items of the JSON array whose ``[`` ends at ``buf[pos]``, each parsed alone: memory is
+    bounded by the largest item (itself bounded by ``limits.max_json_bytes``), not the file."""
+    decoder = json.JSONDecoder()
+    eof = False
+
+    def more(n: int) -> str:
+        nonlocal eof
+        text = stream.read(n)
+        eof = eof or not text
+        return text
+
+    while True:
+        while True:
+            pos = _SEPARATORS.match(buf, pos).end()  # type: ignore[union-attr]  # matches the empty string
+            if pos < len(buf) or eof:
+                break
+            buf = buf[pos:] + more(CHUNK_CHARS)
+            pos = 0
+        if pos >= len(buf):
+            raise CorruptDocument(_("not a readable JSON file (it ends inside an array)"))
+        if buf[pos] == "]":
+            return
+        while True:
+            try:
+                item, end = decoder.raw_decode(buf, pos)
+                break
+            except (json.JSONDecodeError, RecursionError) as exc:
+                if eof:
+                    raise CorruptDocument(_("not a readable JSON file ({detail})").format(detail=exc)) from exc
+                if len(buf) - pos > limits.max_json_bytes:
+                    raise UnsafeArchive(_("refused: one item of the JSON array is larger than {limit} bytes")
+                                        .format(limit=limits.max_json_bytes)) from exc
+                buf = buf[pos:] + more(max(CHUNK_CHARS, len(buf) - pos))  # doubling: each item parsed a few times at most
+                pos = 0
+        yield item
+        pos = end
+        if pos > CHUNK_CHARS:
+            buf = buf[pos:]
+            pos = 0
 
 
 def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:
@@ -824,7 +891,7 @@ def _dict_at(obj: dict[Any, Any], key: str) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _har(entries: list[Any], state: ExtractState) -> Iterator[Part]:
+def _har(entries: Iterable[Any], state: ExtractState) -> Iterator[Part]:
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             continue
