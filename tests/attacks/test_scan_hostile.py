@@ -35,7 +35,8 @@ def scan_capped(plitool: Plitool, *paths: Path, cap: int = MEMORY_CAP) -> tuple[
     argv = [sys.executable, "-m", "plitool.cli", "--case", str(plitool.case_root), "scan", "--json",
             *map(str, paths)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT * 2, preexec_fn=limit,
-                          env={**os.environ, "PLITOOL_LANG": "en", "COLUMNS": "200"}, errors="replace")
+                          cwd=plitool.case_root, env={**os.environ, "PLITOOL_LANG": "en", "COLUMNS": "200"},
+                          errors="replace")
     run = Run(proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in run.err, run.err[-3000:]
     try:
