@@ -86,10 +86,10 @@ class ArchiveLimits:
     max_ratio: int = 200  # uncompressed : compressed, for members above ratio_floor
     ratio_floor: int = 8 << 20
     max_members: int = 20000
-    max_docx_xml: int = 32 << 20  # a DOCX's XML parts together: python-docx builds a tree of them
+    max_docx_xml: int = 16 << 20  # a DOCX's XML parts together: python-docx builds a tree of them (~2 s/MiB)
     max_shared_strings: int = 2_000_000  # entries in an XLSX string table (openpyxl holds them all)
     max_shared_strings_bytes: int = 64 << 20
-    max_cells: int = 20_000_000  # cells read from one XLSX
+    max_cells: int = 10_000_000  # cells read from one XLSX
     max_pdf_pages: int = 10_000  # distinct pages whose text is extracted
     max_json_bytes: int = 64 << 20  # larger JSON/HAR files are scanned as text, not parsed whole
     max_eml_bytes: int = 128 << 20

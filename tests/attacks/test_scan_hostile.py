@@ -175,7 +175,7 @@ def test_xlsx_string_table_bomb_is_refused_alone(plitool: Plitool, tmp_path: Pat
 @pytest.mark.slow
 def test_docx_expanding_inside_the_ratio_limit_is_refused_alone(plitool: Plitool, tmp_path: Path) -> None:
     (phone,) = phones(1, seed=12)
-    big = hf.big_xml_docx(tmp_path / "big.docx", 48 << 20, phone)
+    big = hf.big_xml_docx(tmp_path / "big.docx", 24 << 20, phone)
     good, _ = good_file(tmp_path)
     run, data = scan_capped(plitool, big, good, cap=1 << 30)
     assert run.code == 1
