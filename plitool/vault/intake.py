@@ -20,7 +20,7 @@ import socket
 import stat
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from .hashing import HashResult, ProgressCallback, hash_file
 from .journal import IntakeJournal
 from .ledger import NewEvent, iso_utc, utc_now
 from .store import ObjectStore
+from .times import check_collection_time, read_in_zone
 
 #: Tags naming the legal elements an item supports (legal-basis.md §2); free tags are allowed.
 ELEMENT_TAGS = ("processing", "unlawful", "harm", "causation", "fault", "amount")
@@ -174,6 +175,10 @@ def add_evidence(
 ) -> IntakeReport:
     """Hash, store and record the given files; returns what was added or re-collected."""
     algorithms = case.config.digests  # validated (and SM3 checked) before any work
+    if options.collected_at is not None:  # an impossible time is refused before any byte is read
+        stated = read_in_zone(options.collected_at, case.config.zone)
+        check_collection_time(stated, utc_now())
+        options = replace(options, collected_at=stated)
     case.ledger.require_healthy()  # fail before reading gigabytes, not after
     plan = plan_intake(paths, options, case)
     if on_plan is not None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import StorageError
+from ..i18n import _
 
 JOURNAL_GLOB = "intake-*.json"
 
@@ -57,7 +58,7 @@ class IntakeJournal:
             staging.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as exc:
-            raise StorageError(f"cannot write into {staging}: {exc.strerror}") from exc
+            raise StorageError(_("cannot write into {folder}: {reason}").format(folder=staging, reason=exc.strerror)) from exc
         fcntl.flock(fd, fcntl.LOCK_EX)
         journal = cls(path, ident, fd)
         journal._write({"pid": os.getpid(), "objects": []})
