@@ -106,3 +106,20 @@ def test_scanning_an_evidence_id_shows_no_adding_bar(run: Cli, tmp_path: Path, m
     asked.clear()
     assert run("scan", str(other)).exit_code == 0  # a new file: it is added, with its bar
     assert asked == ["adding", "scanning"]
+
+
+def test_a_parser_error_quoting_a_value_is_masked(run: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from plitool.pii import extract
+
+    def quoting(*args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        raise ValueError(f"invalid literal for int() with base 10: '{PHONE}x'")
+        yield
+
+    monkeypatch.setattr(extract, "_csv", quoting)
+    table = tmp_path / f"名单{PHONE}.csv"
+    table.write_text("手机号\n1\n", encoding="utf-8")
+    for args in ((), ("--json",)):
+        result = run("scan", str(table), *args)
+        assert result.exit_code == 1
+        assert PHONE not in result.stdout and PHONE not in result.stderr
+        assert f"{PHONE[:3]}****{PHONE[-4:]}" in result.stderr  # the error and the name, masked

@@ -128,7 +128,11 @@ def scan_file(
     """Scan one file (``name`` is its original name: it picks the format when magic bytes don't)."""
     result = _scan_file(path, name, options, item=item, progress=progress, on_finding=on_finding)
     result.name = mask_text(result.name)
-    result.error = mask_text(result.error) if result.error else result.error
+    if result.error:
+        # parsers name the path they were given (the store's object path, meaningless to a reader)
+        # and spread their advice over several lines: one line, the file called by its name
+        error = " ".join(result.error.replace(str(path), _("the file")).split())
+        result.error = mask_text(error)
     result.notes = [mask_text(n) for n in result.notes]
     return result
 
