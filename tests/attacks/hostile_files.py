@@ -69,9 +69,9 @@ def long_line(path: Path, phones: list[str], size: int, boundaries: int = 1 << 2
     return path
 
 
-def phone_line(path: Path, phone: str, size: int) -> int:
-    """A single line of ``size`` bytes made of the same phone number, comma-separated; the count."""
-    unit = (phone + ",").encode()
+def phone_line(path: Path, phone: str, size: int, separator: str = ",") -> int:
+    """A single line of ``size`` bytes made of the same phone number; the count."""
+    unit = (phone + separator).encode()
     n = size // len(unit)
     path.write_bytes(unit * n)
     return n
