@@ -92,7 +92,7 @@ class ArchiveLimits:
     max_cells: int = 10_000_000  # cells read from one XLSX
     max_pdf_pages: int = 10_000  # distinct pages whose text is extracted
     max_json_bytes: int = 64 << 20  # larger JSON/HAR files are scanned as text, not parsed whole
-    max_eml_bytes: int = 128 << 20
+    max_eml_bytes: int = 64 << 20  # the email package holds a message several times over
     max_eml_depth: int = 50  # nested MIME multiparts
 
 
