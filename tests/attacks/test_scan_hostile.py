@@ -120,7 +120,7 @@ def test_a_single_line_of_millions_of_phones(plitool: Plitool, tmp_path: Path, s
 
 
 @pytest.mark.slow
-def test_a_har_too_large_to_parse_whole_is_scanned_as_text(plitool: Plitool, tmp_path: Path) -> None:
+def test_a_har_too_large_to_parse_whole_is_read_entry_by_entry(plitool: Plitool, tmp_path: Path) -> None:
     (phone,) = phones(1, seed=9)
     har = hf.tiny_header_har(tmp_path / "big.har", 100 << 20, phone)
     good, _ = good_file(tmp_path)
