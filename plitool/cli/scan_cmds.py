@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..i18n import _, ngettext
-from .common import byte_progress, emit_json, err, json_option, open_case, out
+from .common import byte_progress, emit_json, err, json_option, open_case, out, safe_text
 
 
 @click.command("scan")
@@ -86,15 +86,13 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
         })
     else:
         _print_results(results, shared, limited, fingerprinter, names, reveal)
-    from rich.markup import escape
-
     console = err()
     for a in added:
         console.print(_("added {item} to the vault before scanning").format(item=a), highlight=False)
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
         console.print("[red]{label}[/] {item} ({name}): {error}".format(
-            label=escape(_("error:")), item=r.item, name=escape(r.name), error=escape(r.error or "")), highlight=False)
+            label=shown(_("error:")), item=r.item, name=shown(r.name), error=shown(r.error or "")), highlight=False)
     total = sum(r.total for r in results)
     skipped = sum(r.status == "not scanned" for r in results)
     summary = _("{files}: {findings}, {skipped} not scanned, {failed} failed").format(
@@ -102,9 +100,17 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
         findings=ngettext("{n} finding", "{n} findings", total).format(n=total), skipped=skipped, failed=len(failed))
     if reveal:
         summary += _("; raw values shown, access logged")
-    console.print(escape(summary), highlight=False)
+    console.print(shown(summary), highlight=False)
     if failed:
         ctx.exit(1)
+
+
+def shown(value: object) -> str:
+    """Text from evidence (names, locations, notes, parsers' messages) for a rich console: control
+    and bidi characters as visible escapes, brackets never read as markup."""
+    from rich.markup import escape
+
+    return escape(safe_text(value))
 
 
 @contextmanager
@@ -124,7 +130,6 @@ def lazy_progress(description: str) -> Iterator[Callable[[int], None]]:
 
 def _print_results(results: list[Any], shared: list[dict[str, Any]], limited: bool, fingerprinter: Any, names: Any,
                    reveal: bool) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from ..pii.scan import finding_record, fingerprint_prefix
@@ -132,16 +137,16 @@ def _print_results(results: list[Any], shared: list[dict[str, Any]], limited: bo
     console = out()
     for r in results:
         unit = _("rows") if r.format in ("csv", "tsv", "xlsx") else _("text units")
-        head = f"[bold]{r.item}[/]  {escape(r.name)}  ({r.format}"
+        head = f"[bold]{r.item}[/]  {shown(r.name)}  ({r.format}"
         if r.encoding:
             head += f", {r.encoding}"
         head += f", {r.units} {unit})"
         console.print(head, highlight=False)
         if r.status == "not scanned":
-            console.print("  " + escape(r.notes[0] if r.notes else _("not scanned")), highlight=False)
+            console.print("  " + shown(r.notes[0] if r.notes else _("not scanned")), highlight=False)
             continue
         if r.status == "failed":
-            console.print("  [red]{label}[/] {error}".format(label=escape(_("failed:")), error=escape(r.error or "")),
+            console.print("  [red]{label}[/] {error}".format(label=shown(_("failed:")), error=shown(r.error or "")),
                           highlight=False)
         counts = [f"{k} {v}" for k, v in sorted(r.counts.items())]
         counts += [_("{kind} (masked) {count}").format(kind=k, count=v) for k, v in sorted(r.partial_counts.items())]
@@ -149,14 +154,14 @@ def _print_results(results: list[Any], shared: list[dict[str, Any]], limited: bo
             line = " · ".join(counts)
             if r.status == "failed":
                 line = _("before the failure: {counts}").format(counts=line)
-            console.print("  " + escape(line), highlight=False)
+            console.print("  " + shown(line), highlight=False)
         elif r.status == "failed":
             pass  # a file not read has no verdict on personal data
         elif not r.text_layer:
-            console.print("  " + escape(_("no text layer: scanned pages? Nothing could be read (OCR them first)")),
+            console.print("  " + shown(_("no text layer: scanned pages? Nothing could be read (OCR them first)")),
                           highlight=False)
         else:
-            console.print("  " + escape(_("no personal data found")), highlight=False)
+            console.print("  " + shown(_("no personal data found")), highlight=False)
         if r.findings:
             columns = [_("type"), _("masked"), _("fingerprint"), _("found by"), _("location")]
             columns += [_("value")] if reveal else []
@@ -168,17 +173,17 @@ def _print_results(results: list[Any], shared: list[dict[str, Any]], limited: bo
                 row = [kind, rec["masked"], fingerprint_prefix(rec["fingerprint"]), via, rec["location"]]
                 if reveal:
                     row.append(rec["value"])
-                table.add_row(*(escape(str(c)) for c in row))
+                table.add_row(*(shown(str(c)) for c in row))
             console.print(table)
             if r.truncated:
-                console.print("  " + escape(_("… {n} more (counts are complete; --limit 0 lists all)")
+                console.print("  " + shown(_("… {n} more (counts are complete; --limit 0 lists all)")
                                             .format(n=r.total - len(r.findings))), highlight=False)
         for note in r.notes:
-            console.print("  [dim]{}[/]".format(escape(_("note: {note}").format(note=note))), highlight=False)
+            console.print("  [dim]{}[/]".format(shown(_("note: {note}").format(note=note))), highlight=False)
     if shared:
         head = _("Values found in more than one file (same fingerprint, among the listed findings; --limit 0 "
                  "compares all):") if limited else _("Values found in more than one file (same fingerprint):")
-        console.print("[bold]{}[/]".format(escape(head)), highlight=False)
+        console.print("[bold]{}[/]".format(shown(head)), highlight=False)
         for e in shared:
-            console.print(escape(f"  {e['type']:10} {e['masked']}  {fingerprint_prefix(e['fingerprint'])}  "
+            console.print(shown(f"  {e['type']:10} {e['masked']}  {fingerprint_prefix(e['fingerprint'])}  "
                                  + _("in {items}").format(items=", ".join(e["items"]))), highlight=False)

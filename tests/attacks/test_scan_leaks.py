@@ -85,3 +85,17 @@ def test_reveal_still_shows_the_values_it_is_asked_for(plitool: Plitool, tmp_pat
     keyed.write_text(json.dumps({"mobile": PHONE}), encoding="utf-8")
     shown = plitool("scan", "--reveal", "--reason", "court order 1", keyed)
     assert shown.code == 0 and PHONE in shown.out
+
+
+def test_no_control_character_from_evidence_reaches_the_terminal(plitool: Plitool, tmp_path: Path) -> None:
+    """A header name or a file name holding ESC, CR or U+202E must not print fake lines (item 9)."""
+    spoof = "\x1b[2J\rOK: 0 problems\u202e"
+    har = tmp_path / "spoof\rOK.har"
+    har.write_text(json.dumps({"log": {"version": "1.2", "entries": [{
+        "request": {"method": "GET", "url": "https://x.example.invalid/",
+                    "headers": [{"name": f"X-{spoof}", "value": MAIL}]}, "response": {}}]}}), encoding="utf-8")
+    run = plitool("scan", har)
+    assert run.code == 0
+    for text in (run.out, run.err):
+        assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert "\\x1b[2J\\rOK: 0 problems\\u202e" in run.out and "spoof\\rOK.har" in run.out
