@@ -166,7 +166,11 @@ def detect_text(text: str, kinds: frozenset[str] = frozenset(KINDS), *, field: s
                 continue
             found.append(Match("name", m.group(), m.group(), partial=True, start=m.start()))
     if field is None and (":" in text or "：" in text or "=" in text):
-        found.extend(_labelled(text, kinds, found))
+        labelled = _labelled(text, kinds, found)
+        wins = [(m.start, m.start + len(m.raw)) for m in labelled if m.kind in LABEL_WINS]
+        if wins:  # 订单号：19527593857 is an order number, though its digits pass for a phone
+            found = [m for m in found if not any(a <= m.start < b for a, b in wins)]
+        found.extend(labelled)
     elif field is not None and field in kinds and field not in VALIDATED and not found:
         v = normalize(field, text)
         if v:
@@ -180,6 +184,11 @@ def _at(m: Match, start: int) -> Match:
     return Match(m.kind, m.value, m.raw, m.partial, m.via, start)
 
 
+#: Identifier kinds whose label names the value outright: the label wins over a pattern that the
+#: same digits happen to match (an order number of 11 digits starting 1[3-9] passes for a phone).
+LABEL_WINS = frozenset({"order_id", "waybill", "device_id"})
+
+
 def _labelled(text: str, kinds: frozenset[str], already: list[Match]) -> list[Match]:
     """``姓名：张三``, ``收货地址: 示例市…``: values of the label-only kinds."""
     taken = {m.start for m in already}
@@ -189,7 +198,7 @@ def _labelled(text: str, kinds: frozenset[str], already: list[Match]) -> list[Ma
         if kind is None or kind in VALIDATED or kind not in kinds:
             continue
         start = m.start("value")
-        if start in taken:
+        if start in taken and kind not in LABEL_WINS:
             continue
         raw = m.group("value")
         if kind == "address":
