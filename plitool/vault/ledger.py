@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from . import merkle
-from ..errors import LedgerDamaged, OutputExists, StorageError
-from ..fsutil import atomic_write
+from ..errors import LedgerDamaged, OutputExists, PlitoolError, StorageError
+from ..fsutil import atomic_write, read_regular_file
 
 GENESIS = "0" * 64
 EVENTS = ("created", "added", "re-collected", "accessed", "exported", "note", "sealed", "repaired", "trusted")
@@ -261,8 +261,9 @@ def check_checkpoints(ledger: Ledger, entries: list[Entry]) -> tuple[list[str], 
     parsed: list[tuple[Path, Checkpoint]] = []
     for path in ledger.checkpoint_files():
         try:
-            cp = Checkpoint.parse(path.read_text("ascii"))
-        except (ValueError, UnicodeDecodeError) as exc:
+            # bounded, regular files only: a FIFO planted here must not hang verify or add
+            cp = Checkpoint.parse(read_regular_file(path, 64 * 1024).decode("ascii"))
+        except (ValueError, UnicodeDecodeError, PlitoolError) as exc:
             problems.append(f"checkpoint {path.name} cannot be read: {exc}")
             continue
         if cp.origin != ledger.origin:
