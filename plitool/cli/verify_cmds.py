@@ -50,14 +50,17 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @click.command("manifest")
-@click.option("--format", "fmt", type=click.Choice(["sha256sum", "b3sum", "sm3sum", "hashdeep"]), default="sha256sum", show_default=True)
+@click.option("--format", "fmts", type=click.Choice(["sha256sum", "b3sum", "sm3sum", "hashdeep"]), multiple=True,
+              help="Check-file format (default sha256sum). Repeat it with --export-dir to write several check files over one export.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the check file here (default: stdout, or into --export-dir).")
-@click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path), help="Export working copies to DIR/evidence/ and write the check file in DIR.")
+@click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path), help="Export working copies to DIR/evidence/ and write the check file(s) in DIR; copies already there that match the ledger are re-used.")
 @click.option("--reason", default="exported with a check file for independent verification", show_default=True, help="With --export-dir: why the copies are made.")
 @click.option("--force", is_flag=True, help="Replace existing files.")
+@json_option
 @click.pass_context
-def manifest_cmd(ctx: click.Context, fmt: str, output: Path | None, export_dir: Path | None, reason: str, force: bool) -> None:
-    """Write a check file that standard tools accept.
+def manifest_cmd(ctx: click.Context, fmts: tuple[str, ...], output: Path | None, export_dir: Path | None, reason: str,
+                 force: bool, as_json: bool) -> None:
+    """Write check files that standard tools accept.
 
     \b
     Without --export-dir the paths point into the case's store; check from the case folder:
@@ -65,21 +68,42 @@ def manifest_cmd(ctx: click.Context, fmt: str, output: Path | None, export_dir: 
     With --export-dir DIR, check from DIR:
         sha256sum -c SHA256SUMS | b3sum -c B3SUMS | hashdeep -a -k hashdeep.txt -l -r evidence
     """
+    from ..i18n import _
     from ..vault.evidence import build_items
     from ..vault.manifest import ManifestFormat, write_manifest
 
     case = open_case(ctx)
+    formats = [ManifestFormat(f) for f in fmts] or [ManifestFormat.SHA256SUM]
     items = list(build_items(case.ledger.scan().entries).values())
-    with byte_progress("exporting" if export_dir else "hashing") as (advance, _):
-        text, written, exported = write_manifest(case, items, ManifestFormat(fmt), output=output,
-                                                 export_dir=export_dir, reason=reason, force=force, progress=advance)
-    if written is None:
-        click.echo(text, nl=False)
-    else:
-        err().print(f"wrote {written} ({len(items)} items{', ' + str(len(exported)) + ' copies exported' if exported else ''})",
-                    highlight=False)
-        where = export_dir if export_dir is not None else case.root
-        err().print(f"check it from {where} with: {ManifestFormat(fmt).check_command(written.resolve(), 'evidence' if export_dir else '.plitool/objects')}", highlight=False)
+    with byte_progress("exporting" if export_dir else "hashing") as (advance, _set_total):
+        result = write_manifest(case, items, formats, output=output, export_dir=export_dir, reason=reason,
+                                force=force, progress=advance)
+    folder = "evidence" if export_dir else ".plitool/objects"
+    if as_json:
+        emit_json({
+            "items": len(items),
+            "written": [{"format": f.value, "path": str(p), "check": f.check_command(p.resolve(), folder)}
+                        for f, p in result.written],
+            "exported": [{"item": e.item, "path": str(e.path), "sha256": e.digests["sha256"], "reused": e.reused}
+                         for e in result.exported],
+            **({"text": {f.value: t for f, t in result.texts.items()}} if not result.written else {}),
+        })
+        return
+    if not result.written:
+        click.echo(result.texts[formats[0]], nl=False)
+        return
+    copied = sum(not e.reused for e in result.exported)
+    reused = len(result.exported) - copied
+    console = err()
+    where = export_dir if export_dir is not None else case.root
+    for fmt, written in result.written:
+        console.print(_("wrote {path} ({n} items)").format(path=written, n=len(items)), highlight=False)
+    if result.exported:
+        console.print(_("{copied} copies exported, {reused} existing copies re-used (they match the ledger)").format(
+            copied=copied, reused=reused), highlight=False)
+    for fmt, written in result.written:
+        console.print(_("check it from {where} with: {command}").format(
+            where=where, command=fmt.check_command(written.resolve(), folder)), highlight=False, soft_wrap=True)
 
 
 @click.command("repair")
