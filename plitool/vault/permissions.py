@@ -62,9 +62,12 @@ def object_writable(path: str | os.PathLike[str]) -> int | None:
 
 
 def tighten_permissions(case: Case) -> list[str]:
-    """Bring the state folder to the model; return what was changed (paths relative to the case).
+    """Bring what :func:`check_permissions` and ``verify`` judge back to the model.
 
-    Only modes change, never bytes; links and special files are left for ``verify`` to report.
+    ``.plitool/`` itself 0700 (the gate: nothing below it is reachable by others then), the key
+    and its folder private, the store's folders private and its objects 0400. Returns the paths
+    changed, relative to the case. Only modes change, never bytes; links and special files are
+    left for ``verify`` to report.
     """
     changed: list[str] = []
 
@@ -73,25 +76,20 @@ def tighten_permissions(case: Case) -> list[str]:
             st = os.lstat(path)
         except OSError:
             return
-        if stat.S_IMODE(st.st_mode) != want:
-            os.chmod(path, want)
-            changed.append(_rel(case, path))
+        if stat.S_ISLNK(st.st_mode) or stat.S_IMODE(st.st_mode) == want:
+            return
+        if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+            return
+        os.chmod(path, want)
+        changed.append(_rel(case, path))
 
-    state = str(case.paths.state)
-    objects = os.path.realpath(case.paths.objects)
-    fix(state, PRIVATE_DIR)
-    for folder, dirs, files in os.walk(state):
+    fix(str(case.paths.state), PRIVATE_DIR)
+    fix(str(case.paths.keys), PRIVATE_DIR)
+    fix(str(case.paths.fingerprint_key), KEY_MODE)
+    fix(str(case.paths.objects), PRIVATE_DIR)
+    for folder, dirs, files in os.walk(case.paths.objects):
         for name in dirs:
-            path = os.path.join(folder, name)
-            if not os.path.islink(path):
-                fix(path, stat.S_IMODE(os.lstat(path).st_mode) & ~0o077)
+            fix(os.path.join(folder, name), PRIVATE_DIR)
         for name in files:
-            path = os.path.join(folder, name)
-            st = os.lstat(path)
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            if path.startswith(objects + os.sep):
-                fix(path, READ_ONLY)
-            elif path == str(case.paths.fingerprint_key):
-                fix(path, KEY_MODE)
+            fix(os.path.join(folder, name), READ_ONLY)
     return changed

@@ -26,7 +26,6 @@ from .journal import find_leftovers
 from .ledger import Entry, NewEvent, utc_now
 from .permissions import tighten_permissions
 from .store import HEX64, ObjectStore
-from ..i18n import ngettext
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,9 @@ def repair_ledger(case: Case) -> RepairResult:
         changed = tighten_permissions(case)
         if changed:
             events.append(NewEvent("repaired", None, {
-                "action": ngettext(
-                    "tightened the permissions of {n} path to the permissions model (state folders 0700, key 0600, objects 0400)",
-                    "tightened the permissions of {n} paths to the permissions model (state folders 0700, key 0600, objects 0400)",
-                    len(changed),
-                ).format(n=len(changed)),
+                # ledger data stays English (it is a record, not a message); the CLI shows it as is
+                "action": f"tightened the permissions of {len(changed)} path(s) to the permissions model "
+                "(state folder 0700, key 0600, objects 0400)",
                 "paths": changed,
             }))
         if not events:
