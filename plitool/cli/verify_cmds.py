@@ -68,7 +68,7 @@ def manifest_cmd(ctx: click.Context, fmts: tuple[str, ...], output: Path | None,
     With --export-dir DIR, check from DIR:
         sha256sum -c SHA256SUMS | b3sum -c B3SUMS | hashdeep -a -k hashdeep.txt -l -r evidence
     """
-    from ..i18n import _
+    from ..i18n import _, ngettext
     from ..vault.evidence import build_items
     from ..vault.manifest import ManifestFormat, write_manifest
 
@@ -97,10 +97,14 @@ def manifest_cmd(ctx: click.Context, fmts: tuple[str, ...], output: Path | None,
     console = err()
     where = export_dir if export_dir is not None else case.root
     for fmt, written in result.written:
-        console.print(_("wrote {path} ({n} items)").format(path=written, n=len(items)), highlight=False)
+        console.print(ngettext("wrote {path} ({n} item)", "wrote {path} ({n} items)", len(items)).format(
+            path=written, n=len(items)), highlight=False)
     if result.exported:
-        console.print(_("{copied} copies exported, {reused} existing copies re-used (they match the ledger)").format(
-            copied=copied, reused=reused), highlight=False)
+        console.print(
+            ngettext("{n} copy exported", "{n} copies exported", copied).format(n=copied) + "; "
+            + ngettext("{n} copy already there re-used (it matches the ledger)",
+                       "{n} copies already there re-used (they match the ledger)", reused).format(n=reused),
+            highlight=False)
     for fmt, written in result.written:
         console.print(_("check it from {where} with: {command}").format(
             where=where, command=fmt.check_command(written.resolve(), folder)), highlight=False, soft_wrap=True)

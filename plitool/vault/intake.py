@@ -23,10 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from .case import Case
-from ..errors import InputNotFound, IsADirectoryWithoutRecursion, UnreadableInput, UsageError
+from ..errors import InputNotFound, IsADirectoryWithoutRecursion, SourceChanged, UnreadableInput, UsageError
 from .evidence import build_items, item_id, path_record
 from ..fsutil import sync_filesystem
 from .hashing import HashResult, ProgressCallback, describe_file_type, hash_file
@@ -261,9 +262,9 @@ def _hash_and_store(
                     sink, temp = store.open_staging(journal.staging_prefix)
                     staged.append(temp)
                     with sink:
-                        hashed.append((path, hash_file(path, algorithms, sink=sink, progress=progress, executor=pool)))
+                        hashed.append((path, _hash_source(path, algorithms, sink=sink, progress=progress, executor=pool)))
                 else:
-                    hashed.append((path, hash_file(path, algorithms, progress=progress, executor=pool)))
+                    hashed.append((path, _hash_source(path, algorithms, progress=progress, executor=pool)))
         if journal is not None and staged:
             sync_filesystem(case.paths.staging)
             journal.record_objects([r.digests["sha256"] for _, r in hashed])
@@ -274,6 +275,20 @@ def _hash_and_store(
         for temp in staged:
             temp.unlink(missing_ok=True)
     return hashed
+
+
+def _hash_source(path: bytes, algorithms: Sequence[str], **kwargs: Any) -> HashResult:
+    """Hash one planned source; one that is gone or no longer a regular file has changed under us."""
+    try:
+        return hash_file(path, algorithms, **kwargs)
+    except UsageError as exc:  # planned as a regular file: now missing, a FIFO, a device, a link
+        try:
+            now = _("it is now {kind}").format(kind=describe_file_type(os.lstat(path).st_mode))
+        except OSError:
+            now = _("it is gone")
+        raise SourceChanged(
+            _("{path} changed while it was being added ({now}); nothing was recorded").format(path=_display(path), now=now)
+        ) from exc
 
 
 def _record(
