@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench install clean i18n
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/seal.py
 	$(BIN)/python bench/scan.py
+
+## make i18n: extract the messages into plitool/locale/plitool.pot, update each .po, compile the
+## .mo and count what is left to translate (see README, "Translations")
+i18n: $(STAMP)
+	$(BIN)/python tools/i18n.py extract
+	$(BIN)/python tools/i18n.py compile
+	$(BIN)/python tools/i18n.py untranslated
 
 clean:
 	rm -rf demo-case .bench .pytest_cache

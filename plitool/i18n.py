@@ -51,9 +51,15 @@ def language() -> str:
     return _language
 
 
+def normalize(value: str) -> str | None:
+    """"zh", "zh_CN.UTF-8", "zh-Hans", "ZH" -> "zh"; "en_US" -> "en"; anything else -> None."""
+    base = value.strip().lower().replace("-", "_").split(".")[0].split("_")[0]
+    return base if base in LANGS else None
+
+
 def language_from_env() -> str | None:
-    value = os.environ.get(ENV_LANG, "").strip().lower()
-    return value if value in LANGS else None
+    """``PLITOOL_LANG`` as a language plitool has ("zh_CN.UTF-8" counts as "zh"), or None."""
+    return normalize(os.environ.get(ENV_LANG, ""))
 
 
 def _(message: str) -> str:

@@ -67,3 +67,4 @@ plitool verify-proof "$work/E-0004.proof.json" --data "$here/samples/evidence/æ³
   && openssl ts -verify -in seal-01.tsr -data checkpoint.txt -CAfile "$TSA_CA" -untrusted seal-01.chain.pem)
 
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
+printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2

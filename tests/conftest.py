@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import settings
+
+# Tests never depend on wall-clock speed: no per-example deadline (a loaded CI machine is slow).
+settings.register_profile("plitool", deadline=None)
+settings.load_profile("plitool")
 
 from plitool.vault.case import Case, init_case
 from plitool.cli.main import cli
@@ -29,6 +34,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked() -> None:
+    """The language is process-wide: a zh case opened by one test must not carry into the next."""
+    from plitool import i18n
+
+    i18n.reset()
 
 
 @pytest.fixture

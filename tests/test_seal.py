@@ -173,8 +173,14 @@ def test_offline_then_import(case: Case, run: Cli, pki: Pki, tmp_path: Path) -> 
     assert sealed.data["tokens"][0]["tsa"] == "imported from reply.tsr"
     assert not list(timestamps_dir(case).glob("*/offline-*.json"))
     assert run("verify").exit_code == 0
-    # the same reply twice: no pending request left
-    assert run("seal", "--import", str(reply)).exit_code == 1
+    # the same reply twice (issue 8 item 15): "already imported", exit 0, nothing appended
+    before = case.paths.ledger.read_bytes()
+    again = run("seal", "--import", str(reply))
+    assert again.exit_code == 0, again.output
+    assert "already imported" in again.output and f"entry #{sealed.seq}" in again.output
+    assert case.paths.ledger.read_bytes() == before
+    assert json.loads(run("seal", "--import", str(reply), "--json").stdout)["already_imported"] is True
+    assert case.paths.ledger.read_bytes() == before
 
 
 def test_import_of_a_tampered_reply_is_refused(case: Case, pki: Pki, tmp_path: Path) -> None:

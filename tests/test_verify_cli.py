@@ -78,7 +78,7 @@ def test_missing_and_unexpected_objects(filled: Case, run: Cli) -> None:
 @pytest.mark.parametrize(
     "tamper, expected",
     [
-        ("edit", "does not chain"),
+        ("edit", "entry #2 was altered"),
         ("delete", "deleted, inserted or reordered"),
         ("swap", "reordered"),
         ("truncate", "cut short"),

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .common import emit_json, err, json_option, open_case, out
+from ..i18n import _
+from .common import emit_json, err, json_option, open_case, out, plain
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
+    from rich.text import Text
 
     from ..timestamps.timestamp import TokenVerdict
 
@@ -27,9 +29,26 @@ def _load_ca(files: tuple[Path, ...]) -> list[Certificate]:
     return certs
 
 
-def _verdict_line(verdict: TokenVerdict) -> str:
+def _verdict_line(verdict: TokenVerdict, before: str = "") -> Text:
+    """``VALID signature, TSA certificate …``: the status once (the library's message may repeat
+    it as its first word), escaped (a certificate's names are the TSA's text, not ours)."""
     colour = {"valid": "green", "untrusted": "yellow"}.get(verdict.status, "red")
-    return f"[{colour}]{verdict.status.upper()}[/] {verdict.message}"
+    message = verdict.message
+    if message.lower().startswith(verdict.status + ": "):
+        message = message[len(verdict.status) + 2:]
+    return plain(before, (verdict.status.upper(), colour), " ", message)
+
+
+def _untrusted_advice(roots: list[tuple[str, str]]) -> str:
+    """What to do after a seal whose tokens chain only to roots the case does not trust."""
+    advice = _("no token chains to a trusted root: the tokens are kept, but 'plitool verify' fails until "
+               "the case trusts the TSA's root.")
+    for subject, sha256 in dict.fromkeys(roots):
+        advice += " " + _("Get the root certificate {subject} from the TSA, check that its SHA-256 is {sha256}, "
+                          "then run: plitool trust add ROOT.pem").format(subject=subject, sha256=sha256)
+    if not roots:
+        advice += " " + _("Get the TSA's root certificate, then run: plitool trust add ROOT.pem")
+    return advice
 
 
 # -- seal -------------------------------------------------------------------------------------
@@ -65,14 +84,14 @@ def seal_cmd(ctx: click.Context, tsa: tuple[str, ...], hash_name: str, timeout: 
         if as_json:
             emit_json(request.as_json())
             return
-        console.print(f"checkpoint {request.size}: {request.checkpoint_path}", highlight=False)
-        console.print(f"request:      {request.tsq_path}", highlight=False)
-        console.print("On a connected machine, send it to a TSA and bring back the reply:", highlight=False)
+        console.print(plain(_("checkpoint {size}: {path}").format(size=request.size, path=request.checkpoint_path)))
+        console.print(plain(_("request:      {path}").format(path=request.tsq_path)))
+        console.print(plain(_("On a connected machine, send it to a TSA and bring back the reply:")))
         out().print(
-            f"curl -sS -H 'Content-Type: application/timestamp-query' --data-binary @{request.tsq_path.name} TSA_URL -o reply.tsr",
-            highlight=False, soft_wrap=True,
+            plain(f"curl -sS -H 'Content-Type: application/timestamp-query' --data-binary @{request.tsq_path.name} TSA_URL -o reply.tsr"),
+            soft_wrap=True,
         )
-        console.print("then: plitool seal --import reply.tsr", highlight=False)
+        console.print(plain(_("then: plitool seal --import reply.tsr")))
         return
     if import_path is not None:
         result = import_reply(case, import_path)
@@ -84,26 +103,27 @@ def seal_cmd(ctx: click.Context, tsa: tuple[str, ...], hash_name: str, timeout: 
             if as_json:
                 return
             if outcome.kept and outcome.verdict is not None:
-                console.print(f"{outcome.tsa}: {_verdict_line(outcome.verdict)}", highlight=False)
+                console.print(_verdict_line(outcome.verdict, f"{outcome.tsa}: "))
             else:
-                console.print(f"[red]failed[/] {outcome.error}", highlight=False)
+                console.print(plain((_("failed"), "red"), " ", str(outcome.error)))
 
         result = seal_case(case, extra_tsa=tsa, hash_name=hash_name, timeout=timeout, on_outcome=report)
     if as_json:
         emit_json(result.as_json())
+    elif result.already_imported:
+        console.print(_("already imported: this reply is in seal entry #{seq} (checkpoint {size}); nothing was "
+                        "appended").format(seq=result.entry.seq if result.entry else "?", size=result.checkpoint.size),
+                      highlight=False, markup=False)
     else:
         for o in result.outcomes:
             if o.kept and o.verdict and o.verdict.info:
-                out().print(
-                    f"sealed checkpoint {result.checkpoint.size} at {o.verdict.info.as_json()['time']} "
-                    f"by {o.verdict.info.tsa_name or o.verdict.info.signer} ({o.tsa}) -> .plitool/{o.tsr}",
-                    highlight=False,
-                )
+                out().print(plain(_("sealed checkpoint {size} at {time} by {tsa} ({url}) -> .plitool/{file}").format(
+                    size=result.checkpoint.size, time=o.verdict.info.as_json()["time"],
+                    tsa=o.verdict.info.tsa_name or o.verdict.info.signer, url=o.tsa, file=o.tsr)), soft_wrap=True)
         if result.trusted == 0:
-            console.print(
-                "[yellow]no token chains to a trusted root[/]: they are kept, but 'plitool verify' fails until "
-                "you add the TSA's root: plitool trust add ROOT.pem", highlight=False,
-            )
+            roots = [(str(o.verdict.root), str(o.verdict.root_sha256)) for o in result.outcomes
+                     if o.kept and o.verdict is not None and o.verdict.root and o.verdict.root_sha256]
+            console.print(plain((_untrusted_advice(roots), "yellow")))
     if result.trusted == 0:
         sys.exit(1)
 
@@ -130,8 +150,8 @@ def trust_add_cmd(ctx: click.Context, ca_file: Path, name: str | None, as_json: 
         emit_json([{**root.as_json(), "added": new} for root, new in added])
         return
     for root, new in added:
-        what = "trusted" if new else "already trusted"
-        err().print(f"{what}: {root.name} — {root.subject} (SHA-256 {root.sha256})", highlight=False)
+        what = _("trusted") if new else _("already trusted")
+        err().print(plain(f"{what}: {root.name} — {root.subject} (SHA-256 {root.sha256})"))
 
 
 @trust_group.command("list")
@@ -143,19 +163,20 @@ def trust_list_cmd(ctx: click.Context, system: bool, as_json: bool) -> None:
     from ..timestamps.trust import case_trust_roots, system_trust_roots
 
     case = open_case(ctx)
-    roots = [r for r, _ in case_trust_roots(case)]
+    roots = [r for r, _new in case_trust_roots(case)]
     if system or case.config.system_roots:
-        roots += [r for r, _ in system_trust_roots()]
+        roots += [r for r, _new in system_trust_roots()]
     if as_json:
         emit_json({"system_roots_trusted": case.config.system_roots, "roots": [r.as_json() for r in roots]})
         return
     console = out()
     if not roots:
-        err().print("no trusted roots yet: plitool trust add ROOT.pem", highlight=False)
+        err().print(plain(_("no trusted roots yet: plitool trust add ROOT.pem")))
     for r in roots:
-        console.print(f"{r.sha256[:16]}…  {r.source:6}  {r.name}  ({r.subject}, until {r.not_after})", highlight=False)
+        console.print(plain(f"{r.sha256[:16]}…  {r.source:6}  {r.name}  ({r.subject}, "
+                            + _("until {date}").format(date=r.not_after) + ")"), soft_wrap=True)
     if case.config.system_roots:
-        err().print("note: case.toml trusts the system roots too ([timestamps] system_roots = true)", highlight=False)
+        err().print(plain(_("note: case.toml trusts the system roots too ([timestamps] system_roots = true)")))
 
 
 # -- prove / verify-proof ----------------------------------------------------------------------
@@ -185,8 +206,9 @@ def prove_cmd(ctx: click.Context, item: str, output: Path | None, force: bool, a
                    "timestamps": [{k: v for k, v in s.items() if k not in ("tsr_b64", "chain_pem")} for s in proof["timestamps"]]})
         return
     times = ", ".join(f"{s['time']} ({s['tsa_name']})" for s in proof["timestamps"])
-    err().print(f"wrote {path} and {folder}/ (README.md tells how to check it by hand)", highlight=False)
-    err().print(f"{proof['item']['id']} is in checkpoint {proof['inclusion']['tree_size']}, timestamped {times}", highlight=False)
+    err().print(plain(_("wrote {path} and {folder}/ (README.md tells how to check it by hand)").format(path=path, folder=folder)))
+    err().print(plain(_("{item} is in checkpoint {size}, timestamped {times}").format(
+        item=proof["item"]["id"], size=proof["inclusion"]["tree_size"], times=times)))
 
 
 @click.command("verify-proof")
@@ -213,14 +235,16 @@ def verify_proof_cmd(proof_file: Path, data: Path | None, ca: tuple[Path, ...], 
     else:
         console = out()
         for c in report.checks:
-            console.print(f"{'[green]OK[/]  ' if c.ok else '[red]FAIL[/]'} {c.name:10} {c.message}", highlight=False)
+            console.print(plain(("OK  ", "green") if c.ok else ("FAIL", "red"), f" {c.name:10} ", c.message), soft_wrap=True)
         for stamp, verdict in report.verdicts:
-            console.print(f"     {stamp.get('file')}: {_verdict_line(verdict)}", highlight=False)
+            console.print(_verdict_line(verdict, f"     {stamp.get('file')}: "), soft_wrap=True)
         bound = report.existed_no_later_than
         if report.ok and bound:
-            console.print(f"[green]OK[/]: {report.item} existed no later than {iso_z(bound[0])}, per TSA {bound[1]}", highlight=False)
+            console.print(plain(("OK", "green"), ": ", _("{item} existed no later than {time}, per TSA {tsa}").format(
+                item=report.item, time=iso_z(bound[0]), tsa=bound[1])), soft_wrap=True)
         elif not report.ok:
-            console.print(f"[red]proof does not hold[/] for {report.item}", highlight=False)
+            console.print(plain((_("proof does not hold"), "red"), " ", _("for {item}").format(item=report.item)),
+                          soft_wrap=True)
     if not report.ok:
         sys.exit(1)
 
@@ -270,16 +294,17 @@ def timestamp_verify_cmd(reply: Path, data: Path | None, digest: str | None, ca:
         emit_json({"file": str(reply), **verdict.as_json()})
     else:
         console = out()
-        console.print(_verdict_line(verdict), highlight=False)
+        console.print(_verdict_line(verdict), soft_wrap=True)
         if verdict.info is not None:
             info = verdict.info.as_json()
             for key in ("time", "tsa_name", "signer", "policy", "serial", "accuracy", "hash", "imprint", "nonce"):
-                console.print(f"  {key:9} {info[key]}", highlight=False)
+                console.print(plain(f"  {key:9} {info[key]}"), soft_wrap=True)
         if verdict.root:
-            console.print(f"  root      {verdict.root} (SHA-256 {verdict.root_sha256})", highlight=False)
+            console.print(plain(f"  root      {verdict.root} (SHA-256 {verdict.root_sha256})"), soft_wrap=True)
         for note in verdict.notes:
-            err().print(f"note: {note}", highlight=False)
+            err().print(plain(_("note: {note}").format(note=note)))
         if data is not None and ca:
-            err().print("cross-check: " + openssl_verify_command(str(reply), str(data), str(ca[0])), highlight=False)
+            err().print(plain(_("cross-check: {command}").format(
+                command=openssl_verify_command(str(reply), str(data), str(ca[0])))))
     if not verdict.ok:
         sys.exit(1)

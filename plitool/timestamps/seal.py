@@ -37,6 +37,7 @@ from ..errors import (
     UsageError,
 )
 from ..fsutil import atomic_write, read_input
+from ..i18n import _
 from ..vault.ledger import Checkpoint, Entry, NewEvent
 from .timestamp import (
     REQUEST_HASHES,
@@ -104,6 +105,8 @@ class SealResult:
     checkpoint: Checkpoint
     entry: Entry | None
     outcomes: list[TsaOutcome] = field(default_factory=list)
+    #: ``seal --import`` of a reply the ledger already holds: nothing was appended
+    already_imported: bool = False
 
     @property
     def kept(self) -> int:
@@ -123,6 +126,7 @@ class SealResult:
             "tokens_kept": self.kept,
             "tokens_trusted": self.trusted,
             "tsa": [o.as_json() for o in self.outcomes],
+            "already_imported": self.already_imported,
         }
 
 
@@ -295,7 +299,7 @@ def seal_case(
             if match is None:
                 final.append(outcome)
                 continue
-            _, tsq, blob = match
+            _outcome, tsq, blob = match
             assert outcome.verdict is not None
             stem = folder / _next_stem(folder, "tsa")
             atomic_write(stem.with_suffix(".tsq"), tsq, overwrite=False)
@@ -331,7 +335,7 @@ def prepare_offline(case: Case, *, hash_name: str = "sha256") -> OfflineRequest:
     """Write the checkpoint and a request for it, to be carried to a machine that can reach a TSA."""
     _check_hash(hash_name)
     with case.locked():
-        cp, cp_bytes, _, _ = _current_checkpoint(case)
+        cp, cp_bytes, _entries, _scan = _current_checkpoint(case)
         folder = seal_dir(case, cp.size)
         cp_path = _write_checkpoint_file(folder, cp_bytes)
         query = make_query(cp_bytes, hash_name)
@@ -362,6 +366,9 @@ def import_reply(case: Case, reply_path: Path) -> SealResult:
         info = reply_info(blob)
     except ValueError as exc:
         raise TokenRejected(f"{reply_path} is not a usable timestamp reply ({exc}); nothing was recorded") from exc
+    known = _already_imported(case, blob)
+    if known is not None:
+        return known
     pending = pending_offline(case)
     match = next(((p, m) for p, m in pending if info.nonce is not None and str(info.nonce) == m.get("nonce")), None)
     if match is None:
@@ -398,6 +405,28 @@ def import_reply(case: Case, reply_path: Path) -> SealResult:
                 pass
     outcome = TsaOutcome(source, verdict, None, 0.0, rel(case, stem.with_suffix(".tsr")))
     return SealResult(cp, entry, [outcome])
+
+
+def _already_imported(case: Case, blob: bytes) -> SealResult | None:
+    """The seal that already holds this exact reply, as a result that appends nothing."""
+    digest = hashlib.sha256(blob).hexdigest()
+    for entry in case.ledger.scan().entries:
+        if entry.event != "sealed":
+            continue
+        for tok in entry.data.get("tokens", []):
+            if tok.get("tsr_sha256") != digest:
+                continue
+            cp_path = case.paths.state / str(entry.data.get("checkpoint", {}).get("file", ""))
+            try:
+                cp_bytes = cp_path.read_bytes()
+                cp = Checkpoint.parse(cp_bytes.decode("ascii"))
+            except (OSError, ValueError) as exc:
+                raise StorageError(_("this reply is already imported (seal entry #{seq}), but its checkpoint {path} "
+                                     "cannot be read: run 'plitool verify'").format(seq=entry.seq, path=cp_path)) from exc
+            verdict = verify_reply(blob, data=cp_bytes, roots=trusted_certificates(case))
+            outcome = TsaOutcome(str(tok.get("tsa", "")), verdict, None, 0.0, str(tok.get("tsr")))
+            return SealResult(cp, entry, [outcome], already_imported=True)
+    return None
 
 
 # -- reading seals back --------------------------------------------------------------------------
@@ -454,6 +483,8 @@ class SealCheck:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (kind, message)
     notes: list[str] = field(default_factory=list)
     trusted_times: dict[str, TrustedTime] = field(default_factory=dict)
+    #: the largest ledger size pinned by a seal that holds (consistent, token from a trusted root)
+    covered_size: int = 0
 
 
 def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int]) -> SealCheck:
@@ -481,10 +512,22 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
             cp_bytes = cp_path.read_bytes()
             cp = Checkpoint.parse(cp_bytes.decode("ascii"))
         except (OSError, ValueError) as exc:
-            out.problems.append(("seal", f"{label}: its checkpoint file {cp_path} cannot be read ({exc})"))
-            continue
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            out.problems.append(("seal", _("{label}: its checkpoint file {path} cannot be read ({reason}); the ledger "
+                                           "says it exists").format(label=label, path=cp_path, reason=reason)))
+            if not 0 < size <= len(entries):
+                continue
+            # The tokens are still evidence: judge them against the checkpoint rebuilt from the ledger.
+            cp = Checkpoint(case.origin, size, merkle.roots_at(leaves, [size])[size])
+            cp_bytes = cp.text().encode("ascii")
+            if hashlib.sha256(cp_bytes).hexdigest() != cp_rec.get("sha256"):
+                out.problems.append(("seal", _("{label}: the ledger's first {size} entries no longer have the root "
+                                               "the seal recorded: one of them was changed").format(label=label, size=size)))
+                checked_sizes[size] = False
         consistent = True
-        if hashlib.sha256(cp_bytes).hexdigest() != cp_rec.get("sha256") or cp.size != size or \
+        if checked_sizes.get(size) is False:
+            consistent = False
+        elif hashlib.sha256(cp_bytes).hexdigest() != cp_rec.get("sha256") or cp.size != size or \
                 base64.b64encode(cp.root).decode() != cp_rec.get("root"):
             out.problems.append(("seal", f"{label}: the checkpoint file {cp_path.name} is not the one recorded (changed)"))
             consistent = False
@@ -538,10 +581,19 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
     for path in unlogged_trust_files(case, entries):
         out.problems.append(("trust", f"trust root {path.name} is in the trust store but was never added with "
                                       "'plitool trust add' (no ledger entry): it is ignored; remove it or add it properly"))
+    from .trust import missing_trust_files
+
+    for entry, path in missing_trust_files(case, entries):
+        out.problems.append(("trust", _("trust root {name} (added by entry #{seq}) is missing from the trust store: "
+                                        "{path} was deleted or replaced").format(
+            name=entry.data.get("name") or entry.data.get("sha256"), seq=entry.seq, path=path)))
+    out.covered_size = max((size for size in best), default=0)
     base = timestamps_dir(case)
     if base.is_dir():
         _check_unreferenced_checkpoints(case, base, referenced, leaves, out)
-        stray = [p for p in base.glob("*/*") if p.is_file() and p not in referenced and not p.name.startswith("offline-")]
+        _check_unreferenced_tokens(case, base, referenced, leaves, out)
+        stray = [p for p in base.glob("*/*") if p.is_file() and p not in referenced and not p.name.startswith("offline-")
+                 and p.suffix != ".tsr"]
         if stray:
             out.notes.append(f"{len(stray)} file(s) under {base} are named by no seal (an interrupted seal?): "
                              + ", ".join(p.relative_to(base).as_posix() for p in stray[:5]))
@@ -568,7 +620,7 @@ def _check_unreferenced_checkpoints(case: Case, base: Path, referenced: set[Path
             continue
         if cp.origin == case.origin:
             found.append((path, cp))
-    sizes = [cp.size for _, cp in found if cp.size <= len(leaves)]
+    sizes = [cp.size for _path, cp in found if cp.size <= len(leaves)]
     roots = merkle.roots_at(leaves, sizes)
     for path, cp in found:
         has_token = any(path.parent.glob("*.tsr"))
@@ -579,6 +631,90 @@ def _check_unreferenced_checkpoints(case: Case, base: Path, referenced: set[Path
         elif roots.get(cp.size) != cp.root:
             out.problems.append(("seal", f"{path.parent.name}/checkpoint.txt does not match the ledger: "
                                          f"one of its first {cp.size} entries was changed"))
+
+
+def _check_unreferenced_tokens(case: Case, base: Path, referenced: set[Path], leaves: list[bytes], out: SealCheck) -> None:
+    """Every stored token is evidence, named by a ``sealed`` entry or not.
+
+    A token binds the checkpoint of the ledger at its folder's size. Rebuilt from the ledger
+    itself (not from a ``checkpoint.txt`` that can be deleted), that checkpoint must carry the
+    token's message imprint; a token that matches no prefix of this ledger shows the ledger was
+    rewritten after it was sealed.
+    """
+    for tsr in sorted(base.glob("*/*.tsr")):
+        if tsr in referenced:
+            continue
+        shown = tsr.relative_to(base).as_posix()
+        try:
+            info = reply_info(tsr.read_bytes())
+        except (OSError, ValueError) as exc:
+            out.problems.append(("seal", _("stored token {path} cannot be read as a timestamp reply ({error})").format(
+                path=shown, error=exc)))
+            continue
+        size = int(tsr.parent.name) if tsr.parent.name.isdigit() else -1
+        if size > len(leaves):
+            out.problems.append(("seal", _("the ledger is cut short: token {path} timestamps a ledger of {size} entries, "
+                                           "the ledger holds {n}").format(path=shown, size=size, n=len(leaves))))
+            continue
+        matches = False
+        if size > 0 and info.hash_name in ("sha256", "sha384", "sha512"):
+            text = Checkpoint(case.origin, size, merkle.roots_at(leaves, [size])[size]).text().encode("ascii")
+            matches = hashlib.new(info.hash_name, text).digest() == info.imprint
+        if matches:
+            out.notes.append(_("token {path} is named by no seal entry but timestamps this ledger's first {size} "
+                               "entries (an interrupted seal?)").format(path=shown, size=size))
+        else:
+            out.problems.append(("seal", _("stored token {path} ({time}) timestamps a checkpoint that matches no prefix "
+                                           "of this ledger: the ledger was rewritten after it was sealed").format(
+                path=shown, time=iso_z(info.gen_time))))
+
+
+def sealed_size(case: Case, entries: Sequence[Entry]) -> int:
+    """The largest ledger size a seal covers, from the ledger and the seals folder alone.
+
+    Cheap (no token is verified): for ``list`` and ``show``. ``verify`` checks the tokens.
+    """
+    best = 0
+    for entry in entries:
+        if entry.event != "sealed":
+            continue
+        size = entry.data.get("checkpoint", {}).get("size")
+        if not isinstance(size, int) or size > len(entries) or size <= best:
+            continue
+        if any((case.paths.state / str(tok.get("tsr", ""))).is_file() for tok in entry.data.get("tokens", [])):
+            best = size
+    return best
+
+
+@dataclass(frozen=True)
+class UnsealedTail:
+    """What no seal covers: times that rest on this machine's clock only."""
+
+    never_sealed: bool
+    covered_size: int
+    entries: tuple[int, int] | None
+    items: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "never_sealed": self.never_sealed,
+            "covered_size": self.covered_size,
+            "entries": list(self.entries) if self.entries else None,
+            "items": list(self.items),
+        }
+
+
+def unsealed_tail(entries: Sequence[Entry], covered_size: int, item_seqs: dict[str, int]) -> UnsealedTail:
+    """Entries after the last covered size, and the items they add.
+
+    A ``sealed`` entry always follows the checkpoint it seals: a tail of nothing but ``sealed``
+    entries is not reported (each is backed by its own token).
+    """
+    never = not any(e.event == "sealed" for e in entries)
+    tail = [e for e in entries if e.seq > covered_size]
+    span = (tail[0].seq, tail[-1].seq) if tail and any(e.event != "sealed" for e in tail) else None
+    items = tuple(sorted((i for i, seq in item_seqs.items() if seq > covered_size), key=lambda i: item_seqs[i]))
+    return UnsealedTail(never, covered_size, span, items)
 
 
 def _earliest_cover(best: dict[int, tuple[datetime, str]], item_seqs: dict[str, int]) -> dict[str, TrustedTime]:

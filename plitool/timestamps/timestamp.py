@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TsaFailed, UsageError
+from ..i18n import _
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -69,7 +70,9 @@ def make_query(data: bytes, hash_name: str = "sha256") -> TimestampQuery:
     from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
     if hash_name not in REQUEST_HASHES:
-        raise UsageError(f"--hash must be one of {', '.join(REQUEST_HASHES)}, not {hash_name!r}")
+        raise UsageError(
+            _("--hash must be one of {choices}, not {given!r}").format(choices=", ".join(REQUEST_HASHES), given=hash_name)
+        )
     algorithm = HashAlgorithm.SHA256 if hash_name == "sha256" else HashAlgorithm.SHA512
     req = (
         TimestampRequestBuilder()
@@ -87,7 +90,7 @@ def make_query(data: bytes, hash_name: str = "sha256") -> TimestampQuery:
 def post_query(url: str, query: bytes, *, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """POST ``query`` to a TSA and return the body of its answer; :class:`TsaFailed` otherwise."""
     if not url.startswith(("http://", "https://")):
-        raise UsageError(f"TSA address {url!r} is not an http:// or https:// URL")
+        raise UsageError(_("TSA address {url!r} is not an http:// or https:// URL").format(url=url))
     request = urllib.request.Request(
         url,
         data=query,
@@ -102,20 +105,24 @@ def post_query(url: str, query: bytes, *, timeout: float = DEFAULT_TIMEOUT) -> b
         with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - http(s) only
             body: bytes = answer.read(MAX_REPLY_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        raise TsaFailed(f"{url}: the TSA answered HTTP {exc.code} {exc.reason}") from exc
+        raise TsaFailed(
+            _("{url}: the TSA answered HTTP {code} {reason}").format(url=url, code=exc.code, reason=exc.reason)
+        ) from exc
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, (socket.timeout, TimeoutError)):
-            raise TsaFailed(f"{url}: no answer within {timeout:g} s (timed out)") from exc
-        raise TsaFailed(f"{url}: cannot reach the TSA ({reason})") from exc
+            raise TsaFailed(_("{url}: no answer within {timeout:g} s (timed out)").format(url=url, timeout=timeout)) from exc
+        raise TsaFailed(_("{url}: cannot reach the TSA ({reason})").format(url=url, reason=reason)) from exc
     except (socket.timeout, TimeoutError) as exc:
-        raise TsaFailed(f"{url}: no answer within {timeout:g} s (timed out)") from exc
+        raise TsaFailed(_("{url}: no answer within {timeout:g} s (timed out)").format(url=url, timeout=timeout)) from exc
     except (OSError, ValueError) as exc:
-        raise TsaFailed(f"{url}: the connection failed ({exc})") from exc
+        raise TsaFailed(_("{url}: the connection failed ({error})").format(url=url, error=exc)) from exc
     if len(body) > MAX_REPLY_BYTES:
-        raise TsaFailed(f"{url}: the answer is larger than {MAX_REPLY_BYTES} bytes; not a timestamp reply")
+        raise TsaFailed(
+            _("{url}: the answer is larger than {limit} bytes; not a timestamp reply").format(url=url, limit=MAX_REPLY_BYTES)
+        )
     if not body:
-        raise TsaFailed(f"{url}: the TSA answered with an empty body")
+        raise TsaFailed(_("{url}: the TSA answered with an empty body").format(url=url))
     return body
 
 
@@ -163,24 +170,24 @@ class _DerError(ValueError):
 def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
     """(tag, start of content, end of element) of the DER element at ``pos``."""
     if pos + 2 > len(buf):
-        raise _DerError("truncated")
+        raise _DerError(_("truncated"))
     tag = buf[pos]
     if tag & 0x1F == 0x1F:
-        raise _DerError("high tag numbers are not used here")
+        raise _DerError(_("high tag numbers are not used here"))
     first = buf[pos + 1]
     pos += 2
     if first < 0x80:
         length = first
     elif first == 0x80:
-        raise _DerError("indefinite length (BER, not DER)")
+        raise _DerError(_("indefinite length (BER, not DER)"))
     else:
         n = first & 0x7F
         if n > 4 or pos + n > len(buf):
-            raise _DerError("bad length")
+            raise _DerError(_("bad length"))
         length = int.from_bytes(buf[pos : pos + n], "big")
         pos += n
     if pos + length > len(buf):
-        raise _DerError("truncated")
+        raise _DerError(_("truncated"))
     return tag, pos, pos + length
 
 
@@ -193,7 +200,7 @@ def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int, int
         out.append((tag, pos, content, stop))
         pos = stop
     if pos != end:
-        raise _DerError("elements overrun their container")
+        raise _DerError(_("elements overrun their container"))
     return out
 
 
@@ -215,20 +222,20 @@ def _fix_content_info(token: bytes) -> bytes:
     """Re-encode a ContentInfo(SignedData) with its certificates [0] SET in DER order."""
     tag, c0, end = _tlv(token, 0)
     if tag != 0x30 or end != len(token):
-        raise _DerError("the token is not a SEQUENCE")
+        raise _DerError(_("the token is not a SEQUENCE"))
     parts = _children(token, c0, end)
     if len(parts) != 2 or parts[0][0] != 0x06 or parts[1][0] != 0xA0:
-        raise _DerError("the token is not a CMS ContentInfo")
+        raise _DerError(_("the token is not a CMS ContentInfo"))
     explicit = parts[1]
     inner = _children(token, explicit[2], explicit[3])
     if len(inner) != 1 or inner[0][0] != 0x30:
-        raise _DerError("the token does not hold a SignedData")
+        raise _DerError(_("the token does not hold a SignedData"))
     sd = inner[0]
     fields = _children(token, sd[2], sd[3])
     rebuilt = []
     for ftag, fstart, fcontent, fend in fields:
         if ftag in (0xA0, 0xA1):  # certificates [0] and crls [1], IMPLICIT SET OF
-            elems = [token[s:e] for _, s, _, e in _children(token, fcontent, fend)]
+            elems = [token[start:stop] for _tag, start, _content, stop in _children(token, fcontent, fend)]
             rebuilt.append(_encode(ftag, b"".join(_sort_set_of(elems))))
         else:
             rebuilt.append(token[fstart:fend])
@@ -240,14 +247,14 @@ def split_reply(blob: bytes) -> tuple[bytes | None, bytes | None]:
     """(PKIStatusInfo DER, token DER) of a TimeStampResp; (None, token) for a bare token."""
     tag, c0, end = _tlv(blob, 0)
     if tag != 0x30:
-        raise _DerError("not a DER SEQUENCE")
+        raise _DerError(_("not a DER SEQUENCE"))
     if end != len(blob):
-        raise _DerError(f"{len(blob) - end} stray bytes after the DER structure")
+        raise _DerError(_("{count} stray bytes after the DER structure").format(count=len(blob) - end))
     parts = _children(blob, c0, end)
     if parts and parts[0][0] == 0x06:  # ContentInfo: a bare TimeStampToken
         return None, blob
     if not parts or parts[0][0] != 0x30 or len(parts) > 2:
-        raise _DerError("not a TimeStampResp")
+        raise _DerError(_("not a TimeStampResp"))
     status = blob[parts[0][1] : parts[0][3]]
     token = blob[parts[1][1] : parts[1][3]] if len(parts) == 2 else None
     return status, token
@@ -350,23 +357,25 @@ def _decode(blob: bytes) -> tuple[Any, list[str]]:
     try:
         status, token = split_reply(blob)
     except _DerError as exc:
-        raise ValueError(f"not an RFC 3161 reply or token (not DER: {exc})") from exc
+        raise ValueError(_("not an RFC 3161 reply or token (not DER: {error})").format(error=exc)) from exc
     if status is None:
-        notes.append("a bare TimeStampToken (no TimeStampResp status); check it with openssl ts -verify -token_in")
+        notes.append(_("a bare TimeStampToken (no TimeStampResp status); check it with openssl ts -verify -token_in"))
         blob = _encode(0x30, bytes.fromhex("3003020100") + blob)
     try:
         return decode_timestamp_response(blob), notes
     except ValueError as exc:
         if "InvalidSetOrdering" not in str(exc):
-            raise ValueError(f"not an RFC 3161 reply or token: {exc}") from exc
+            raise ValueError(_("not an RFC 3161 reply or token: {error}").format(error=exc)) from exc
     try:
         fixed = der_sort_certificate_set(blob)
         response = decode_timestamp_response(fixed)
     except ValueError as exc:
-        raise ValueError(f"not an RFC 3161 reply or token: {exc}") from exc
+        raise ValueError(_("not an RFC 3161 reply or token: {error}").format(error=exc)) from exc
     notes.append(
-        "the token lists its certificates out of DER order (as OpenSSL writes them); they were re-ordered "
-        "in memory to check it; the signature does not cover that list and the stored bytes are unchanged"
+        _(
+            "the token lists its certificates out of DER order (as OpenSSL writes them); they were re-ordered "
+            "in memory to check it; the signature does not cover that list and the stored bytes are unchanged"
+        )
     )
     return response, notes
 
@@ -424,24 +433,32 @@ def _signer_certificate(response: Any, pool: Sequence[Certificate]) -> Certifica
     return None
 
 
+def _does_not_chain(error: str) -> bool:
+    """The verifier's error says the chain reached none of the roots it was given."""
+    lowered = error.lower()
+    return "unable to get local issuer certificate" in lowered or "self-signed certificate in certificate chain" in lowered
+
+
 def _friendly(error: str) -> str:
-    text = error
+    """The verifier's (English, OpenSSL-worded) error in words a reader of the verdict knows."""
     lowered = error.lower()
     if "certificate has expired" in lowered:
-        return "the TSA certificate (or one above it) had expired at the token's time"
+        return _("the TSA certificate (or one above it) had expired at the token's time")
     if "certificate is not yet valid" in lowered:
-        return "the TSA certificate (or one above it) was not yet valid at the token's time"
+        return _("the TSA certificate (or one above it) was not yet valid at the token's time")
     if "signature failure" in lowered or "digest failure" in lowered or "verify:" in lowered and "ecdsa" in lowered:
-        return "the token's signature does not verify: the token was altered or is not from this TSA"
-    if "unable to get local issuer certificate" in lowered or "self-signed certificate in certificate chain" in lowered:
-        return "the TSA certificate does not chain to any given root"
+        return _("the token's signature does not verify: the token was altered or is not from this TSA")
+    if _does_not_chain(error):
+        return _("the TSA certificate does not chain to any given root")
     if "signer certificate not found" in lowered:
-        return "the TSA certificate is neither embedded in the token nor supplied (--ca)"
+        return _("the TSA certificate is neither embedded in the token nor supplied (--ca)")
     if "unsuitable certificate purpose" in lowered:
-        return "the TSA certificate may not sign timestamps: it lacks the critical timeStamping extended key usage"
+        return _("the TSA certificate may not sign timestamps: it lacks the critical timeStamping extended key usage")
     if "eku" in lowered:
-        return f"the TSA certificate may not sign timestamps: {error}"
-    return text.removeprefix("Error while verifying certificates: ")
+        return _("the TSA certificate may not sign timestamps: {error}").format(error=error)
+    # The verifier's own words: no catalogue can know them, so they are shown as they come.
+    return error.removeprefix("Error while verifying certificates: ")
+
 
 
 def verify_reply(
@@ -462,20 +479,24 @@ def verify_reply(
     from rfc3161_client import VerificationError, VerifierBuilder
 
     if data is None and digest is None:
-        raise UsageError("give the data the token should cover, or its digest")
+        raise UsageError(_("give the data the token should cover, or its digest"))
     try:
         response, notes = _decode(blob)
     except ValueError as exc:
         return TokenVerdict("invalid", str(exc))
     status = int(response.status)
     if status != 0:
-        texts = "; ".join(response.status_string) if response.status_string else "no reason given"
+        texts = "; ".join(response.status_string) if response.status_string else _("no reason given")
         name = STATUS_NAMES.get(status, str(status))
-        return TokenVerdict("invalid", f"the TSA did not grant a timestamp: status {name} ({texts})", notes=tuple(notes))
+        return TokenVerdict(
+            "invalid",
+            _("the TSA did not grant a timestamp: status {status} ({reasons})").format(status=name, reasons=texts),
+            notes=tuple(notes),
+        )
     try:
         info = _token_info(response)
     except ValueError as exc:
-        return TokenVerdict("invalid", f"the token cannot be read: {exc}", notes=tuple(notes))
+        return TokenVerdict("invalid", _("the token cannot be read: {error}").format(error=exc), notes=tuple(notes))
 
     def verdict(status: str, message: str, root: Certificate | None = None) -> TokenVerdict:
         return TokenVerdict(
@@ -487,20 +508,25 @@ def verify_reply(
 
     if data is not None:
         if info.hash_name not in ("sha256", "sha384", "sha512"):
-            return verdict("invalid", f"unsupported imprint algorithm {info.hash_name}")
+            return verdict("invalid", _("unsupported imprint algorithm {hash}").format(hash=info.hash_name))
         expected = hashlib.new(info.hash_name, data).digest()
     else:
         assert digest is not None
         expected = digest
     if info.imprint != expected:
-        return verdict(
-            "invalid",
-            f"the token is for other data: its {info.hash_name} imprint is {info.imprint.hex()}, "
-            f"the data's is {expected.hex()}" if len(expected) == len(info.imprint)
-            else f"the token's imprint is {info.hash_name} ({len(info.imprint)} bytes); the digest given has {len(expected)} bytes",
-        )
+        if len(expected) == len(info.imprint):
+            why = _("the token is for other data: its {hash} imprint is {imprint}, the data's is {expected}").format(
+                hash=info.hash_name, imprint=info.imprint.hex(), expected=expected.hex()
+            )
+        else:
+            why = _("the token's imprint is {hash} ({size} bytes); the digest given has {given} bytes").format(
+                hash=info.hash_name, size=len(info.imprint), given=len(expected)
+            )
+        return verdict("invalid", why)
     if nonce is not None and info.nonce != nonce:
-        return verdict("invalid", f"the reply answers another request: nonce {info.nonce}, sent {nonce}")
+        return verdict(
+            "invalid", _("the reply answers another request: nonce {got}, sent {sent}").format(got=info.nonce, sent=nonce)
+        )
 
     from cryptography import x509
 
@@ -508,9 +534,10 @@ def verify_reply(
     pool = embedded + list(extra_certs) + list(roots)
     signer = _signer_certificate(response, pool)
     if signer is None:
-        return verdict("invalid", "the TSA certificate is neither embedded in the token nor supplied (--ca)")
+        return verdict("invalid", _("the TSA certificate is neither embedded in the token nor supplied (--ca)"))
 
-    def attempt(anchors: Sequence[Certificate]) -> tuple[bool, str]:
+    def attempt(anchors: Sequence[Certificate]) -> tuple[bool, str, bool]:
+        """(verified, the reason it did not, whether that reason is a chain reaching no anchor)."""
         builder = VerifierBuilder()
         for anchor in anchors:
             builder = builder.add_root_certificate(anchor)
@@ -525,41 +552,43 @@ def verify_reply(
         try:
             builder.build().verify(response, expected)
         except VerificationError as exc:
-            return False, _friendly(str(exc))
-        return True, ""
+            return False, _friendly(str(exc)), _does_not_chain(str(exc))
+        return True, "", False
 
     trusted = [c for c in roots if is_self_signed(c)]
-    reason = "no trusted root was given"
+    reason, unchained = _("no trusted root was given"), False
     if trusted:
-        ok, reason = attempt(trusted)
+        ok, reason, unchained = attempt(trusted)
         if ok:
-            return verdict("valid", "valid: signature, TSA certificate and chain to a trusted root all hold",
+            return verdict("valid", _("valid: signature, TSA certificate and chain to a trusted root all hold"),
                            _chain_root(signer, pool, trusted))
     trusted_fps = {fingerprint(c) for c in trusted}
     others = [c for c in embedded + list(extra_certs) if is_self_signed(c) and fingerprint(c) not in trusted_fps]
     unique: dict[str, Certificate] = {fingerprint(c): c for c in others}
     if unique:
-        ok, other_reason = attempt(list(unique.values()))
+        ok, other_reason, _unchained = attempt(list(unique.values()))
         if ok:
             root = _chain_root(signer, pool, list(unique.values()))
             shown = root.subject.rfc4514_string() if root is not None else "?"
             return verdict(
                 "untrusted",
-                f"signature valid, root not trusted: the chain ends in {shown} "
-                f"(SHA-256 {fingerprint(root) if root is not None else '?'}), which is not among the trusted roots",
+                _(
+                    "signature valid, root not trusted: the chain ends in {root} (SHA-256 {sha256}), "
+                    "which is not among the trusted roots"
+                ).format(root=shown, sha256=fingerprint(root) if root is not None else "?"),
                 root,
             )
-        if not trusted or "does not chain" in reason:
+        if not trusted or unchained:
             reason = other_reason  # the chain's own flaw (expired, wrong EKU ...) says more
     elif not trusted:
-        reason = "the chain does not reach any root certificate available here: supply the TSA's root (--ca)"
+        reason = _("the chain does not reach any root certificate available here: supply the TSA's root (--ca)")
     return verdict("invalid", reason)
 
 
 def _chain_root(signer: Certificate, pool: Sequence[Certificate], anchors: Sequence[Certificate]) -> Certificate | None:
     """Follow issuers from the signer up to one of ``anchors`` (by name; good enough to report)."""
     current = signer
-    for _ in range(10):
+    for _depth in range(10):
         for anchor in anchors:
             if current.issuer == anchor.subject:
                 return anchor
@@ -572,16 +601,16 @@ def _chain_root(signer: Certificate, pool: Sequence[Certificate], anchors: Seque
 
 def reply_info(blob: bytes) -> TokenInfo:
     """What a reply says, without judging it (for listings). Raises ValueError if unreadable."""
-    response, _ = _decode(blob)
+    response, _notes = _decode(blob)
     if int(response.status) != 0:
-        raise ValueError(f"status {STATUS_NAMES.get(int(response.status), response.status)}")
+        raise ValueError(_("status {status}").format(status=STATUS_NAMES.get(int(response.status), response.status)))
     return _token_info(response)
 
 
 def embedded_certificates(blob: bytes) -> list[Certificate]:
     from cryptography import x509
 
-    response, _ = _decode(blob)
+    response, _notes = _decode(blob)
     return [x509.load_der_x509_certificate(d) for d in sorted(response.signed_data.certificates)]
 
 

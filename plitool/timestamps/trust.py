@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadCertificate, StorageError
+from ..errors import BadCertificate, PlitoolError, StorageError
 from ..fsutil import atomic_write, read_input
 from ..vault.ledger import Entry, NewEvent
 from .timestamp import fingerprint, is_self_signed, iso_z, load_certificates, pem_chain
@@ -142,6 +142,27 @@ def unlogged_trust_files(case: Case, entries: Sequence[Entry]) -> list[Path]:
     names = _logged(entries)
     return [p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".tmp-")
             and p.name.removesuffix(".pem") not in names]
+
+
+def missing_trust_files(case: Case, entries: Sequence[Entry]) -> list[tuple[Entry, Path]]:
+    """``trusted`` entries whose root is no longer in the trust store (file deleted or replaced).
+
+    The ledger says what must exist: deleting ``trust/`` would otherwise only turn every token
+    "untrusted", as if the roots had never been added.
+    """
+    out = []
+    for entry in entries:
+        if entry.event != "trusted":
+            continue
+        fp = str(entry.data.get("sha256", ""))
+        path = case.paths.state / str(entry.data.get("file") or f"{TRUST_DIR}/{fp}.pem")
+        try:
+            ok = any(fingerprint(c) == fp for c in read_certificate_file(path))
+        except (PlitoolError, OSError):
+            ok = False
+        if not ok:
+            out.append((entry, path))
+    return out
 
 
 def system_trust_roots() -> list[tuple[TrustRoot, Certificate]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import tomllib
 import uuid
@@ -15,10 +17,11 @@ from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
-from .config import LANGS, CaseConfig, load_config, render_case_toml
-from ..errors import CaseExists, CaseNotFound, InputNotFound, PlitoolError, StorageError, UsageError
+from .config import LANGS, CaseConfig, default_timezone, load_config, render_case_toml
+from ..errors import CaseConfigError, CaseExists, CaseNotFound, InputNotFound, PlitoolError, StorageError, UsageError
+from ..i18n import N_, _, case_language, ngettext
 from ..fsutil import atomic_write, case_lock, read_regular_file
-from ..i18n import _, ngettext
+from .hashing import DEFAULT_ALGORITHMS
 from .ledger import Entry, Ledger, LedgerScan, NewEvent, utc_now
 
 CASE_FILE = "case.toml"
@@ -87,10 +90,26 @@ def is_case(path: Path) -> bool:
     return (path / CASE_FILE).is_file() and (path / STATE_DIR).is_dir()
 
 
+def _lost_case_file(path: Path) -> bool:
+    """A case whose ``case.toml`` is gone: the tool's state is there, the people's file is not."""
+    return (path / STATE_DIR / "case.json").is_file() and not (path / CASE_FILE).exists()
+
+
+def _case_file_missing(root: Path) -> CaseConfigError:
+    return CaseConfigError(
+        _(
+            "{root} holds a plitool case ({state}/) but its {file} is missing; "
+            "rewrite it from the ledger with: plitool init --restore {root_arg}"
+        ).format(root=root, state=STATE_DIR, file=CASE_FILE, root_arg=shlex.quote(str(root)))
+    )
+
+
 def find_case_root(start: Path | None = None, explicit: str | os.PathLike[str] | None = None) -> Path:
     """``--case DIR`` / ``$PLITOOL_CASE`` / the nearest parent folder holding a case."""
     if explicit:
         root = Path(explicit).expanduser().resolve()
+        if _lost_case_file(root):
+            raise _case_file_missing(root)
         if not is_case(root):
             raise CaseNotFound(f"{root} is not a plitool case (no {CASE_FILE} and {STATE_DIR}/ there)")
         return root
@@ -98,6 +117,8 @@ def find_case_root(start: Path | None = None, explicit: str | os.PathLike[str] |
     for candidate in (here, *here.parents):
         if is_case(candidate):
             return candidate
+        if _lost_case_file(candidate):
+            raise _case_file_missing(candidate)
     raise CaseNotFound(
         f"no plitool case in {here} or any folder above it; "
         "run 'plitool init DIR --title ...' or pass --case DIR"
@@ -122,7 +143,10 @@ class Case:
 
     @classmethod
     def open(cls, explicit: str | os.PathLike[str] | None = None, start: Path | None = None) -> Case:
-        return cls(find_case_root(start, explicit))
+        """Find and open a case; ``case.toml`` is read and checked here, once, for every command."""
+        case = cls(find_case_root(start, explicit))
+        case_language(case.config.lang)
+        return case
 
     @cached_property
     def config(self) -> CaseConfig:
@@ -168,6 +192,8 @@ def init_case(directory: Path, title: str, lang: str = "zh") -> Case:
         raise UsageError("--title must be a non-empty single line of text")
     directory = directory.expanduser().resolve()
     paths = CasePaths(directory)
+    if _lost_case_file(directory):
+        raise _case_file_missing(directory)
     if paths.case_file.exists() or paths.state.exists():
         raise CaseExists(f"{directory} already holds a case ({CASE_FILE} or {STATE_DIR}/ exists); nothing changed")
     if directory.exists() and not directory.is_dir():
@@ -199,15 +225,102 @@ def _populate_state(paths: CasePaths, title: str, lang: str, created: datetime, 
     meta = {"format": STATE_FORMAT, "id": case_id, "created": created.isoformat()}
     atomic_write(paths.meta, json.dumps(meta, indent=2).encode() + b"\n", mode=PRIVATE_FILE, overwrite=False)
     atomic_write(paths.ledger, b"", mode=PRIVATE_FILE, overwrite=False)
-    toml_text = render_case_toml(title, lang, created)
+    timezone = default_timezone(lang)
+    toml_text = render_case_toml(title, lang, created, timezone=timezone)
     tomllib.loads(toml_text)  # the generated file must parse before anything refers to it
     case = Case(paths.root)
+    # What case.toml holds that the tool needs is recorded too, so that 'init --restore' can
+    # rewrite a lost case.toml.
+    facts = {"title": title, "lang": lang, "case_id": case_id, "timezone": timezone,
+             "digests": list(DEFAULT_ALGORITHMS)}
     with case.locked():
-        case.ledger.append(
-            [NewEvent("created", None, {"title": title, "lang": lang, "case_id": case_id})], at=created
-        )
+        case.ledger.append([NewEvent("created", None, facts)], at=created)
     atomic_write(paths.case_file, toml_text.encode("utf-8"), overwrite=False)
     return case
+
+
+# -- a lost case.toml ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoredCaseFile:
+    case: Case
+    #: What the new case.toml says (also logged in the ledger's note).
+    facts: dict[str, object]
+    #: Where each fact came from ("created", "latest intake", "default", …: English, shown through _()).
+    sources: dict[str, str]
+
+
+def restore_case_file(directory: Path) -> RestoredCaseFile:
+    """Rewrite a deleted ``case.toml`` from what the ledger recorded, and log that it was done.
+
+    The ``created`` entry gives the title, the language and (since issue 8) the time zone and the
+    digests; for a case made before that, the digests come from the latest intake and the TSAs
+    from the seals. Court, number and parties were never recorded: they are left for people to
+    fill in again. Refuses when ``case.toml`` exists or the folder holds no case state.
+    """
+    root = directory.expanduser().resolve()
+    paths = CasePaths(root)
+    if paths.case_file.exists():
+        raise CaseExists(_("{file} exists: nothing to restore; nothing changed").format(file=paths.case_file))
+    if not paths.meta.is_file():
+        raise CaseNotFound(
+            _("{root} holds no plitool case state ({state}/case.json): nothing to restore from").format(
+                root=root, state=STATE_DIR
+            )
+        )
+    case = Case(root)
+    with case.locked():
+        scan = case.ledger.require_healthy()
+        facts, sources = _facts_from_ledger(scan.entries, root)
+        created_at = datetime.fromisoformat(str(facts.pop("created")).replace("Z", "+00:00"))
+        text = render_case_toml(
+            str(facts["title"]), str(facts["lang"]), created_at, timezone=str(facts["timezone"]),
+            digests=tuple(facts["digests"]), tsa=tuple(facts["tsa"]),  # type: ignore[arg-type]
+        )
+        tomllib.loads(text)  # must parse before anything refers to it
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        note = {
+            "text": "case.toml restored from the ledger (init --restore)",
+            "restored": facts,
+            "sources": sources,
+            "case_toml_sha256": digest,
+        }
+        case.ledger.append([NewEvent("note", None, note)], scan=scan)
+        atomic_write(paths.case_file, text.encode("utf-8"), overwrite=False)
+    return RestoredCaseFile(case, facts, sources)
+
+
+def _facts_from_ledger(entries: list[Entry], root: Path) -> tuple[dict[str, object], dict[str, str]]:
+    created = next((e for e in entries if e.event == "created"), None)
+    if created is None:
+        raise CaseConfigError(
+            _("the ledger of {root} has no 'created' entry: case.toml cannot be restored").format(root=root)
+        )
+    data = created.data
+    facts: dict[str, object] = {"title": data.get("title") or root.name, "created": created.at}
+    sources = {"title": N_("created") if data.get("title") else N_("folder name")}
+    lang = data.get("lang")
+    facts["lang"], sources["lang"] = (lang, N_("created")) if lang in LANGS else ("zh", N_("default"))
+    zone = data.get("timezone")
+    facts["timezone"], sources["timezone"] = (zone, N_("created")) if isinstance(zone, str) else ("", N_("default"))
+    digests = data.get("digests")
+    if isinstance(digests, list) and digests:
+        facts["digests"], sources["digests"] = [str(d) for d in digests], N_("created")
+    else:
+        intakes = [e for e in entries if e.event in ("added", "re-collected") and isinstance(e.data.get("digests"), dict)]
+        if intakes:
+            facts["digests"], sources["digests"] = list(intakes[-1].data["digests"]), N_("latest intake")
+        else:
+            facts["digests"], sources["digests"] = list(DEFAULT_ALGORITHMS), N_("default")
+    tsa = [
+        str(t.get("tsa"))
+        for e in entries if e.event == "sealed"
+        for t in e.data.get("tokens", []) if isinstance(t, dict) and str(t.get("tsa", "")).startswith(("http://", "https://"))
+    ]
+    facts["tsa"] = list(dict.fromkeys(tsa))
+    sources["tsa"] = N_("seals") if tsa else N_("none recorded")
+    return facts, sources
 
 
 def _recorded_but(recorded: Sequence[Entry], exc: PlitoolError) -> PlitoolError:

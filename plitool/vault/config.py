@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CaseConfigError
+from ..i18n import _
 from .hashing import DEFAULT_ALGORITHMS, check_algorithms
+from .times import CaseZone, machine_zone_name, valid_zone_name
 
 LANGS = ("zh", "en")
 
@@ -29,7 +31,14 @@ class CaseConfig:
     tsa: tuple[str, ...] = ()
     tsa_timeout: float = 10.0
     system_roots: bool = False
+    #: [case] timezone: an IANA name; "" means the default (Asia/Shanghai for zh, else this machine's).
+    timezone: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def zone(self) -> CaseZone:
+        """The zone in which times stated without an offset are read."""
+        return CaseZone.for_case(self.timezone, self.lang)
 
 
 def _toml_string(text: str) -> str:
@@ -37,48 +46,101 @@ def _toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-def render_case_toml(title: str, lang: str, created: datetime) -> str:
-    template = resources.files("plitool.templates").joinpath("case.toml").read_text("utf-8")
+def default_timezone(lang: str) -> str:
+    """What ``init`` writes into ``case.toml``: the zone named once, so the case keeps it on any machine."""
+    return "Asia/Shanghai" if lang == "zh" else (machine_zone_name() or "")
+
+
+def render_case_toml(
+    title: str,
+    lang: str,
+    created: datetime,
+    *,
+    timezone: str | None = None,
+    digests: tuple[str, ...] = DEFAULT_ALGORITHMS,
+    tsa: tuple[str, ...] = (),
+    template: str | None = None,
+) -> str:
+    if template is None:
+        template = resources.files("plitool.templates").joinpath("case.toml").read_text("utf-8")
+    zone = default_timezone(lang) if timezone is None else timezone
     return (
         template.replace("{title}", _toml_string(title))
         .replace("{lang}", _toml_string(lang))
+        .replace("{timezone}", _toml_string(zone))
         .replace("{created}", _toml_string(created.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        .replace("{digests}", _toml_list(digests))
+        .replace("{tsa}", _toml_list(tsa))
     )
 
 
+def _toml_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(_toml_string(v) for v in values) + "]"
+
+
+def _line_of(text: str, table: str, key: str) -> int | None:
+    """The line where ``key`` is set in ``[table]`` (for messages; None when not found)."""
+    current = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            current = stripped.strip("[] ")
+        elif current == table and stripped.split("=", 1)[0].strip() == key and "=" in stripped:
+            return number
+    return None
+
+
 def load_config(path: Path) -> CaseConfig:
-    """Parse and validate ``case.toml``; every problem names the file and the line or key."""
+    """Parse and validate ``case.toml``; every problem names the file and the line or key.
+
+    The one loader: :meth:`plitool.vault.case.Case.open` calls it, so every command that opens
+    a case refuses a broken ``case.toml`` the same way.
+    """
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        text = path.read_text("utf-8")
+        data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
-        raise CaseConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise CaseConfigError(
+            _("{path}: not UTF-8 text ({reason} at byte {start})").format(path=path, reason=exc.reason, start=exc.start)
+        ) from exc
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message names the line and column: "Expected '=' ... (at line 3, column 7)".
-        raise CaseConfigError(f"{path} is not valid TOML: {exc}") from exc
+        raise CaseConfigError(
+            _("{path} is not valid TOML: {problem}; text values go in double quotes").format(path=path, problem=exc)
+        ) from exc
     except OSError as exc:
-        raise CaseConfigError(f"cannot read {path}: {exc.strerror}") from exc
+        raise CaseConfigError(_("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)) from exc
+
+    def bad(table: str, key: str, problem: str) -> CaseConfigError:
+        line = _line_of(text, table, key)
+        where = _("{path}, line {line}").format(path=path, line=line) if line else str(path)
+        return CaseConfigError(f"{where}: [{table}] {key} {problem}")
 
     case = data.get("case")
     if not isinstance(case, dict):
-        raise CaseConfigError(f"{path}: missing the [case] table")
+        raise CaseConfigError(_("{path}: missing the [case] table").format(path=path))
     title = case.get("title")
     if not isinstance(title, str) or not title.strip():
-        raise CaseConfigError(f"{path}: [case] title must be a non-empty text")
+        raise bad("case", "title", _("must be a non-empty text"))
     lang = case.get("lang", "zh")
     if lang not in LANGS:
-        raise CaseConfigError(f"{path}: [case] lang must be one of {', '.join(LANGS)}, not {lang!r}")
+        raise bad("case", "lang", _("must be one of {choices}, not {value!r}").format(choices=", ".join(LANGS), value=lang))
     for key in ("court", "number"):
         if not isinstance(case.get(key, ""), str):
-            raise CaseConfigError(f"{path}: [case] {key} must be text")
+            raise bad("case", key, _("must be text"))
+    timezone = case.get("timezone", "")
+    if not isinstance(timezone, str) or (timezone.strip() and not valid_zone_name(timezone.strip())):
+        raise bad("case", "timezone", _("must be an IANA time zone name such as \"Asia/Shanghai\" "
+                                        "(or \"\" for the default), not {value!r}").format(value=timezone))
     evidence = data.get("evidence", {})
     if not isinstance(evidence, dict):
-        raise CaseConfigError(f"{path}: [evidence] must be a table")
+        raise CaseConfigError(_("{path}: [evidence] must be a table").format(path=path))
     digests = evidence.get("digests", list(DEFAULT_ALGORITHMS))
     if not isinstance(digests, list) or not digests or not all(isinstance(d, str) for d in digests):
-        raise CaseConfigError(f"{path}: [evidence] digests must be a non-empty list of names")
+        raise bad("evidence", "digests", _("must be a non-empty list of names"))
     parties = data.get("parties", [])
     if not isinstance(parties, list) or not all(isinstance(p, dict) for p in parties):
-        raise CaseConfigError(f"{path}: [[parties]] must be tables")
+        raise CaseConfigError(_("{path}: [[parties]] must be tables").format(path=path))
     tsa, tsa_timeout, system_roots = _timestamps_section(path, data.get("timestamps", {}))
     return CaseConfig(
         title=title,
@@ -90,6 +152,7 @@ def load_config(path: Path) -> CaseConfig:
         tsa=tsa,
         tsa_timeout=tsa_timeout,
         system_roots=system_roots,
+        timezone=timezone.strip(),
         raw=data,
     )
 

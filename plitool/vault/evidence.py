@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,10 @@ class EvidenceItem:
     name: str
     first: dict[str, Any]
     events: list[Entry] = field(default_factory=list)
+    #: Covered by a seal (its ``added`` entry is inside a sealed checkpoint); None: not worked out
+    sealed: bool | None = None
+    #: seq of the altered entry that is this item's only record (nothing intact to judge it by)
+    record_altered: int | None = None
 
     @property
     def stored_copy(self) -> bool:
@@ -60,6 +64,7 @@ class EvidenceItem:
             "source": self.first.get("source"),
             "tags": self.tags,
             "events": len(self.events),
+            **({} if self.sealed is None else {"sealed": self.sealed}),
         }
 
 
@@ -78,10 +83,23 @@ def original_path_bytes(data: dict[str, Any]) -> bytes:
     return str(data["original_path"]).encode("utf-8")
 
 
-def build_items(entries: Iterable[Entry]) -> dict[str, EvidenceItem]:
+def _is_record(data: dict[str, Any]) -> bool:
+    digests, size = data.get("digests"), data.get("size")
+    return isinstance(digests, dict) and isinstance(digests.get("sha256"), str) and isinstance(size, int)
+
+
+def build_items(entries: Iterable[Entry], *, altered: Collection[int] = ()) -> dict[str, EvidenceItem]:
+    """Items as their FIRST ``added`` entry recorded them.
+
+    A later ``added`` for the same id is never plitool's (``verify`` reports it) and changes
+    nothing here. ``altered`` names entries known to have been edited: an item whose ``added``
+    entry was altered is judged by its last intact ``re-collected`` record, if any.
+    """
     items: dict[str, EvidenceItem] = {}
     for e in entries:
-        if e.event == "added" and e.item:
+        if e.event == "added" and e.item and isinstance(e.item, str):
+            if e.item in items or not _is_record(e.data):
+                continue
             d = e.data
             items[e.item] = EvidenceItem(
                 id=e.item,
@@ -92,13 +110,29 @@ def build_items(entries: Iterable[Entry]) -> dict[str, EvidenceItem]:
                 first=d,
                 events=[e],
             )
-        elif e.item and e.item in items:
+        elif e.item and isinstance(e.item, str) and e.item in items:
             items[e.item].events.append(e)
-            if e.event == "re-collected":
+            if e.event == "re-collected" and isinstance(e.data.get("digests"), dict):
                 items[e.item].digests.update(
-                    {k: v for k, v in e.data.get("digests", {}).items() if k not in items[e.item].digests}
+                    {k: v for k, v in e.data["digests"].items() if k not in items[e.item].digests}
                 )
+    if altered:
+        for item in items.values():
+            if item.events[0].seq not in altered:
+                continue
+            intact = [e for e in item.events if e.event == "re-collected" and e.seq not in altered and _is_record(e.data)]
+            if intact:
+                last = intact[-1].data
+                item.sha256, item.size, item.digests = last["digests"]["sha256"], int(last["size"]), dict(last["digests"])
+            else:
+                item.record_altered = item.events[0].seq
     return items
+
+
+def mark_sealed(items: dict[str, EvidenceItem], sealed_size: int) -> None:
+    """Set each item's ``sealed``: its ``added`` entry lies inside a sealed checkpoint."""
+    for item in items.values():
+        item.sealed = item.events[0].seq <= sealed_size
 
 
 def get_items(items: dict[str, EvidenceItem], ids: Iterable[str]) -> list[EvidenceItem]:

@@ -16,7 +16,9 @@ import io
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
@@ -175,6 +177,12 @@ def _write_all(write: Callable[[memoryview], int | None], view: memoryview) -> N
         view = view[written:]
 
 
+def _wait_for(future: Future[int]) -> None:
+    """Wait for a worker's chunk to be done; a second Ctrl-C gives up waiting, nothing more."""
+    with suppress(KeyboardInterrupt):
+        wait_for_futures([future])
+
+
 class _Readable(Protocol):
     def readinto(self, buffer: memoryview, /) -> int | None: ...
 
@@ -221,7 +229,9 @@ def hash_stream(
     while n:
         size = n
         total += size
-        with memoryview(buffers[current])[:size] as view:
+        view = memoryview(buffers[current])[:size]
+        future: Future[int] | None = None
+        try:
             if executor is not None and size >= PARALLEL_MIN:
                 future = executor.submit(side, view, buffers[1 - current], total)
                 first.update(view)
@@ -229,6 +239,19 @@ def hash_stream(
             else:
                 first.update(view)
                 n = side(view, buffers[1 - current], total)
+        except BaseException:
+            if future is not None:
+                # Ctrl-C (or an error here) while the worker may still hash, write or read with
+                # this chunk's buffers: let it finish its bounded share before anything is
+                # released or the sink closed, then let the original exception go on.
+                _wait_for(future)
+            raise
+        finally:
+            # Releasing a view that the worker still holds raises BufferError; that can only
+            # happen when a second interruption cut the wait short, and must not replace the
+            # first exception (the buffer stays alive until the worker lets go of it).
+            with suppress(BufferError):
+                view.release()
         if progress is not None:
             progress(size)
         current = 1 - current

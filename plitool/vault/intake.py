@@ -20,7 +20,7 @@ import socket
 import stat
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from ..i18n import _
 from .journal import IntakeJournal
 from .ledger import NewEvent, iso_utc, utc_now
 from .store import ObjectStore
+from .times import check_collection_time, read_in_zone
 
 #: Tags naming the legal elements an item supports (legal-basis.md §2); free tags are allowed.
 ELEMENT_TAGS = ("processing", "unlawful", "harm", "causation", "fault", "amount")
@@ -223,6 +224,10 @@ def add_evidence(
 ) -> IntakeReport:
     """Hash, store and record the given files; returns what was added or re-collected."""
     algorithms = case.config.digests  # validated (and SM3 checked) before any work
+    if options.collected_at is not None:  # an impossible time is refused before any byte is read
+        stated = read_in_zone(options.collected_at, case.config.zone)
+        check_collection_time(stated, utc_now())
+        options = replace(options, collected_at=stated)
     case.ledger.require_healthy()  # fail before reading gigabytes, not after
     plan = plan_intake(paths, options, case)
     if on_plan is not None:
@@ -267,8 +272,8 @@ def _hash_and_store(
                     hashed.append((path, _hash_source(path, algorithms, progress=progress, executor=pool)))
         if journal is not None and staged:
             sync_filesystem(case.paths.staging)
-            journal.record_objects([r.digests["sha256"] for _, r in hashed])
-            for temp, (_, result) in zip(staged, hashed, strict=True):
+            journal.record_objects([r.digests["sha256"] for _path, r in hashed])
+            for temp, (_path, result) in zip(staged, hashed, strict=True):
                 store.commit(temp, result.digests["sha256"], result.size)
             sync_filesystem(case.paths.objects)
     finally:

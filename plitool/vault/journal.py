@@ -89,7 +89,7 @@ class IntakeJournal:
             staging.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise StorageError(f"cannot write into {staging}: {exc.strerror}") from exc
+            raise StorageError(_("cannot write into {folder}: {reason}").format(folder=staging, reason=exc.strerror)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             journal = cls(path, ident, fd)

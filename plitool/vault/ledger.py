@@ -21,15 +21,25 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from . import merkle
 from ..errors import LedgerDamaged, OutputExists, PlitoolError, StorageError
 from ..fsutil import atomic_write, read_regular_file
+from ..i18n import _, ngettext
+
+#: How far an entry's ``at`` may lie before the entry preceding it: a clock corrected by NTP
+#: steps back by seconds; more than this is an entry written out of order (or forged).
+CLOCK_TOLERANCE = timedelta(minutes=5)
+#: Events that never name an item, and events that always do (``note`` may do either).
+ITEMLESS_EVENTS = ("created", "sealed", "trusted", "repaired")
+ITEM_EVENTS = ("added", "re-collected", "accessed", "exported")
+ITEM_ID_RE = re.compile(r"^E-(\d{4,})$")
+HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 
 GENESIS = "0" * 64
 EVENTS = ("created", "added", "re-collected", "accessed", "exported", "note", "sealed", "repaired", "trusted")
@@ -104,6 +114,9 @@ class LedgerScan:
     entries: list[Entry]
     problems: list[str]
     partial_tail: bytes = b""
+    #: seq of entries known to have been altered after they were written (their bytes no longer
+    #: match the ``prev`` the next entry recorded, or they are not in canonical form)
+    altered: set[int] = field(default_factory=set)
 
     @property
     def healthy(self) -> bool:
@@ -145,28 +158,184 @@ def scan_ledger(path: Path) -> LedgerScan:
     tail = lines.pop()  # b"" when the file ends with a newline, as it always should
     entries: list[Entry] = []
     problems: list[str] = []
+    altered: set[int] = set()
     prev = GENESIS
+    previous: Entry | None = None  # the entry on the line before, when that line parsed
+    expected_seq = 1
     for lineno, raw in enumerate(lines, start=1):
         try:
             entry = _decode(raw)
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            problems.append(f"ledger line {lineno} is not a valid entry (edited or damaged)")
+            problems.append(_("ledger line {line} is not a valid entry (edited or damaged)").format(line=lineno))
             prev = hashlib.sha256(raw).hexdigest()
+            previous = None
+            expected_seq += 1
             continue
-        if entry.seq != lineno:
+        if entry.seq != expected_seq:
             problems.append(
-                f"ledger line {lineno} holds entry #{entry.seq}: entries were deleted, inserted or reordered"
+                _("ledger line {line} holds entry #{seq} where #{expected} was expected: entries were deleted, "
+                  "inserted or reordered").format(line=lineno, seq=entry.seq, expected=expected_seq)
             )
         elif entry.prev != prev:
+            if previous is not None and previous.seq == entry.seq - 1 and previous.seq not in altered:
+                # The link is broken at the entry before: its bytes are not those the next entry hashed.
+                altered.add(previous.seq)
+                problems.append(
+                    _("ledger entry #{seq} was altered after it was written: its bytes no longer match the hash "
+                      "that entry #{next} recorded").format(seq=previous.seq, next=entry.seq)
+                )
+            elif previous is None or previous.seq in altered:
+                pass  # already reported for the line before
+            else:
+                problems.append(
+                    _("ledger entry #{seq} does not chain to the entry before it: an entry was edited, deleted or "
+                      "reordered").format(seq=entry.seq)
+                )
+        if canonical_json(entry.as_json()) != raw and entry.seq not in altered:
+            altered.add(entry.seq)
             problems.append(
-                f"ledger entry #{lineno} does not chain to the entry before it: "
-                "an entry was edited, deleted or reordered"
+                _("ledger entry #{seq} was altered: it is not in canonical form (edited by hand?)").format(seq=entry.seq)
             )
-        elif canonical_json(entry.as_json()) != raw:
-            problems.append(f"ledger entry #{lineno} is not in canonical form (edited by hand?)")
         entries.append(entry)
         prev = hashlib.sha256(raw).hexdigest()
-    return LedgerScan(entries, problems, tail)
+        previous = entry
+        expected_seq = entry.seq + 1
+    return LedgerScan(entries, problems, tail, altered)
+
+
+def _parse_at(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _valid_record(data: dict[str, Any]) -> bool:
+    digests = data.get("digests")
+    size = data.get("size")
+    return (
+        isinstance(digests, dict)
+        and isinstance(digests.get("sha256"), str)
+        and bool(HEX64_RE.match(digests["sha256"]))
+        and all(isinstance(v, str) for v in digests.values())
+        and isinstance(size, int)
+        and not isinstance(size, bool)
+        and size >= 0
+    )
+
+
+def _check_intake_times(e: Entry, at: datetime, bad: Callable[[str], None]) -> None:
+    """The times an intake records: ``intake_at`` is taken before the entry is written, and a
+    collection time nobody stated is the intake time. (A *stated* collection time may lie in the
+    past: that is no sign of anything.)"""
+    intake = _parse_at(str(e.data.get("intake_at", "")))
+    if intake is None:
+        return
+    if intake > at + CLOCK_TOLERANCE:
+        bad(_("ledger entry #{seq} records an intake at {intake}, after the entry itself was written ({at})").format(
+            seq=e.seq, intake=e.data.get("intake_at"), at=e.at))
+    if e.data.get("collected_at_stated") is False and e.data.get("collected_at") != e.data.get("intake_at"):
+        bad(_("ledger entry #{seq} records a collection time ({collected}) that nobody stated but that is not its "
+              "intake time ({intake})").format(seq=e.seq, collected=e.data.get("collected_at"), intake=e.data.get("intake_at")))
+
+
+@dataclass(frozen=True)
+class MeaningProblem:
+    seq: int
+    message: str
+
+
+def check_meaning(entries: Iterable[Entry]) -> list[MeaningProblem]:
+    """What the entries say, checked against what plitool ever writes (a chain shows none of this).
+
+    A chain can be extended by anyone who can write the file, so a forged line chains perfectly;
+    it gives itself away by saying something plitool never says: an item added twice, digests or
+    a size that change, an event about an item nobody added, a time running backwards. Each
+    problem names the entry and the rule it breaks.
+    """
+    out: list[MeaningProblem] = []
+    firsts: dict[str, Entry] = {}  # item -> its (first) 'added' entry
+    by_sha: dict[str, str] = {}
+    latest: Entry | None = None  # the entry with the latest time so far
+    latest_at: datetime | None = None
+    for e in entries:
+        def bad(message: str, e: Entry = e) -> None:
+            out.append(MeaningProblem(e.seq, message))
+
+        at = _parse_at(e.at)
+        if at is None:
+            bad(_("ledger entry #{seq} has no valid time ('at' is {at!r})").format(seq=e.seq, at=e.at))
+        elif latest is not None and latest_at is not None and at < latest_at - CLOCK_TOLERANCE:
+            bad(_("ledger entry #{seq} is dated {at}, before entry #{prev} ({prev_at}): time in the ledger never "
+                  "runs backwards by more than {minutes} minutes").format(
+                seq=e.seq, at=e.at, prev=latest.seq, prev_at=latest.at,
+                minutes=int(CLOCK_TOLERANCE.total_seconds() // 60)))
+        if at is not None and (latest_at is None or at > latest_at):
+            latest, latest_at = e, at
+        if at is not None and e.event in ("added", "re-collected"):
+            _check_intake_times(e, at, bad)
+
+        if e.event not in EVENTS:
+            bad(_("ledger entry #{seq} records an unknown event {event!r}").format(seq=e.seq, event=e.event))
+            continue
+        if e.event == "created":
+            if e.seq != 1:
+                bad(_("ledger entry #{seq} is a second 'created' entry: a case is created once, by entry #1").format(seq=e.seq))
+            continue
+        if e.seq == 1:
+            bad(_("ledger entry #1 is a {event!r} entry: the ledger starts with the case's 'created' entry").format(event=e.event))
+        if e.event in ITEMLESS_EVENTS:
+            if e.item is not None:
+                bad(_("ledger entry #{seq} ({event}) names item {item}: this event never names one").format(
+                    seq=e.seq, event=e.event, item=e.item))
+            continue
+        if e.item is None:
+            if e.event != "note":
+                bad(_("ledger entry #{seq} ({event}) names no item").format(seq=e.seq, event=e.event))
+            continue
+        item = str(e.item)
+        if e.event == "added":
+            if item in firsts:
+                bad(_("ledger entry #{seq} adds {item} again (first added by entry #{first}): an item is added exactly "
+                      "once").format(seq=e.seq, item=item, first=firsts[item].seq))
+                continue
+            if not _valid_record(e.data):
+                bad(_("ledger entry #{seq} adds {item} without valid digests and size").format(seq=e.seq, item=item))
+                continue
+            expected = f"E-{len(firsts) + 1:04d}"
+            if item != expected:
+                bad(_("ledger entry #{seq} adds {item}, but the next id is {expected}: ids are given in order").format(
+                    seq=e.seq, item=item, expected=expected))
+            sha = e.data["digests"]["sha256"]
+            if sha in by_sha:
+                bad(_("ledger entry #{seq} adds {item} with the same content as {other}: the same content is "
+                      "re-collected, never added twice").format(seq=e.seq, item=item, other=by_sha[sha]))
+            else:
+                by_sha[sha] = item
+            firsts[item] = e
+            continue
+        first = firsts.get(item)
+        if first is None:
+            bad(_("ledger entry #{seq} ({event}) names {item}, which no earlier entry added").format(
+                seq=e.seq, event=e.event, item=item))
+            continue
+        if e.event == "re-collected":
+            recorded = first.data["digests"]
+            digests = e.data.get("digests")
+            same = (
+                _valid_record(e.data)
+                and isinstance(digests, dict)
+                and e.data.get("size") == first.data["size"]
+                and all(recorded[a] == d for a, d in digests.items() if a in recorded)
+            )
+            if not same:
+                bad(_("ledger entry #{seq} re-collects {item} with other digests or size than entry #{first} "
+                      "recorded: an item's digests and size never change").format(seq=e.seq, item=item, first=first.seq))
+        elif e.event == "exported" and e.data.get("sha256") not in (None, first.data["digests"]["sha256"]):
+            bad(_("ledger entry #{seq} exports {item} with another sha256 than entry #{first} recorded: an item's "
+                  "digests never change").format(seq=e.seq, item=item, first=first.seq))
+    return out
 
 
 class Ledger:
@@ -189,7 +358,8 @@ class Ledger:
             )
         # Checkpoints too: a ledger cut short or with its last entry edited still chains, and
         # appending to it would bury the damage under new entries.
-        problems = scan.problems or check_checkpoints(self, scan.entries)[0]
+        problems = scan.problems or [p.message for p in check_meaning(scan.entries)] or \
+            check_checkpoints(self, scan.entries)[0]
         if problems:
             raise LedgerDamaged(
                 "the ledger is damaged, so nothing more is appended to it: "
@@ -255,35 +425,67 @@ class Ledger:
         return sorted(p for p in self.checkpoints_dir.iterdir() if CHECKPOINT_RE.match(p.name))
 
 
+@dataclass
+class CheckpointCheck:
+    problems: list[str] = field(default_factory=list)
+    largest: int = 0
+    #: seq of an entry the checkpoints pin down as altered (checkpoint n-1 matches, n does not)
+    altered: set[int] = field(default_factory=set)
+
+
 def check_checkpoints(ledger: Ledger, entries: list[Entry]) -> tuple[list[str], int]:
     """Compare every stored checkpoint with the ledger; return problems and the largest size."""
-    problems: list[str] = []
+    check = checkpoint_check(ledger, entries)
+    return check.problems, check.largest
+
+
+def checkpoint_check(ledger: Ledger, entries: list[Entry]) -> CheckpointCheck:
+    """Compare every stored checkpoint with the ledger, and locate a change between two of them."""
+    out = CheckpointCheck()
+    problems = out.problems
     parsed: list[tuple[Path, Checkpoint]] = []
-    for path in ledger.checkpoint_files():
+    files = ledger.checkpoint_files()
+    if entries and not files:
+        problems.append(_("no checkpoint is stored although the ledger holds {n} entries (every command that "
+                          "appends writes one): the checkpoints were deleted").format(n=len(entries)))
+    for path in files:
         try:
             # bounded, regular files only: a FIFO planted here must not hang verify or add
             cp = Checkpoint.parse(read_regular_file(path, 64 * 1024).decode("ascii"))
         except (ValueError, UnicodeDecodeError, PlitoolError) as exc:
-            problems.append(f"checkpoint {path.name} cannot be read: {exc}")
+            problems.append(_("checkpoint {name} cannot be read: {error}").format(name=path.name, error=exc))
             continue
         if cp.origin != ledger.origin:
-            problems.append(f"checkpoint {path.name} belongs to another log ({cp.origin})")
+            problems.append(_("checkpoint {name} belongs to another log ({origin})").format(name=path.name, origin=cp.origin))
             continue
         if int(CHECKPOINT_RE.match(path.name).group(1)) != cp.size:  # type: ignore[union-attr]
-            problems.append(f"checkpoint {path.name} records size {cp.size}, not the size its name says")
+            problems.append(_("checkpoint {name} records size {size}, not the size its name says").format(
+                name=path.name, size=cp.size))
             continue
         parsed.append((path, cp))
-    largest = max((cp.size for _, cp in parsed), default=0)
+    largest = max((cp.size for _p, cp in parsed), default=0)
+    out.largest = largest
     if largest > len(entries):
         problems.append(
-            f"the ledger is cut short: checkpoint {largest} records {largest} entries, "
-            f"the ledger holds {len(entries)}"
+            _("the ledger is cut short: checkpoint {size} records {size} entries, the ledger holds {n}").format(
+                size=largest, n=len(entries))
         )
-    roots = merkle.roots_at([e.leaf for e in entries], [cp.size for _, cp in parsed if cp.size <= len(entries)])
-    for path, cp in parsed:
-        if cp.size in roots and roots[cp.size] != cp.root:
-            problems.append(
-                f"checkpoint {cp.size} does not match the ledger: one of its first {cp.size} "
-                "entries was changed"
-            )
-    return problems, largest
+    roots = merkle.roots_at([e.leaf for e in entries], [cp.size for _p, cp in parsed if cp.size <= len(entries)])
+    matching = sorted(cp.size for _p, cp in parsed if cp.size in roots and roots[cp.size] == cp.root)
+    mismatched = sorted({cp.size for _p, cp in parsed if cp.size in roots and roots[cp.size] != cp.root})
+    if mismatched:
+        first = mismatched[0]
+        below = max((m for m in matching if m < first), default=0)
+        if below == first - 1:
+            out.altered.add(first)
+            problems.append(_("checkpoint {size} does not match the ledger: entry #{size} was altered (checkpoint "
+                              "{below} still matches)").format(size=first, below=below) if below else
+                            _("checkpoint {size} does not match the ledger: entry #{size} was altered").format(size=first))
+        else:
+            problems.append(_("checkpoint {size} does not match the ledger: one of entries #{low}\u2013#{size} was "
+                              "changed").format(size=first, low=below + 1))
+        later = len(mismatched) - 1
+        if later:
+            problems.append(ngettext("{n} later checkpoint no longer matches the ledger either",
+                                     "{n} later checkpoints no longer match the ledger either", later).format(n=later))
+    return out

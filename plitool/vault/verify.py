@@ -15,7 +15,7 @@ from .evidence import EvidenceItem, build_items
 from .hashing import ProgressCallback, describe_file_type, hash_file
 from ..i18n import _, ngettext
 from .journal import find_leftovers
-from .ledger import Entry, check_checkpoints
+from .ledger import Entry, check_meaning, checkpoint_check
 from .permissions import check_permissions, object_writable
 from .store import HEX64, READ_ONLY, ObjectStore
 
@@ -44,6 +44,9 @@ class VerifyReport:
     seals: int = 0
     timestamps: list[dict[str, Any]] = field(default_factory=list)
     trusted_times: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What no seal covers (issue 7): entries after the last sealed checkpoint and the items they
+    #: add; their times rest on this machine's clock only.
+    unsealed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -62,6 +65,7 @@ class VerifyReport:
             "seals": self.seals,
             "timestamps": self.timestamps,
             "trusted_times": self.trusted_times,
+            "unsealed": self.unsealed,
         }
 
 
@@ -78,7 +82,7 @@ def verify_case(
     report = VerifyReport()
     with case.locked(shared=True):  # a concurrent append is not mistaken for a crash
         scan = case.ledger.scan()
-        cp_problems, _ = check_checkpoints(case.ledger, scan.entries)
+        cps = checkpoint_check(case.ledger, scan.entries)
         report.checkpoints = len(case.ledger.checkpoint_files())
     report.entries = len(scan.entries)
     report.problems += [Problem("ledger", m) for m in scan.problems]
@@ -90,9 +94,11 @@ def verify_case(
                 "left by an interrupted write; 'plitool repair' removes it (and keeps a copy)",
             )
         )
-    report.problems += [Problem("checkpoint", m) for m in cp_problems]
+    report.problems += [Problem("checkpoint", m) for m in cps.problems]
+    report.problems += [Problem("ledger", p.message) for p in check_meaning(scan.entries)]
 
-    items = build_items(scan.entries)
+    # Objects are judged against the last intact record of them, never against an edited entry.
+    items = build_items(scan.entries, altered=scan.altered | cps.altered)
     report.items = len(items)
     _check_timestamps(case, scan.entries, items, report)
     store = ObjectStore(case.paths.objects, case.paths.staging)
@@ -127,13 +133,17 @@ def verify_case(
                     report.problems.append(
                         Problem(
                             "modified",
-                            f"{item.id}: {label} has changed ({', '.join(bad) or 'size'} no longer match the ledger)",
+                            ngettext("{item}: {label} has changed ({what} no longer matches the ledger)",
+                                     "{item}: {label} has changed ({what} no longer match the ledger)",
+                                     max(len(bad), 1)).format(
+                                item=item.id, label=label, what=", ".join(bad) or _("size")),
                             item.id,
                         )
                     )
                 if label == "stored object":
                     report.problems += _writable_object(item.id, path)
 
+    _blame_the_record(items, report)
     _check_store_contents(case, store, expected_objects, report)
     return report
 
@@ -222,9 +232,25 @@ def _check_store_contents(case: Case, store: ObjectStore, expected_objects: set[
         )
 
 
+def _blame_the_record(items: dict[str, EvidenceItem], report: VerifyReport) -> None:
+    """An item whose only record was edited cannot be judged by it: a mismatch is the ledger's."""
+    suspect = {i.id: i.record_altered for i in items.values() if i.record_altered is not None}
+    if not suspect:
+        return
+    kept: list[Problem] = []
+    for p in report.problems:
+        if p.kind in ("modified", "missing") and p.item in suspect:
+            kept.append(Problem("ledger", _("{item}: its only record, ledger entry #{seq}, was altered, so its stored "
+                                            "bytes cannot be judged against it").format(item=p.item, seq=suspect[p.item]),
+                                p.item))
+        else:
+            kept.append(p)
+    report.problems = kept
+
+
 def _check_timestamps(case: Case, entries: list[Entry], items: dict[str, EvidenceItem], report: VerifyReport) -> None:
     """Stored RFC 3161 tokens, sealed checkpoints against the ledger, trusted time per item."""
-    from ..timestamps.seal import check_seals
+    from ..timestamps.seal import check_seals, unsealed_tail
 
     check = check_seals(case, entries, {i.id: i.events[0].seq for i in items.values()})
     report.seals = check.seals
@@ -232,6 +258,5 @@ def _check_timestamps(case: Case, entries: list[Entry], items: dict[str, Evidenc
     report.trusted_times = {k: v.as_json() for k, v in check.trusted_times.items()}
     report.problems += [Problem(kind, message) for kind, message in check.problems]
     report.notes += check.notes
-    uncovered = len(items) - len(check.trusted_times)
-    if check.seals and uncovered:
-        report.notes.append(f"{uncovered} item(s) are not yet covered by a trusted timestamp: run 'plitool seal'")
+    tail = unsealed_tail(entries, check.covered_size, {i.id: i.events[0].seq for i in items.values()})
+    report.unsealed = tail.as_json()
