@@ -198,7 +198,7 @@ def render_manifest(fmt: ManifestFormat, rows: Sequence[tuple[str, int, dict[str
         lines += [f"{size},{d['md5']},{d['sha256']},{path}" for path, size, d in rows]
         return "\n".join(lines) + "\n"
     key = {ManifestFormat.SHA256SUM: "sha256", ManifestFormat.B3SUM: "blake3", ManifestFormat.SM3SUM: "sm3"}[fmt]
-    return "".join(f"{d[key]}  {path}\n" for path, _, d in rows)
+    return "".join(f"{d[key]}  {path}\n" for path, _size, d in rows)
 
 
 def _needed_digest(fmt: ManifestFormat) -> str | None:
