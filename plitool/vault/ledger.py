@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import merkle
-from ..errors import LedgerDamaged, OutputExists, PlitoolError, StorageError
+from ..errors import InputNotFound, LedgerDamaged, OutputExists, PlitoolError, StorageError
 from ..fsutil import atomic_write, read_regular_file
 from ..i18n import _, ngettext
 
@@ -149,11 +149,11 @@ def _decode(raw: bytes) -> Entry:
 def scan_ledger(path: Path) -> LedgerScan:
     """Read the ledger and check its chain. Never raises for content; reports problems."""
     try:
-        blob = path.read_bytes()
-    except FileNotFoundError:
+        blob = read_regular_file(path, None)  # never blocks on a FIFO, never follows a link
+    except InputNotFound:
         return LedgerScan([], [f"the ledger {path} is missing"])
-    except OSError as exc:
-        raise StorageError(f"cannot read the ledger {path}: {exc.strerror}") from exc
+    except PlitoolError as exc:
+        raise StorageError(f"cannot read the ledger {path}: {exc}") from exc
     lines = blob.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline, as it always should
     entries: list[Entry] = []

@@ -105,3 +105,30 @@ def test_source_swapped_for_fifo_during_add_does_not_hang(case_root: Path, plito
     assert "a.txt" in err and "FIFO" in err and "nothing was recorded" in err
     assert json.loads(plitool("list", "--json").out) == []
     assert plitool("verify").code == 0
+
+
+from ..tsa_support import LocalTsa, Pki, local_tsa, pki  # noqa: E402,F401 - fixtures
+
+
+@pytest.mark.parametrize("victim", ["checkpoint.txt", "tsa-01.tsr"])
+def test_fifo_in_a_seal_folder_does_not_hang_verify(plitool: Plitool, stored: Path, case_root: Path,
+                                                    pki: Pki, local_tsa: LocalTsa, victim: str) -> None:
+    assert plitool("trust", "add", pki.ca, "--name", "test root").code == 0
+    assert plitool("seal", "--tsa", local_tsa.url, "--timeout", "30").code == 0
+    (target,) = list((case_root / ".plitool").rglob(victim)) or [None]
+    assert target is not None, sorted(p.name for p in (case_root / ".plitool").rglob("*"))
+    target.unlink()
+    os.mkfifo(target)
+    run = plitool("verify", "--json")
+    assert run.code == 1, run.err
+    assert json.loads(run.out)["problems"]
+
+
+def test_fifo_as_the_ledger_does_not_hang(plitool: Plitool, stored: Path, case_root: Path) -> None:
+    ledger = case_root / ".plitool" / "ledger.jsonl"
+    ledger.unlink()
+    os.mkfifo(ledger)
+    run = plitool("verify", "--json")
+    assert run.code != 0
+    assert "ledger" in run.out + run.err
+    assert plitool("add", stored).code != 0  # refused, not hung (the stored object names itself here)
