@@ -135,11 +135,11 @@ class Case:
             meta = json.loads(read_regular_file(self.paths.meta, META_LIMIT))
             self.case_id: str = meta["id"]
         except InputNotFound as exc:
-            raise CaseNotFound(f"{self.paths.meta} is missing: {root} is not a complete case") from exc
+            raise CaseNotFound(_("{meta} is missing: {root} is not a complete case").format(meta=self.paths.meta, root=root)) from exc
         except UsageError as exc:  # a FIFO, a link or a huge file where case.json should be
-            raise StorageError(f"{self.paths.meta} is damaged: {exc}") from exc
+            raise StorageError(_("{meta} is damaged: {error}").format(meta=self.paths.meta, error=exc)) from exc
         except (ValueError, KeyError) as exc:
-            raise StorageError(f"{self.paths.meta} is damaged: {exc}") from exc
+            raise StorageError(_("{meta} is damaged: {error}").format(meta=self.paths.meta, error=exc)) from exc
 
     @classmethod
     def open(cls, explicit: str | os.PathLike[str] | None = None, start: Path | None = None) -> Case:

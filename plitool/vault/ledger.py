@@ -153,7 +153,7 @@ def scan_ledger(path: Path) -> LedgerScan:
     except InputNotFound:
         return LedgerScan([], [f"the ledger {path} is missing"])
     except PlitoolError as exc:
-        raise StorageError(f"cannot read the ledger {path}: {exc}") from exc
+        raise StorageError(_("cannot read the ledger {path}: {error}").format(path=path, error=exc)) from exc
     lines = blob.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline, as it always should
     entries: list[Entry] = []
