@@ -56,8 +56,11 @@ class Cli:
         self.case_root = case_root
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, case: bool = True) -> Result:
-        argv = (["--case", str(self.case_root)] if case else []) + [os.fspath(a) for a in args]
+    def __call__(self, *args: str, case: bool = True, lang: str | None = "en") -> Result:
+        """``lang``: the tests read English messages although the shared case is a zh case;
+        ``lang=None`` leaves the choice to the case (and PLITOOL_LANG)."""
+        argv = (["--lang", lang] if lang else []) + (["--case", str(self.case_root)] if case else []) \
+            + [os.fspath(a) for a in args]
         return self.runner.invoke(cli, argv, catch_exceptions=False)
 
 

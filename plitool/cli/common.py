@@ -99,21 +99,9 @@ def err() -> Console:
 
 
 def case_zone(case: Case) -> tzinfo:
-    """The zone times are shown in: case.toml's ``timezone``; else Asia/Shanghai for a ``zh``
-    case; else this machine's."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    name = getattr(case.config, "timezone", None) or ("Asia/Shanghai" if case.config.lang == "zh" else None)
-    if isinstance(name, tzinfo):
-        return name
-    if isinstance(name, str) and name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    local = datetime.now().astimezone().tzinfo
-    assert local is not None
-    return local
+    """The zone times are shown in: the case's (``case.toml`` ``timezone``; else Asia/Shanghai for
+    a ``zh`` case; else this machine's), the same one ``--collected-at`` is read in."""
+    return case.config.zone.tz
 
 
 def when(value: object, zone: tzinfo) -> str:
@@ -218,9 +206,14 @@ def _choose_language(ctx: click.Context, param: click.Parameter, value: str | No
 
 
 def _choose_language_or_env(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    """Before the sub-command: ``--lang``, else ``$PLITOOL_LANG`` (read leniently, like plitool.i18n)."""
-    from ..i18n import language_from_env, set_language
+    """Before the sub-command: ``--lang``, else ``$PLITOOL_LANG`` (read leniently, like plitool.i18n).
 
+    Every invocation starts from English, unpinned: a case opened by an earlier invocation in the
+    same process (a test, a program driving the CLI) does not decide this one's language.
+    """
+    from ..i18n import language_from_env, reset, set_language
+
+    reset()
     chosen = value.lower() if value else language_from_env()
     if chosen:
         set_language(chosen, pin=True)
