@@ -282,7 +282,7 @@ def timestamp_verify_cmd(reply: Path, data: Path | None, digest: str | None, ca:
     roots = trusted_certificates(None, extra=[c for c in certs if is_self_signed(c)], system=system_roots)
     extra = [c for c in certs if not is_self_signed(c)]
     blob = read_input(reply)
-    payload = read_input(data) if data is not None else None
+    payload = read_input(data, limit=None) if data is not None else None  # evidence: any size
     want: bytes | None = None
     if digest is not None:
         try:

@@ -365,11 +365,16 @@ class KnownValues:
 
     @classmethod
     def load(cls, path: str | Path) -> KnownValues:
+        from ..errors import InputNotFound, PlitoolError
+        from ..fsutil import read_input
+
         try:
-            text = Path(path).read_text("utf-8-sig")
-        except FileNotFoundError as exc:
+            text = read_input(path).decode("utf-8-sig")  # bounded, regular files only
+        except InputNotFound as exc:
             raise UsageError(f"--known-values: no such file: {path}") from exc
-        except (OSError, UnicodeDecodeError) as exc:
+        except PlitoolError as exc:
+            raise UsageError(f"--known-values: {exc}") from exc
+        except UnicodeDecodeError as exc:
             raise UsageError(f"--known-values: cannot read {path} as UTF-8 text: {exc}") from exc
         values: list[KnownValue] = []
         for lineno, line in enumerate(text.splitlines(), start=1):

@@ -27,7 +27,7 @@ from .. import __version__
 from ..vault import merkle
 from ..errors import NotSealed, OutputExists, ProofUnreadable, StorageError
 from ..vault.evidence import build_items, get_items
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, check_output_path
 from ..vault.ledger import Checkpoint, canonical_json, iso_utc, utc_now
 from .seal import StoredToken, stored_tokens
 from .timestamp import (
@@ -154,6 +154,8 @@ def files_dir_for(output: Path) -> Path:
 def write_proof(case: Case, item: str, output: Path, *, force: bool = False) -> tuple[Path, Path, dict[str, Any]]:
     """Write ``output`` (the JSON proof) and the folder beside it; refuses to overwrite without force."""
     folder = files_dir_for(output)
+    for target in (output, folder):
+        check_output_path(case, target)  # never inside .plitool/ or over case.toml, even with --force
     if not force:
         for target in (output, folder):
             if target.exists():

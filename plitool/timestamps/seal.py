@@ -18,6 +18,7 @@ worst unreferenced files, which ``verify`` reports as a note.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import time
@@ -29,14 +30,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..vault import merkle
 from ..errors import (
+    InputNotFound,
     NoTimestampAuthority,
+    PlitoolError,
     SealFailed,
     StorageError,
     TokenRejected,
     TsaFailed,
     UsageError,
 )
-from ..fsutil import atomic_write, read_input
+from ..fsutil import MAX_INPUT_BYTES, atomic_write, read_input, read_regular_file
 from ..i18n import _
 from ..vault.ledger import Checkpoint, Entry, NewEvent
 from .timestamp import (
@@ -171,6 +174,20 @@ def _next_stem(folder: Path, prefix: str) -> str:
     while (folder / f"{prefix}-{n:02d}.tsr").exists() or (folder / f"{prefix}-{n:02d}.tsq").exists():
         n += 1
     return f"{prefix}-{n:02d}"
+
+
+def _read_state(path: Path) -> bytes:
+    """A file of the seal folders, read as verify must: regular files only, bounded, never blocking.
+
+    Raises OSError (what the callers already handle) for anything else: a FIFO planted where a
+    token or a checkpoint should be is reported, never waited on.
+    """
+    try:
+        return read_regular_file(path, MAX_INPUT_BYTES)
+    except InputNotFound as exc:
+        raise FileNotFoundError(errno.ENOENT, str(exc)) from exc
+    except PlitoolError as exc:
+        raise OSError(errno.EINVAL, str(exc)) from exc
 
 
 def _write_checkpoint_file(folder: Path, cp_bytes: bytes) -> Path:
@@ -509,7 +526,7 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
         referenced.add(cp_path)
         label = f"seal #{entry.seq} (checkpoint {size})"
         try:
-            cp_bytes = cp_path.read_bytes()
+            cp_bytes = _read_state(cp_path)
             cp = Checkpoint.parse(cp_bytes.decode("ascii"))
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -553,7 +570,7 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
             referenced.update({tsr, chain, case.paths.state / str(tok.get("tsq") or "")})
             record: dict[str, Any] = {"seal": entry.seq, "checkpoint": size, "tsa": tok.get("tsa"), "tsr": tok.get("tsr")}
             try:
-                blob = tsr.read_bytes()
+                blob = _read_state(tsr)
             except OSError as exc:
                 out.problems.append(("timestamp", f"{label}: token {tsr.name} from {tok.get('tsa')} is missing ({exc.strerror})"))
                 out.tokens.append({**record, "verdict": "missing"})
@@ -563,7 +580,7 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
                 out.tokens.append({**record, "verdict": "changed"})
                 continue
             try:
-                extra = load_certificates(chain.read_bytes())
+                extra = load_certificates(_read_state(chain))
             except (OSError, ValueError):
                 extra = []
             verdict = verify_reply(blob, data=cp_bytes, roots=roots, extra_certs=extra)
@@ -614,7 +631,7 @@ def _check_unreferenced_checkpoints(case: Case, base: Path, referenced: set[Path
         if path in referenced:
             continue
         try:
-            cp = Checkpoint.parse(path.read_text("ascii"))
+            cp = Checkpoint.parse(_read_state(path).decode("ascii"))
         except (OSError, ValueError, UnicodeDecodeError):
             out.problems.append(("seal", f"{path} cannot be read as a checkpoint"))
             continue
@@ -646,7 +663,7 @@ def _check_unreferenced_tokens(case: Case, base: Path, referenced: set[Path], le
             continue
         shown = tsr.relative_to(base).as_posix()
         try:
-            info = reply_info(tsr.read_bytes())
+            info = reply_info(_read_state(tsr))
         except (OSError, ValueError) as exc:
             out.problems.append(("seal", _("stored token {path} cannot be read as a timestamp reply ({error})").format(
                 path=shown, error=exc)))

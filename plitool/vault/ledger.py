@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from . import merkle
-from ..errors import LedgerDamaged, OutputExists, StorageError
-from ..fsutil import atomic_write
+from ..errors import InputNotFound, LedgerDamaged, OutputExists, PlitoolError, StorageError
+from ..fsutil import atomic_write, read_regular_file
 from ..i18n import _, ngettext
 
 #: How far an entry's ``at`` may lie before the entry preceding it: a clock corrected by NTP
@@ -149,11 +149,11 @@ def _decode(raw: bytes) -> Entry:
 def scan_ledger(path: Path) -> LedgerScan:
     """Read the ledger and check its chain. Never raises for content; reports problems."""
     try:
-        blob = path.read_bytes()
-    except FileNotFoundError:
+        blob = read_regular_file(path, None)  # never blocks on a FIFO, never follows a link
+    except InputNotFound:
         return LedgerScan([], [f"the ledger {path} is missing"])
-    except OSError as exc:
-        raise StorageError(f"cannot read the ledger {path}: {exc.strerror}") from exc
+    except PlitoolError as exc:
+        raise StorageError(_("cannot read the ledger {path}: {error}").format(path=path, error=exc)) from exc
     lines = blob.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline, as it always should
     entries: list[Entry] = []
@@ -450,8 +450,9 @@ def checkpoint_check(ledger: Ledger, entries: list[Entry]) -> CheckpointCheck:
                           "appends writes one): the checkpoints were deleted").format(n=len(entries)))
     for path in files:
         try:
-            cp = Checkpoint.parse(path.read_text("ascii"))
-        except (ValueError, UnicodeDecodeError) as exc:
+            # bounded, regular files only: a FIFO planted here must not hang verify or add
+            cp = Checkpoint.parse(read_regular_file(path, 64 * 1024).decode("ascii"))
+        except (ValueError, UnicodeDecodeError, PlitoolError) as exc:
             problems.append(_("checkpoint {name} cannot be read: {error}").format(name=path.name, error=exc))
             continue
         if cp.origin != ledger.origin:

@@ -5,8 +5,11 @@ bytes in ``.plitool/repair/`` (nothing is lost), truncates the ledger to its las
 and logs a ``repaired`` event. An interrupted intake can leave staging files and objects linked
 into the store that the ledger never recorded (see :mod:`plitool.vault.journal`): ``repair`` moves those
 objects to ``.plitool/repair/`` and removes the staging copies (their sources are untouched).
+It also brings loosened permissions back to the permissions model (``.plitool/`` and its folders
+0700, the key 0600, objects 0400), which cases made before that model need; only modes change.
 Any other problem (edited, deleted or reordered entries) is evidence of tampering or corruption:
-``repair`` refuses and leaves the case as it is.
+``repair`` refuses and leaves the case as it is. It holds the case lock exclusively throughout and
+never touches the files of an intake that is still running (its journal is locked).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from .evidence import build_items
 from ..fsutil import atomic_write
 from .journal import find_leftovers
 from .ledger import Entry, NewEvent, utc_now
-from .store import ObjectStore
+from .permissions import tighten_permissions
+from .store import HEX64, ObjectStore
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,17 @@ def repair_ledger(case: Case) -> RepairResult:
                 )
             )
         events += _set_aside_interrupted_intakes(case, scan.entries, stamp)
+        changed = tighten_permissions(case)
+        if changed:
+            events.append(NewEvent("repaired", None, {
+                # ledger data stays English (it is a record, not a message); the CLI shows it as is
+                "action": f"tightened the permissions of {len(changed)} path(s) to the permissions model "
+                "(state folder 0700, key 0600, objects 0400)",
+                "paths": changed,
+            }))
         if not events:
             return RepairResult(False)
-        case.ledger.append(events, scan=scan)
+        case.append_events(events, scan=scan)
         actions = tuple(str(e.data["action"]) + (f" (kept in {e.data['saved_to']})" if e.data.get("saved_to") else "") for e in events)
         return RepairResult(True, truncated, saved_rel, actions)
 
@@ -92,15 +104,17 @@ def _set_aside_interrupted_intakes(case: Case, entries: list[Entry], stamp: str)
     store = ObjectStore(case.paths.objects, case.paths.staging)
     events: list[NewEvent] = []
     for leftover in find_leftovers(case.paths.staging):
-        if leftover.running:
-            continue
+        if leftover.running or leftover.problem is not None:
+            continue  # a live intake's files are its own; a FIFO posing as a journal is for verify to report
         moved: list[str] = []
         for sha in leftover.objects:
+            if not isinstance(sha, str) or not HEX64.match(sha):
+                continue  # a journal naming something that is not a digest names nothing of ours
             obj = store.path_for(sha)
             if sha in recorded or not obj.is_file():
                 continue
             dest = case.paths.repair / f"unrecorded-objects-{stamp}" / sha
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(obj, dest)
             moved.append(sha)
         for temp in leftover.staging:
