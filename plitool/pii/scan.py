@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -399,8 +400,17 @@ def stored_path(case: Any, item: EvidenceItem) -> Path:
 
     store = ObjectStore(case.paths.objects, case.paths.staging)
     path = store.path_for(item.sha256)
-    if item.stored_copy and path.is_file():
-        return path
+    if item.stored_copy:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            # a link or a FIFO planted in the store is never read through ('plitool verify' names it)
+            raise StorageError(_("{item}: the stored copy is not a regular file (tampering?); run 'plitool verify'")
+                               .format(item=item.id))
+        if st is not None:
+            return path
     for ref in item.references:
         if os.path.isfile(ref):
             return Path(os.fsdecode(ref))

@@ -132,3 +132,18 @@ def test_fifo_as_the_ledger_does_not_hang(plitool: Plitool, stored: Path, case_r
     assert run.code != 0
     assert "ledger" in run.out + run.err
     assert plitool("add", stored).code != 0  # refused, not hung (the stored object names itself here)
+
+
+def test_scan_does_not_read_through_a_symlink_planted_at_an_object(plitool: Plitool, stored: Path, tmp_path: Path) -> None:
+    """The scanner reads stored copies too: a link planted in the store (pointing at other bytes,
+    here a list with a phone number) is refused for that item, never read through."""
+    planted = tmp_path / "planted.txt"
+    planted.write_text("手机 13912345678\n", encoding="utf-8")
+    os.chmod(stored.parent, 0o700)
+    stored.unlink()
+    stored.symlink_to(planted)
+    run = plitool("scan", "E-0001", "--json")
+    assert run.code != 0
+    assert "13912345678" not in run.out + run.err
+    assert "1234" not in run.out  # not even a masked finding: the planted bytes were never read
+    assert "regular file" in run.out + run.err
