@@ -48,7 +48,8 @@ class ManifestFormat(str, Enum):
         return {
             ManifestFormat.SHA256SUM: f"sha256sum -c '{manifest}'",
             ManifestFormat.B3SUM: f"b3sum -c '{manifest}'",
-            ManifestFormat.SM3SUM: f"an SM3 tool (e.g. gmssl sm3) over each file, compared with '{manifest}'",
+            ManifestFormat.SM3SUM: _("an SM3 tool (e.g. gmssl sm3) over each file, compared with '{manifest}'").format(
+                manifest=manifest),
             ManifestFormat.HASHDEEP: f"hashdeep -a -k '{manifest}' -l -r {folder}",
         }[self]
 
