@@ -100,10 +100,10 @@ class Checkpoint:
     def parse(cls, text: str) -> Checkpoint:
         lines = text.split("\n")
         if len(lines) < 4 or lines[-1] != "" or not lines[0] or not lines[1].isdigit():
-            raise ValueError("not a checkpoint: expected 'origin\\nsize\\nbase64(root)\\n'")
+            raise ValueError(_("not a checkpoint: expected 'origin\\nsize\\nbase64(root)\\n'"))
         root = base64.b64decode(lines[2], validate=True)
         if len(root) != 32:
-            raise ValueError("checkpoint root is not 32 bytes")
+            raise ValueError(_("checkpoint root is not 32 bytes"))
         return cls(lines[0], int(lines[1]), root)
 
 
