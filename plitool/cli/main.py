@@ -71,7 +71,7 @@ class PlitoolCliError(click.ClickException):
     def show(self, file: Any = None) -> None:
         from .common import safe_text  # a message may quote a hostile file name: one escaped line
 
-        click.echo(f"plitool: error: {safe_text(self.format_message())}", err=True)
+        click.echo(_("plitool: error: {message}").format(message=safe_text(self.format_message())), err=True)
 
 
 def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
@@ -179,12 +179,12 @@ class LazyGroup(click.Group):
             exc.show()
             return exc.exit_code
         except click.UsageError as exc:
-            click.echo(f"plitool: error: {_usage_line(exc)}", err=True)
+            click.echo(_("plitool: error: {message}").format(message=_usage_line(exc)), err=True)
             return EXIT_USAGE
         except PlitoolError as exc:  # raised while the command line was read (an option's check)
             if _in_chain(exc, KeyboardInterrupt):
                 return _stop_on_interrupt()
-            click.echo(f"plitool: error: {exc}", err=True)
+            click.echo(_("plitool: error: {message}").format(message=exc), err=True)
             return exc.exit_code
         except click.ClickException as exc:
             if _in_chain(exc, KeyboardInterrupt):  # click.prompt turns Ctrl-C into Abort

@@ -55,12 +55,12 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
     )
 
     if reveal and not (reason and reason.strip()):
-        raise UsageError("--reveal needs --reason TEXT: showing raw personal data is logged with its reason")
+        raise UsageError(_("--reveal needs --reason TEXT: showing raw personal data is logged with its reason"))
     if reason and not reveal:
-        raise UsageError("--reason goes with --reveal")
+        raise UsageError(_("--reason goes with --reveal"))
     kinds = parse_types(types_text)
     known = KnownValues.load(known_values) if known_values else None
-    password = click.prompt("PDF password", hide_input=True, err=True) if ask_password else None
+    password = click.prompt(_("PDF password"), hide_input=True, err=True) if ask_password else None
     case = open_case(ctx)
     fingerprinter = Fingerprinter.for_case(case.paths.fingerprint_key)
     with lazy_progress(_("adding")) as advance:  # drawn only when a new file is hashed into the vault

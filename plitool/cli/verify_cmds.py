@@ -59,14 +59,14 @@ def verify_cmd(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     from ..vault.verify import verify_case
 
     case = open_case(ctx)
-    with byte_progress("verifying") as (advance, set_total):
+    with byte_progress(_("verifying")) as (advance, set_total):
         report = verify_case(case, progress=advance, on_total=set_total)
     if as_json:
         emit_json(report.as_json())
     else:
         console = out()
         for p in report.problems:
-            console.print(plain(("FAIL", "red"), f" {p.kind:11} ", p.message), soft_wrap=True)  # may quote a hostile path
+            console.print(plain((_("FAIL"), "red"), f" {p.kind:11} ", p.message), soft_wrap=True)  # may quote a hostile path
         if report.trusted_times:
             # "existed no later than": the earliest trusted timestamp over a checkpoint holding the item.
             if verbose:
@@ -136,7 +136,7 @@ def manifest_cmd(ctx: click.Context, fmts: tuple[str, ...], output: Path | None,
     case = open_case(ctx)
     formats = [ManifestFormat(f) for f in fmts] or [ManifestFormat.SHA256SUM]
     items = list(build_items(case.ledger.scan().entries).values())
-    with byte_progress("exporting" if export_dir else "hashing") as (advance, _total):
+    with byte_progress(_("exporting") if export_dir else _("hashing")) as (advance, _total):
         result = write_manifest(case, items, formats, output=output, export_dir=export_dir, reason=reason,
                                 force=force, progress=advance)
     folder = "evidence" if export_dir else ".plitool/objects"

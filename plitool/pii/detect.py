@@ -21,6 +21,7 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from ..errors import UsageError
+from ..i18n import _
 from .fields import KINDS, LABEL_WORDS, VALIDATED, field_for_label
 from .normalize import (
     _birth_date_ok,
@@ -371,11 +372,11 @@ class KnownValues:
         try:
             text = read_input(path).decode("utf-8-sig")  # bounded, regular files only
         except InputNotFound as exc:
-            raise UsageError(f"--known-values: no such file: {path}") from exc
+            raise UsageError(_("--known-values: no such file: {path}").format(path=path)) from exc
         except PlitoolError as exc:
-            raise UsageError(f"--known-values: {exc}") from exc
+            raise UsageError(_("--known-values: {error}").format(error=exc)) from exc
         except UnicodeDecodeError as exc:
-            raise UsageError(f"--known-values: cannot read {path} as UTF-8 text: {exc}") from exc
+            raise UsageError(_("--known-values: cannot read {path} as UTF-8 text: {error}").format(path=path, error=exc)) from exc
         values: list[KnownValue] = []
         for lineno, line in enumerate(text.splitlines(), start=1):
             line = line.split("#", 1)[0].strip()
@@ -391,10 +392,11 @@ class KnownValues:
                 if len(found) == 1 and not found[0].partial:
                     kind = found[0].kind
             if kind is None:
-                raise UsageError(f"--known-values line {lineno}: say what it is, e.g. 'phone: …' or 'device_id: …'")
+                raise UsageError(_("--known-values line {line}: say what it is, e.g. 'phone: …' or 'device_id: …'").format(
+                    line=lineno))
             v = normalize(kind, line)
             if not v:
-                raise UsageError(f"--known-values line {lineno}: not a valid {kind}")
+                raise UsageError(_("--known-values line {line}: not a valid {kind}").format(line=lineno, kind=kind))
             values.append(KnownValue(kind, v))
         return cls(values)
 

@@ -189,7 +189,7 @@ def _open_binary(path: Path) -> BinaryIO:
     try:
         return open(path, "rb")  # noqa: SIM115 - closed by the caller
     except OSError as exc:
-        raise UnreadableInput(f"cannot read {path}: {exc.strerror}") from exc
+        raise UnreadableInput(_("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)) from exc
 
 
 def _sample_text(path: Path, limit: int = SNIFF_BYTES) -> str:
@@ -392,15 +392,16 @@ def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveL
                 opened = reader.decrypt(password) if password is not None else reader.decrypt("")
                 if not opened:
                     if password is None:
-                        raise EncryptedDocument("the PDF is encrypted: give its password with --password")
-                    raise EncryptedDocument("the PDF is encrypted and --password does not open it")
-                state.notes.append("encrypted PDF opened with " + ("the given password" if password else "an empty password"))
+                        raise EncryptedDocument(_("the PDF is encrypted: give its password with --password"))
+                    raise EncryptedDocument(_("the PDF is encrypted and --password does not open it"))
+                state.notes.append(_("encrypted PDF opened with the given password") if password
+                                   else _("encrypted PDF opened with an empty password"))
             pages = reader.pages
             count = len(pages)
         except FileNotDecryptedError as exc:
-            raise EncryptedDocument("the PDF is encrypted: give its password with --password") from exc
+            raise EncryptedDocument(_("the PDF is encrypted: give its password with --password")) from exc
         except failures as exc:
-            raise CorruptDocument(f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
+            raise CorruptDocument(_("not a readable PDF ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
         try:
             meta: dict[Any, Any] = dict(reader.metadata or {})  # DocumentInformation is a dict subclass
             info = [(str(key), meta.get(key)) for key in sorted(meta, key=str)]
@@ -467,19 +468,23 @@ def check_archive(path: Path, limits: ArchiveLimits, what: str) -> None:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise CorruptDocument(f"not a readable {what} (damaged zip container: {exc})") from exc
+        raise CorruptDocument(_("not a readable {what} (damaged zip container: {error})").format(what=what, error=exc)) from exc
     if len(infos) > limits.max_members:
-        raise UnsafeArchive(f"refused: the {what} holds {len(infos)} parts (limit {limits.max_members})")
+        raise UnsafeArchive(_("refused: the {what} holds {count} parts (limit {limit})").format(
+            what=what, count=len(infos), limit=limits.max_members))
     total = 0
     for info in infos:
         total += info.file_size
         if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise UnsafeArchive(
-                f"refused: {info.filename} in the {what} would expand {info.file_size // max(info.compress_size, 1)}:1 "
-                f"to {info.file_size} bytes (a zip bomb; limit {limits.max_ratio}:1)"
+                _("refused: {name} in the {what} would expand {ratio}:1 "
+                  "to {size} bytes (a zip bomb; limit {limit}:1)").format(
+                    name=info.filename, what=what, ratio=info.file_size // max(info.compress_size, 1),
+                    size=info.file_size, limit=limits.max_ratio)
             )
     if total > limits.max_total:
-        raise UnsafeArchive(f"refused: the {what} would expand to {total} bytes (limit {limits.max_total})")
+        raise UnsafeArchive(_("refused: the {what} would expand to {total} bytes (limit {limit})").format(
+            what=what, total=total, limit=limits.max_total))
     if what == "DOCX":
         xml = sum(i.file_size for i in infos if i.filename.lower().endswith((".xml", ".rels")))
         if xml > limits.max_docx_xml:
@@ -554,7 +559,7 @@ def _docx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
     except (CorruptDocument, UnsafeArchive):
         raise
     except failures as exc:
-        raise CorruptDocument(f"not a readable DOCX ({type(exc).__name__}: {exc})") from exc
+        raise CorruptDocument(_("not a readable DOCX ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
 
 
 def _docx_locator(prefix: str) -> Callable[[int, int], str]:
@@ -604,7 +609,7 @@ def _xlsx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
             f.close()
             raise
     except failures as exc:
-        raise CorruptDocument(f"not a readable XLSX ({type(exc).__name__}: {exc})") from exc
+        raise CorruptDocument(_("not a readable XLSX ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
     read = [0]  # cells read so far, all sheets
     try:
         for ws in wb.worksheets:
@@ -628,7 +633,8 @@ def _sheet(ws: Any, letter: Callable[[int], str], failures: tuple[type[BaseExcep
                                           "{sheet!r})").format(limit=max_cells, sheet=title))
                 yield [_cell_text(v) for v in row]
         except failures as exc:
-            raise CorruptDocument(f"not a readable XLSX: sheet {title!r} ({type(exc).__name__}: {exc})") from exc
+            raise CorruptDocument(_("not a readable XLSX: sheet {sheet!r} ({kind}: {error})").format(
+                sheet=title, kind=type(exc).__name__, error=exc)) from exc
 
     it = rows()
     number = 0
@@ -690,7 +696,7 @@ def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
         delimiter = dialect.delimiter
     except csv.Error:
         pass
-    state.notes.append(f"delimiter {delimiter!r}")
+    state.notes.append(_("delimiter {delimiter!r}").format(delimiter=delimiter))
     stream = _open_text(path, state)
     raw = stream.buffer
     previous_limit = csv.field_size_limit(CHUNK_CHARS)  # a quoted cell may span lines: bound it too
@@ -701,11 +707,11 @@ def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise CorruptDocument(f"not a readable CSV at row 1: {exc}") from exc
+            raise CorruptDocument(_("not a readable CSV at row 1: {error}").format(error=exc)) from exc
         names = [h.strip().lstrip("\ufeff") for h in header]
         has_header = any(field_for_label(h) for h in names)
         if not has_header:
-            state.notes.append("no header naming a field: every column gets every detector")
+            state.notes.append(_("no header naming a field: every column gets every detector"))
             try:
                 has_header = csv.Sniffer().has_header("".join(lines)) if len(lines) > 2 else False
             except csv.Error:
@@ -757,12 +763,12 @@ def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> I
         try:
             doc = json.load(stream)
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise CorruptDocument(f"not a readable {fmt.upper()} file ({exc})") from exc
+            raise CorruptDocument(_("not a readable {format} file ({error})").format(format=fmt.upper(), error=exc)) from exc
     entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) and isinstance(doc.get("log"), dict) else None
     if isinstance(entries, list):
         yield from _har(entries, state)
     elif fmt == "har":
-        raise CorruptDocument("not a HAR 1.2 file (no log.entries list)")
+        raise CorruptDocument(_("not a HAR 1.2 file (no log.entries list)"))
     else:
         yield from _json_units(doc, "")
 
@@ -855,7 +861,7 @@ def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:
                 continue
             yield from _json_units(obj, f"line {lineno} ")
     if bad:
-        state.notes.append(f"{bad} line(s) are not JSON; scanned as text")
+        state.notes.append(_("{count} line(s) are not JSON; scanned as text").format(count=bad))
     if long:
         state.notes.append(_("{count} line(s) longer than {limit} characters scanned as text in pieces")
                            .format(count=long, limit=CHUNK_CHARS))
@@ -930,10 +936,11 @@ def _har(entries: Iterable[Any], state: ExtractState) -> Iterator[Part]:
                 try:
                     data = base64.b64decode(body, validate=False)
                 except (binascii.Error, ValueError):
-                    state.notes.append(f"{where}: base64 body cannot be decoded; scanned as it stands")
+                    state.notes.append(_("{where}: base64 body cannot be decoded; scanned as it stands").format(where=where))
                 else:
                     if _looks_binary(data, mime):
-                        state.notes.append(f"{where}: binary body ({mime or 'unknown type'}) not scanned")
+                        state.notes.append(_("{where}: binary body ({type}) not scanned").format(
+                            where=where, type=mime or _("unknown type")))
                         continue
                     body = data.decode(detect_encoding(data[:SNIFF_BYTES])[0], COUNTING)
                     where += " (base64)"
@@ -1024,7 +1031,8 @@ def _eml(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Par
         filename = part.get_filename()
         if part.get_content_maintype() != "text" or (filename and part.get_content_disposition() == "attachment"):
             if filename:
-                state.notes.append(f"attachment {filename!r} ({ctype}) not scanned: add it as evidence to scan it")
+                state.notes.append(_("attachment {name!r} ({type}) not scanned: add it as evidence to scan it").format(
+                    name=filename, type=ctype))
             continue
         try:
             text = part.get_content()

@@ -180,7 +180,8 @@ def _scan_file(
         result.text_layer = state.text_layer
         result.notes.extend(state.notes)
     if result.replaced_bytes:
-        result.notes.append(f"{result.replaced_bytes} byte(s) could not be decoded as {state.encoding} and were replaced")
+        result.notes.append(_("{n} byte(s) could not be decoded as {encoding} and were replaced").format(
+            n=result.replaced_bytes, encoding=state.encoding))
     return result
 
 
@@ -276,7 +277,8 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
         try:
             block = list(islice(rows_iter, BLOCK_ROWS))
         except table.errors as exc:
-            raise CorruptDocument(f"not a readable {table.what} near row {base}: {exc}") from exc
+            raise CorruptDocument(_("not a readable {what} near row {row}: {error}").format(
+                what=table.what, row=base, error=exc)) from exc
         if not block:
             break
         result.units += len(block)
@@ -357,7 +359,7 @@ def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCall
     from ..vault.intake import IntakeOptions, add_evidence
 
     if not targets:
-        raise UsageError("name at least one evidence id (E-0003) or file to scan")
+        raise UsageError(_("name at least one evidence id (E-0003) or file to scan"))
     items = build_items(case.ledger.require_healthy().entries)
     by_sha = {it.sha256: it.id for it in items.values()}
     plan: list[tuple[str, str]] = []  # ("id", E-…) or ("path", sha256 of the new file)
@@ -414,13 +416,14 @@ def stored_path(case: Any, item: EvidenceItem) -> Path:
     for ref in item.references:
         if os.path.isfile(ref):
             return Path(os.fsdecode(ref))
-    raise StorageError(f"{item.id}: neither a stored copy nor the original is available; run 'plitool verify'")
+    raise StorageError(_("{item}: neither a stored copy nor the original is available; run 'plitool verify'").format(
+        item=item.id))
 
 
 def record_reveal(case: Any, items: Sequence[EvidenceItem], reason: str, kinds: frozenset[str]) -> None:
     """Log an ``accessed`` custody event per item before any raw value is shown."""
     if not reason or not reason.strip():
-        raise UsageError("--reveal needs --reason TEXT (it is kept in the custody ledger)")
+        raise UsageError(_("--reveal needs --reason TEXT (it is kept in the custody ledger)"))
     with case.locked():
         case.ledger.append([
             NewEvent("accessed", it.id, {"action": "scan --reveal", "reason": reason.strip(), "types": sorted(kinds)})

@@ -111,7 +111,8 @@ def find_case_root(start: Path | None = None, explicit: str | os.PathLike[str] |
         if _lost_case_file(root):
             raise _case_file_missing(root)
         if not is_case(root):
-            raise CaseNotFound(f"{root} is not a plitool case (no {CASE_FILE} and {STATE_DIR}/ there)")
+            raise CaseNotFound(_("{root} is not a plitool case (no {case_file} and {state_dir}/ there)").format(
+                root=root, case_file=CASE_FILE, state_dir=STATE_DIR))
         return root
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
@@ -120,8 +121,8 @@ def find_case_root(start: Path | None = None, explicit: str | os.PathLike[str] |
         if _lost_case_file(candidate):
             raise _case_file_missing(candidate)
     raise CaseNotFound(
-        f"no plitool case in {here} or any folder above it; "
-        "run 'plitool init DIR --title ...' or pass --case DIR"
+        _("no plitool case in {folder} or any folder above it; "
+          "run 'plitool init DIR --title ...' or pass --case DIR").format(folder=here)
     )
 
 
@@ -187,17 +188,18 @@ class Case:
 def init_case(directory: Path, title: str, lang: str = "zh") -> Case:
     """Create a case in ``directory`` (made if missing); refuses to touch an existing case."""
     if lang not in LANGS:
-        raise UsageError(f"--lang must be one of {', '.join(LANGS)}")
+        raise UsageError(_("--lang must be one of {langs}").format(langs=", ".join(LANGS)))
     if not title.strip() or any(ord(c) < 32 and c not in "\t" for c in title):
-        raise UsageError("--title must be a non-empty single line of text")
+        raise UsageError(_("--title must be a non-empty single line of text"))
     directory = directory.expanduser().resolve()
     paths = CasePaths(directory)
     if _lost_case_file(directory):
         raise _case_file_missing(directory)
     if paths.case_file.exists() or paths.state.exists():
-        raise CaseExists(f"{directory} already holds a case ({CASE_FILE} or {STATE_DIR}/ exists); nothing changed")
+        raise CaseExists(_("{folder} already holds a case ({case_file} or {state_dir}/ exists); nothing changed").format(
+            folder=directory, case_file=CASE_FILE, state_dir=STATE_DIR))
     if directory.exists() and not directory.is_dir():
-        raise UsageError(f"{directory} exists and is not a folder")
+        raise UsageError(_("{folder} exists and is not a folder").format(folder=directory))
     created = utc_now()
     case_id = str(uuid.uuid4())
     try:
@@ -205,9 +207,9 @@ def init_case(directory: Path, title: str, lang: str = "zh") -> Case:
         paths.state.mkdir(mode=PRIVATE_DIR)
         os.chmod(paths.state, PRIVATE_DIR)  # whatever the umask: other local users read nothing
     except FileExistsError as exc:
-        raise CaseExists(f"{directory} already holds a case; nothing changed") from exc
+        raise CaseExists(_("{folder} already holds a case; nothing changed").format(folder=directory)) from exc
     except OSError as exc:
-        raise StorageError(f"cannot create {paths.state}: {exc.strerror}") from exc
+        raise StorageError(_("cannot create {path}: {reason}").format(path=paths.state, reason=exc.strerror)) from exc
     try:
         case = _populate_state(paths, title, lang, created, case_id)
     except BaseException:

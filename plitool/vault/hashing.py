@@ -62,12 +62,12 @@ def check_algorithms(names: Iterable[str]) -> tuple[str, ...]:
         name = raw.strip().lower()
         if name not in KNOWN_ALGORITHMS:
             raise AlgorithmUnavailable(
-                f"unknown digest {raw!r}; plitool knows: {', '.join(KNOWN_ALGORITHMS)}"
+                _("unknown digest {name!r}; plitool knows: {known}").format(name=raw, known=", ".join(KNOWN_ALGORITHMS))
             )
         if name in ("sm3", "sha512") and name not in hashlib.algorithms_available:
             raise AlgorithmUnavailable(
-                f"digest {name!r} is not available: this Python's OpenSSL does not provide it; "
-                "use a Python linked to OpenSSL 3 with SM3 enabled, or remove it from case.toml"
+                _("digest {name!r} is not available: this Python's OpenSSL does not provide it; "
+                  "use a Python linked to OpenSSL 3 with SM3 enabled, or remove it from case.toml").format(name=name)
             )
         if name not in wanted:
             wanted.append(name)
@@ -295,7 +295,7 @@ def hash_file(
     with open_for_reading(path) as src:
         before = os.fstat(src.fileno())
         if not stat.S_ISREG(before.st_mode):
-            raise UnreadableInput(f"not a regular file: {os.fsdecode(path)}")
+            raise UnreadableInput(_("not a regular file: {path}").format(path=os.fsdecode(path)))
         try:
             # Read at most one byte past the size seen at the start: enough to notice growth.
             if before.st_size < PARALLEL_MIN:
@@ -311,12 +311,12 @@ def hash_file(
                     limit=before.st_size + 1,
                 )
         except OSError as exc:
-            raise UnreadableInput(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+            raise UnreadableInput(_("cannot read {path}: {reason}").format(path=os.fsdecode(path), reason=exc.strerror)) from exc
         after = os.fstat(src.fileno())
     try:
         by_path = os.stat(path)
     except OSError as exc:
-        raise SourceChanged(f"{os.fsdecode(path)} disappeared while it was read") from exc
+        raise SourceChanged(_("{path} disappeared while it was read").format(path=os.fsdecode(path))) from exc
     ident = FileIdentity.of(before)
     if (
         FileIdentity.of(after) != ident
@@ -324,7 +324,8 @@ def hash_file(
         or total != before.st_size
     ):
         raise SourceChanged(
-            f"{os.fsdecode(path)} changed while it was read "
-            f"(size {before.st_size} -> {after.st_size}, read {total} bytes); not recorded"
+            _("{path} changed while it was read "
+              "(size {before} -> {after}, read {total} bytes); not recorded").format(
+                path=os.fsdecode(path), before=before.st_size, after=after.st_size, total=total)
         )
     return HashResult(digests=digests, size=total, identity=ident)

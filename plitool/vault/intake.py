@@ -135,7 +135,7 @@ def _not_regular(st: os.stat_result) -> str:
 def plan_intake(paths: Sequence[str | os.PathLike[str]], options: IntakeOptions, case: Case | None = None) -> IntakePlan:
     """Resolve the inputs into a sorted list of regular files; fail before any work."""
     if not paths:
-        raise UsageError("name at least one file or folder to add")
+        raise UsageError(_("name at least one file or folder to add"))
     own = _OwnFiles(case)
     files: list[bytes] = []
     skipped: list[Skipped] = []
@@ -158,14 +158,14 @@ def plan_intake(paths: Sequence[str | os.PathLike[str]], options: IntakeOptions,
         try:
             st = os.lstat(p)
         except FileNotFoundError as exc:
-            raise InputNotFound(f"no such file or folder: {_display(p)}") from exc
+            raise InputNotFound(_("no such file or folder: {path}").format(path=_display(p))) from exc
         except OSError as exc:
-            raise UnreadableInput(f"cannot look at {_display(p)}: {exc.strerror}") from exc
+            raise UnreadableInput(_("cannot look at {path}: {reason}").format(path=_display(p), reason=exc.strerror)) from exc
         if stat.S_ISLNK(st.st_mode):
-            skipped.append(Skipped(_display(p), "symbolic link (not followed)"))
+            skipped.append(Skipped(_display(p), _("symbolic link (not followed)")))
         elif stat.S_ISDIR(st.st_mode):
             if not options.recursive:
-                raise IsADirectoryWithoutRecursion(f"{_display(p)} is a folder: use -r to add what it holds")
+                raise IsADirectoryWithoutRecursion(_("{path} is a folder: use -r to add what it holds").format(path=_display(p)))
             for fp, fst in _walk(p, options.hidden, skipped, own):
                 take(fp, fst)
         elif stat.S_ISREG(st.st_mode):
@@ -179,22 +179,22 @@ def _walk(top: bytes, hidden: bool, skipped: list[Skipped], own: _OwnFiles):  # 
     try:
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except OSError as exc:
-        raise UnreadableInput(f"cannot list {_display(top)}: {exc.strerror}") from exc
+        raise UnreadableInput(_("cannot list {path}: {reason}").format(path=_display(top), reason=exc.strerror)) from exc
     for entry in entries:
         path = entry.path
         try:
             est = entry.stat(follow_symlinks=False)
         except OSError as exc:
-            raise UnreadableInput(f"cannot look at {_display(path)}: {exc.strerror}") from exc
+            raise UnreadableInput(_("cannot look at {path}: {reason}").format(path=_display(path), reason=exc.strerror)) from exc
         reason = own.reason_to_skip(est)
         if reason is not None:
             skipped.append(Skipped(_display(path), reason))
             continue
         if _is_hidden(entry.name) and not hidden:
-            skipped.append(Skipped(_display(path), "hidden (use --hidden)"))
+            skipped.append(Skipped(_display(path), _("hidden (use --hidden)")))
             continue
         if stat.S_ISLNK(est.st_mode):
-            skipped.append(Skipped(_display(path), "symbolic link (not followed)"))
+            skipped.append(Skipped(_display(path), _("symbolic link (not followed)")))
             continue
         if stat.S_ISDIR(est.st_mode):
             yield from _walk(path, hidden, skipped, own)
@@ -341,7 +341,8 @@ def _record(
             report.results.append(IntakeResult(ident, kind, _display(path), result.size, result.digests))
             if result.size == 0:
                 report.warnings.append(
-                    f"{ident} ({_display(path)}) is empty (0 bytes); recorded anyway: an empty file is still a fact"
+                    _("{item} ({path}) is empty (0 bytes); recorded anyway: an empty file is still a fact").format(
+                        item=ident, path=_display(path))
                 )
         case.append_events(events, scan=scan)
         report.checkpoint_size = len(scan.entries)

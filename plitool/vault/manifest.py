@@ -48,7 +48,8 @@ class ManifestFormat(str, Enum):
         return {
             ManifestFormat.SHA256SUM: f"sha256sum -c '{manifest}'",
             ManifestFormat.B3SUM: f"b3sum -c '{manifest}'",
-            ManifestFormat.SM3SUM: f"an SM3 tool (e.g. gmssl sm3) over each file, compared with '{manifest}'",
+            ManifestFormat.SM3SUM: _("an SM3 tool (e.g. gmssl sm3) over each file, compared with '{manifest}'").format(
+                manifest=manifest),
             ManifestFormat.HASHDEEP: f"hashdeep -a -k '{manifest}' -l -r {folder}",
         }[self]
 
@@ -86,7 +87,7 @@ def _source_of(store: ObjectStore, item: EvidenceItem) -> bytes | str:
     for ref in item.references:
         if os.path.exists(ref):
             return ref
-    raise StorageError(f"{item.id}: neither a stored copy nor its original (--no-copy) is available")
+    raise StorageError(_("{item}: neither a stored copy nor its original (--no-copy) is available").format(item=item.id))
 
 
 def _matches_ledger(item: EvidenceItem, digests: dict[str, str], size: int) -> bool:
@@ -130,7 +131,7 @@ def export_items(
     so nothing planted in the folder (a link at a temp or final name) is ever written through.
     """
     if not reason.strip():
-        raise UsageError("--reason is required: the custody record says why a copy was made")
+        raise UsageError(_("--reason is required: the custody record says why a copy was made"))
     check_output_path(case, dest)
     store = ObjectStore(case.paths.objects, case.paths.staging)
     targets = [(it, check_output_path(case, dest / safe_name(it))) for it in items]
@@ -152,7 +153,7 @@ def export_items(
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StorageError(f"cannot create {dest}: {exc.strerror}") from exc
+        raise StorageError(_("cannot create {path}: {reason}").format(path=dest, reason=exc.strerror)) from exc
     out: list[ExportedFile] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         for item, target in targets:
@@ -164,8 +165,8 @@ def export_items(
                 mismatch = [a for a, d in item.digests.items() if a in result.digests and result.digests[a] != d]
                 if mismatch:
                     raise VerificationFailed(
-                        f"{item.id}: the stored bytes no longer match the ledger ({', '.join(mismatch)}); "
-                        "not exported — run 'plitool verify'"
+                        _("{item}: the stored bytes no longer match the ledger ({what}); "
+                          "not exported — run 'plitool verify'").format(item=item.id, what=", ".join(mismatch))
                     )
             out.append(ExportedFile(item.id, target, result.size, result.digests))
     fsync_dir(dest)
@@ -234,7 +235,7 @@ def write_manifest(
     """
     formats = list(dict.fromkeys(formats)) or [ManifestFormat.SHA256SUM]
     if ManifestFormat.SM3SUM in formats and "sm3" not in hashlib.algorithms_available:
-        raise AlgorithmUnavailable("SM3 is not available in this Python's OpenSSL")
+        raise AlgorithmUnavailable(_("SM3 is not available in this Python's OpenSSL"))
     if output is not None and len(formats) > 1:
         raise UsageError(_("-o names one file: with several --format, use --export-dir DIR (one check file each)"))
     if output is None and export_dir is None and len(formats) > 1:
@@ -271,7 +272,8 @@ def write_manifest(
             if extra:
                 digests.update(hash_file(path, ["sha256", *extra], progress=progress).digests)
                 if digests["sha256"] != it.sha256:
-                    raise VerificationFailed(f"{it.id}: stored object does not match the ledger; run 'plitool verify'")
+                    raise VerificationFailed(_("{item}: stored object does not match the ledger; run 'plitool verify'").format(
+                        item=it.id))
             rows.append((os.path.relpath(path, base), it.size, digests))
     result = ManifestResult({}, [], exported)
     for fmt, target in targets.items():

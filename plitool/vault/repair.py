@@ -22,6 +22,7 @@ from .case import Case
 from ..errors import LedgerDamaged, StorageError
 from .evidence import build_items
 from ..fsutil import atomic_write
+from ..i18n import _
 from .journal import find_leftovers
 from .ledger import Entry, NewEvent, utc_now
 from .permissions import tighten_permissions
@@ -37,7 +38,7 @@ class RepairResult:
 
     @property
     def message(self) -> str:
-        return "; ".join(self.actions) if self.actions else "nothing to repair"
+        return "; ".join(self.actions) if self.actions else _("nothing to repair")
 
 
 def repair_ledger(case: Case) -> RepairResult:
@@ -46,8 +47,8 @@ def repair_ledger(case: Case) -> RepairResult:
         scan = case.ledger.scan()
         if scan.problems:
             raise LedgerDamaged(
-                "repair only mends what an interrupted write leaves; this ledger has other problems "
-                f"({scan.problems[0]}); nothing changed. Restore the case from a backup."
+                _("repair only mends what an interrupted write leaves; this ledger has other problems "
+                  "({problem}); nothing changed. Restore the case from a backup.").format(problem=scan.problems[0])
             )
         stamp = utc_now().strftime("%Y%m%dT%H%M%S%fZ")
         events: list[NewEvent] = []
@@ -63,7 +64,7 @@ def repair_ledger(case: Case) -> RepairResult:
                     fh.flush()
                     os.fsync(fh.fileno())
             except OSError as exc:
-                raise StorageError(f"cannot truncate the ledger: {exc.strerror}") from exc
+                raise StorageError(_("cannot truncate the ledger: {reason}").format(reason=exc.strerror)) from exc
             scan.partial_tail = b""
             truncated, saved_rel = len(tail), str(saved.relative_to(case.root))
             events.append(
@@ -90,7 +91,8 @@ def repair_ledger(case: Case) -> RepairResult:
         if not events:
             return RepairResult(False)
         case.append_events(events, scan=scan)
-        actions = tuple(str(e.data["action"]) + (f" (kept in {e.data['saved_to']})" if e.data.get("saved_to") else "") for e in events)
+        actions = tuple(str(e.data["action"]) + (_(" (kept in {path})").format(path=e.data["saved_to"]) if e.data.get("saved_to") else "")
+                    for e in events)
         return RepairResult(True, truncated, saved_rel, actions)
 
 

@@ -40,7 +40,7 @@ class ObjectStore:
             self.staging.mkdir(mode=PRIVATE_DIR, exist_ok=True)
             fd, name = create_exclusive(self.staging, prefix)
         except OSError as exc:
-            raise StorageError(f"cannot write into {self.staging}: {exc.strerror}") from exc
+            raise StorageError(_("cannot write into {folder}: {reason}").format(folder=self.staging, reason=exc.strerror)) from exc
         return os.fdopen(fd, "wb", buffering=0), name
 
     def commit(self, staged: Path, sha256: str, size: int) -> bool:
@@ -61,7 +61,7 @@ class ObjectStore:
         except FileExistsError:
             created = False
         except OSError as exc:
-            raise StorageError(f"cannot store object {sha256[:12]}…: {exc.strerror}") from exc
+            raise StorageError(_("cannot store object {digest}…: {reason}").format(digest=sha256[:12], reason=exc.strerror)) from exc
         finally:
             staged.unlink(missing_ok=True)
         if not created:
@@ -78,8 +78,8 @@ class ObjectStore:
         actual = st.st_size
         if actual != size:
             raise StorageError(
-                f"stored object {sha256[:12]}… has {actual} bytes, expected {size}: "
-                "the store is damaged; run 'plitool verify'"
+                _("stored object {digest}… has {actual} bytes, expected {size}: "
+                  "the store is damaged; run 'plitool verify'").format(digest=sha256[:12], actual=actual, size=size)
             )
 
     def iter_objects(self) -> Iterator[tuple[str, Path]]:

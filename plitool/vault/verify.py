@@ -13,11 +13,15 @@ from .case import Case
 from ..errors import PlitoolError
 from .evidence import EvidenceItem, build_items
 from .hashing import ProgressCallback, describe_file_type, hash_file
-from ..i18n import _, ngettext
+from ..i18n import N_, _, ngettext
 from .journal import find_leftovers
 from .ledger import Entry, check_meaning, checkpoint_check
 from .permissions import check_permissions, object_writable
 from .store import HEX64, READ_ONLY, ObjectStore
+
+
+STORED_OBJECT = N_("stored object")
+ORIGINAL = N_("original (--no-copy)")
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,9 @@ def verify_case(
         report.problems.append(
             Problem(
                 "ledger",
-                f"the ledger ends with an incomplete line ({len(scan.partial_tail)} bytes), "
-                "left by an interrupted write; 'plitool repair' removes it (and keeps a copy)",
+                _("the ledger ends with an incomplete line ({size} bytes), "
+                  "left by an interrupted write; 'plitool repair' removes it (and keeps a copy)").format(
+                    size=len(scan.partial_tail)),
             )
         )
     report.problems += [Problem("checkpoint", m) for m in cps.problems]
@@ -113,18 +118,20 @@ def verify_case(
             targets: list[tuple[str, bytes | str]] = []
             if item.stored_copy:
                 expected_objects.add(item.sha256)
-                targets.append(("stored object", str(store.path_for(item.sha256))))
-            targets += [("original (--no-copy)", ref) for ref in item.references]
+                targets.append((STORED_OBJECT, str(store.path_for(item.sha256))))
+            targets += [(ORIGINAL, ref) for ref in item.references]
             for label, path in targets:
                 shown = os.fsdecode(path)
                 if not os.path.lexists(path):  # a dangling link is not "missing": it is read (and refused) below
-                    kind = "missing" if label == "stored object" else "reference"
-                    report.problems.append(Problem(kind, f"{item.id}: {label} is missing ({shown})", item.id))
+                    kind = "missing" if label == STORED_OBJECT else "reference"
+                    report.problems.append(Problem(kind, _("{item}: {label} is missing ({path})").format(
+                        item=item.id, label=_(label), path=shown), item.id))
                     continue
                 try:
                     result = hash_file(path, list(want), progress=progress, executor=pool)
                 except PlitoolError as exc:
-                    report.problems.append(Problem("modified", f"{item.id}: {label} cannot be read: {exc}", item.id))
+                    report.problems.append(Problem("modified", _("{item}: {label} cannot be read: {error}").format(
+                        item=item.id, label=_(label), error=exc), item.id))
                     continue
                 report.objects_checked += 1
                 report.bytes_checked += result.size
@@ -136,11 +143,11 @@ def verify_case(
                             ngettext("{item}: {label} has changed ({what} no longer matches the ledger)",
                                      "{item}: {label} has changed ({what} no longer match the ledger)",
                                      max(len(bad), 1)).format(
-                                item=item.id, label=label, what=", ".join(bad) or _("size")),
+                                item=item.id, label=_(label), what=", ".join(bad) or _("size")),
                             item.id,
                         )
                     )
-                if label == "stored object":
+                if label == STORED_OBJECT:
                     report.problems += _writable_object(item.id, path)
 
     _blame_the_record(items, report)
@@ -222,13 +229,16 @@ def _check_store_contents(case: Case, store: ObjectStore, expected_objects: set[
     running = [lo for lo in leftovers if lo.running]
     dead = [lo for lo in leftovers if not lo.running]
     if running:
-        report.notes.append(f"{len(running)} intake(s) running in this case; their files are not checked yet")
+        report.notes.append(ngettext("{n} intake running in this case; its files are not checked yet",
+                                     "{n} intakes running in this case; their files are not checked yet",
+                                     len(running)).format(n=len(running)))
     if dead:
         staged = sum(len(lo.staging) for lo in dead)
         orphans = sum(1 for sha in interrupted if not pending[sha].running)
         report.notes.append(
-            f"an interrupted intake left {staged} staging file(s) and {orphans} stored object(s) the ledger "
-            "never recorded; they are not evidence: 'plitool repair' sets them aside"
+            _("an interrupted intake left {staged} staging file(s) and {orphans} stored object(s) the ledger "
+              "never recorded; they are not evidence: 'plitool repair' sets them aside").format(
+                staged=staged, orphans=orphans)
         )
 
 
