@@ -117,7 +117,7 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
     console.print(plain(
         _("{added} added, {recollected} re-collected, {skipped} skipped").format(
             added=added, recollected=len(report.results) - added, skipped=len(report.skipped))
-        + "; "
+        + _("; ")
         + ngettext("the ledger now holds {n} entry", "the ledger now holds {n} entries", report.checkpoint_size).format(
             n=report.checkpoint_size)
     ))

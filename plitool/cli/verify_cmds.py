@@ -99,7 +99,8 @@ def verify_cmd(ctx: click.Context, verbose: bool, as_json: bool) -> None:
         n_problems = len(report.problems)
         verdict = (_("OK"), "green") if report.ok else (
             ngettext("{n} problem", "{n} problems", n_problems).format(n=n_problems), "red")
-        console.print(plain(verdict, ": ", ", ".join([
+        # TRANSLATORS: the separators of the verify summary "OK: 1 item, 1 file re-hashed, …"
+        console.print(plain(verdict, _(": "), _(", ").join([
             ngettext("{n} item", "{n} items", report.items).format(n=report.items),
             ngettext("{n} file re-hashed", "{n} files re-hashed", report.objects_checked).format(n=report.objects_checked)
             + f" ({human_size(report.bytes_checked)})",
@@ -162,7 +163,7 @@ def manifest_cmd(ctx: click.Context, fmts: tuple[str, ...], output: Path | None,
         console.print(plain(_("wrote {path} ({counts})").format(path=safe_text(written), counts=counts)))
     if result.exported:
         console.print(plain(
-            ngettext("{n} copy exported", "{n} copies exported", copied).format(n=copied) + "; "
+            ngettext("{n} copy exported", "{n} copies exported", copied).format(n=copied) + _("; ")
             + ngettext("{n} copy already there re-used (it matches the ledger)",
                        "{n} copies already there re-used (they match the ledger)", reused).format(n=reused)))
     for fmt, written in result.written:
