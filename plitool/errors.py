@@ -158,3 +158,22 @@ class SealFailed(EnvironmentProblem):
 
 class TokenRejected(VerificationFailed):
     """A timestamp reply does not verify (``seal --import``): nothing was recorded."""
+
+
+# -- provenance (issue 9) ----------------------------------------------------------------
+
+
+class FlowsError(UsageError):
+    """``flows.yaml`` (or the derived layer) cannot be used: every problem is named with its line.
+
+    ``problems`` holds them as ``(line, message)`` pairs (line 0: the file as a whole), so that
+    ``plitool graph check --json`` can list them one by one.
+    """
+
+    def __init__(self, message: str, problems: list[tuple[int, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[tuple[int, str]] = list(problems or [])
+
+
+class GraphvizMissing(EnvironmentProblem):
+    """A picture (SVG/PNG) was asked for but Graphviz ``dot`` is not installed or failed."""

@@ -1,7 +1,13 @@
-"""Durable, atomic file writes and the case lock.
+"""Durable, atomic file writes, bounded reads of inputs, where outputs may go, and the case lock.
 
-Everything plitool writes goes through :func:`atomic_write` (temp file in the same folder,
-fsync, rename, fsync of the folder) or is an append to the ledger made under :func:`case_lock`.
+Everything plitool writes goes through :func:`atomic_output` / :func:`atomic_write` (a temp file
+with an unpredictable name created with ``O_CREAT|O_EXCL|O_NOFOLLOW`` in the same folder, fsync,
+rename, fsync of the folder) or is an append to the ledger made under :func:`case_lock`. No output
+is ever written through a symbolic link: the temp file cannot be one (``O_EXCL``), and the final
+rename replaces a link at the target name rather than following it.
+
+Every output a person names goes through :func:`check_output_path` first: nothing is ever written
+inside the case's ``.plitool/`` or over its ``case.toml``, with or without ``--force``.
 """
 
 from __future__ import annotations
@@ -10,22 +16,100 @@ import ctypes
 import ctypes.util
 import fcntl
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
-from .errors import OutputExists, StorageError, UnreadableInput
+from .errors import OutputExists, StorageError, UnreadableInput, UsageError
+from .i18n import _
 from .vault.hashing import open_for_reading  # the one place that maps open() errors to plitool errors
 
+if TYPE_CHECKING:
+    from .vault.case import Case
 
-def read_input(path: Path) -> bytes:
-    """The bytes of a file the user named (a reply, a proof, a certificate), with plitool errors."""
-    with open_for_reading(path) as fh:
+#: Inputs read whole into memory (TSA replies, proofs, certificates, known-values lists) are far
+#: smaller than this; anything larger is refused before it is read.
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+
+
+def _human_limit(limit: int) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if limit >= size and limit % size == 0:
+            return f"{limit // size} {unit}"
+    return f"{limit} B"
+
+
+def read_regular_file(path: str | os.PathLike[str], limit: int | None, *, follow_symlinks: bool = False) -> bytes:
+    """The whole of a regular file of at most ``limit`` bytes, or a plitool error naming it.
+
+    Never blocks on a FIFO or a device (they are refused), and never reads more than
+    ``limit + 1`` bytes, so a file growing under us, or ``/dev/zero``, cannot exhaust memory.
+    ``limit=None`` reads a regular file whole, however large (for callers that still must).
+    Used for the case's own small files too (checkpoints, journals): a symbolic link there is
+    refused unless ``follow_symlinks``.
+    """
+    shown = os.fsdecode(path)
+    with open_for_reading(path, follow_symlinks=follow_symlinks) as fh:
+        if limit is None:
+            try:
+                return fh.readall()
+            except OSError as exc:
+                raise UnreadableInput(_("cannot read {path}: {reason}").format(path=shown, reason=exc.strerror)) from exc
+        too_big = UsageError(
+            _("{path} is larger than {limit}, the most plitool reads of such a file; refused").format(
+                path=shown, limit=_human_limit(limit)
+            )
+        )
+        if os.fstat(fh.fileno()).st_size > limit:
+            raise too_big
+        chunks: list[bytes] = []
+        total = 0
         try:
-            return fh.readall()
+            while total <= limit:
+                part = fh.read(limit + 1 - total)
+                if not part:
+                    break
+                chunks.append(part)
+                total += len(part)
         except OSError as exc:
-            raise UnreadableInput(f"cannot read {path}: {exc.strerror}") from exc
+            raise UnreadableInput(_("cannot read {path}: {reason}").format(path=shown, reason=exc.strerror)) from exc
+        if total > limit:
+            raise too_big
+        return b"".join(chunks)
+
+
+def read_input(path: str | os.PathLike[str], *, limit: int | None = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of a file the user named (a reply, a proof, a certificate), bounded by size.
+
+    A link the user names is followed (as ``cat`` would), but what it names must be a regular file.
+    """
+    return read_regular_file(path, limit, follow_symlinks=True)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_path(case: Case, path: str | os.PathLike[str]) -> Path:
+    """Refuse an output (file or folder) inside the case's ``.plitool/`` or over its ``case.toml``.
+
+    The path is resolved as the kernel would (every symbolic link, ``..``, the parent's and the
+    final name's), so ``../case/.plitool/x``, a link to ``.plitool`` as a parent or a link at the
+    final name pointing at the ledger are all caught. Called before any work starts.
+    """
+    real = os.path.realpath(path)
+    state = os.path.realpath(case.paths.state)
+    case_file = os.path.realpath(case.paths.case_file)
+    if _inside(real, state) or real == case_file:
+        raise UsageError(
+            _(
+                "{path} is inside the case's own {state} folder or is its {case_file}: plitool never "
+                "writes an output there (with or without --force); choose another place"
+            ).format(path=os.fsdecode(path), state=".plitool/", case_file="case.toml")
+        )
+    return Path(path)
 
 
 def fsync_dir(path: Path) -> None:
@@ -36,19 +120,43 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+def create_exclusive(folder: Path, prefix: str = ".tmp-") -> tuple[int, Path]:
+    """A new, empty file (mode 0600) with an unpredictable name in ``folder``.
+
+    ``O_CREAT|O_EXCL|O_NOFOLLOW``: nothing planted at the name (a file, a symbolic link) is ever
+    opened or written through; a clash simply draws another name.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _attempt in range(100):
+        candidate = folder / f"{prefix}{secrets.token_hex(8)}"
+        try:
+            return os.open(candidate, flags, 0o600), candidate
+        except FileExistsError:
+            continue
+    raise StorageError(_("cannot create a temporary file in {folder}").format(folder=folder))
+
+
+@contextmanager
+def atomic_output(path: Path, *, mode: int = 0o644, overwrite: bool = True) -> Iterator[BinaryIO]:
+    """Yield a file to write; on success it replaces ``path`` whole (readers see old or new, never half).
+
+    With ``overwrite=False`` an existing ``path`` (even a dangling symbolic link) is an error, also
+    when it appears while we write. With ``overwrite=True`` a symbolic link at ``path`` is replaced
+    by the file: its target is never touched.
+    """
     path = Path(path)
-    if not overwrite and path.exists():
-        raise OutputExists(f"{path} already exists (use --force to replace it)")
+    cannot_write = _("cannot write {path}: {reason}")
+    exists = _("{path} already exists (use --force to replace it)")
+    if not overwrite and os.path.lexists(path):
+        raise OutputExists(exists.format(path=path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        fd, tmp = create_exclusive(path.parent)
     except OSError as exc:
-        raise StorageError(f"cannot write {path}: {exc.strerror}") from exc
+        raise StorageError(cannot_write.format(path=path, reason=exc.strerror)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
@@ -57,17 +165,24 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
         else:
             # link() fails if the target appeared meanwhile: no silent overwrite.
             try:
-                os.link(tmp, path)
+                os.link(tmp, path, follow_symlinks=False)
             except FileExistsError as exc:
-                raise OutputExists(f"{path} already exists (use --force to replace it)") from exc
+                raise OutputExists(exists.format(path=path)) from exc
             os.unlink(tmp)
         fsync_dir(path.parent)
-    except BaseException:
+    except OSError as exc:
+        raise StorageError(cannot_write.format(path=path, reason=exc.strerror)) from exc
+    finally:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        raise
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    with atomic_output(path, mode=mode, overwrite=overwrite) as fh:
+        fh.write(data)
 
 
 _libc: ctypes.CDLL | None = None
@@ -103,9 +218,11 @@ def sync_filesystem(path: Path) -> None:
 def case_lock(lock_path: Path, *, shared: bool = False) -> Iterator[None]:
     """An advisory ``flock`` on the case: writers exclusive, readers shared; blocks until free."""
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise StorageError(f"cannot open the case lock {lock_path}: {exc.strerror}") from exc
+        raise StorageError(
+            _("cannot open the case lock {path}: {reason}").format(path=lock_path, reason=exc.strerror)
+        ) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)  # EINTR is retried by Python
         yield

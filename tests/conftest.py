@@ -37,10 +37,13 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _english_unless_asked() -> None:
-    """The language is process-wide: a zh case opened by one test must not carry into the next."""
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests read English messages (the shared test case is a zh case): PLITOOL_LANG=en, as a
+    user would set it; a test of the Chinese output removes or changes it. The language is also
+    process-wide, so it is reset: a case opened by one test must not carry into the next."""
     from plitool import i18n
 
+    monkeypatch.setenv(i18n.ENV_LANG, "en")
     i18n.reset()
 
 

@@ -391,3 +391,42 @@ def test_cli_unreadable_reply_in_chinese(monkeypatch: pytest.MonkeyPatch, tmp_pa
     result = CliRunner().invoke(cli, ["timestamp", "verify", str(garbage), "--data", str(data)])
     assert result.exit_code == 1
     assert "不是 RFC 3161 时间戳应答或时间戳令牌（不是 DER 编码：" in result.output
+
+
+def test_a_zh_case_reads_in_chinese_and_an_en_case_in_english(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Issue 8 item 9 through the command line: the case's own ``lang`` changes what people read
+    (table headers, show, the verify verdict, an error), ``--lang`` overrides it, JSON stays data."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv(i18n.ENV_LANG, raising=False)
+    env = {k: v for k, v in __import__("os").environ.items() if k != i18n.ENV_LANG}
+
+    def plitool(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "plitool.cli", *args], capture_output=True, text=True, env=env,
+                              timeout=60)
+
+    evidence = tmp_path / "名单.csv"
+    evidence.write_text("姓名,手机号\n王某,13912345678\n", encoding="utf-8")
+    for lang in ("zh", "en"):
+        case = str(tmp_path / lang)
+        assert plitool("init", case, "--title", "案件", "--lang", lang).returncode == 0
+        assert plitool("--case", case, "add", str(evidence)).returncode == 0
+        listing = plitool("--case", case, "list").stdout
+        shown = plitool("--case", case, "show", "E-0001").stdout
+        verdict = plitool("--case", case, "verify").stdout
+        missing = plitool("--case", case, "show", "E-0042")
+        assert missing.returncode == 2
+        if lang == "zh":
+            assert "文件名" in listing and "大小" in listing
+            assert "保管历史" in shown and "custody history" not in shown
+            assert "校验通过" in verdict
+            assert "E-0042" in missing.stderr and not any(w in missing.stderr for w in ("no evidence", "in this case"))
+            assert missing.stderr.startswith("plitool：错误：") and missing.stderr.count("\n") == 1  # one line
+            english = plitool("--case", case, "--lang", "en", "verify").stdout
+            assert "OK" in english and "校验通过" not in english
+            doc = json.loads(plitool("--case", case, "verify", "--json").stdout)
+            assert doc["ok"] is True and "problems" in doc  # keys stay English
+        else:
+            assert "name" in listing and "custody history" in shown and "OK" in verdict
+            assert "文件名" not in listing and "校验通过" not in verdict

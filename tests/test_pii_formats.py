@@ -177,8 +177,12 @@ def test_block_fast_path_counts_exactly_like_the_per_cell_path(tmp_path: Path) -
 def test_corrupt_csv_is_a_named_problem(tmp_path: Path) -> None:
     path = tmp_path / "huge-field.csv"
     path.write_text("手机号,备注\n13812341234,\"" + "x" * 200_000 + "\"\n", encoding="utf-8")
+    result = scan(path)  # a large cell (under the 1 Mi-character bound) is read
+    assert result.status == "scanned" and result.counts == {"phone": 1}
+    # a quoted cell spanning lines past the bound: memory is not given to it, the file is named
+    path.write_text("手机号,备注\n13812341234,\"" + ("x" * 999 + "\n") * 1200 + "\"\n", encoding="utf-8")
     result = scan(path)
-    assert result.status == "failed" and "CSV" in (result.error or "")
+    assert result.status == "failed" and "CSV" in (result.error or "") and "field limit" in (result.error or "")
 
 
 # -- XLSX ---------------------------------------------------------------------------------

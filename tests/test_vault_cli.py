@@ -160,15 +160,16 @@ def test_nonexistent_path_fails_before_any_work(case: Case, run: Cli, evidence_d
 
 def test_unreadable_file(case: Case, run: Cli, evidence_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = evidence_dir / "隐私政策.txt"
-    real_open = open
+    real_open = os.open
 
     def deny(path, *args, **kwargs):  # type: ignore[no-untyped-def]
         if os.fsdecode(path) == str(target):
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    # Tests may run as root, where chmod 000 does not stop reading: deny at the open() call.
-    monkeypatch.setattr(hashing, "open", deny, raising=False)
+    # Tests may run as root, where chmod 000 does not stop reading: deny at the os.open() call
+    # that hashing's open_for_reading makes.
+    monkeypatch.setattr(hashing.os, "open", deny)
     before = ledger_bytes(case)
     result = run("add", str(evidence_dir / "screenshot.png"), str(target))
     assert result.exit_code == 3 and "permission denied" in result.output

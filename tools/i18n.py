@@ -201,6 +201,8 @@ def _translations_from(data: Any) -> dict[str, str]:
         raise MergeError("expected a JSON object {msgid: translation} or a list of entries")
     out = {}
     for msgid, msgstr in pairs:
+        if isinstance(msgstr, list) and len(msgstr) == 1:
+            msgstr = msgstr[0]  # a plural entry: Chinese has one form (nplurals=1)
         if not isinstance(msgid, str) or not isinstance(msgstr, str):
             raise MergeError(f"msgid and msgstr must be strings: {msgid!r}")
         if msgstr.strip():

@@ -47,7 +47,8 @@ def _parse_datetime(ctx: click.Context, param: click.Parameter, value: str | Non
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date-time (e.g. 2026-11-01T14:30+08:00)") from exc
+        raise click.BadParameter(_("{value!r} is not an ISO 8601 date-time (e.g. 2026-11-01T14:30+08:00)").format(
+            value=value)) from exc
     return moment  # without an offset: read in the case's time zone once the case is open
 
 
@@ -91,7 +92,7 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
     options = IntakeOptions(recursive=recursive, hidden=hidden, copy=not no_copy, source=source,
                             collected_by=collected_by, collected_at=collected_at, method=method,
                             tags=split_tags(tags), note=note)
-    with byte_progress("hashing") as (advance, set_total):
+    with byte_progress(_("hashing")) as (advance, set_total):
         report = add_evidence(case, paths, options, progress=advance, on_plan=lambda p: set_total(p.total_bytes))
     if as_json:
         emit_json({
@@ -116,7 +117,7 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
     console.print(plain(
         _("{added} added, {recollected} re-collected, {skipped} skipped").format(
             added=added, recollected=len(report.results) - added, skipped=len(report.skipped))
-        + "; "
+        + _("; ")
         + ngettext("the ledger now holds {n} entry", "the ledger now holds {n} entries", report.checkpoint_size).format(
             n=report.checkpoint_size)
     ))
@@ -445,7 +446,7 @@ def export_cmd(ctx: click.Context, item_ids: tuple[str, ...], dest: Path, reason
 
     case, items = _load_items(ctx)
     chosen = get_items(items, item_ids)
-    with byte_progress("exporting", sum(i.size for i in chosen)) as (advance, _total):
+    with byte_progress(_("exporting"), sum(i.size for i in chosen)) as (advance, _total):
         done = export_items(case, chosen, dest, reason, force=force, progress=advance)
     if as_json:
         emit_json([{"item": f.item, "path": str(f.path), "sha256": f.digests["sha256"]} for f in done])

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "verify-proof": "plitool.cli.seal_cmds:verify_proof_cmd",
     "timestamp": "plitool.cli.seal_cmds:timestamp_group",
     "scan": "plitool.cli.scan_cmds:scan_cmd",
+    "graph": "plitool.cli.graph_cmds:graph_group",
     "holdings": "plitool.cli.provenance_cmds:holdings_group",
     "leak": "plitool.cli.provenance_cmds:leak_group",
     "attribute": "plitool.cli.provenance_cmds:attribute_cmd",
@@ -75,7 +76,7 @@ class PlitoolCliError(click.ClickException):
     def show(self, file: Any = None) -> None:
         from .common import safe_text  # a message may quote a hostile file name: one escaped line
 
-        click.echo(f"plitool: error: {safe_text(self.format_message())}", err=True)
+        click.echo(_("plitool: error: {message}").format(message=safe_text(self.format_message())), err=True)
 
 
 def _in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
@@ -183,12 +184,12 @@ class LazyGroup(click.Group):
             exc.show()
             return exc.exit_code
         except click.UsageError as exc:
-            click.echo(f"plitool: error: {_usage_line(exc)}", err=True)
+            click.echo(_("plitool: error: {message}").format(message=_usage_line(exc)), err=True)
             return EXIT_USAGE
         except PlitoolError as exc:  # raised while the command line was read (an option's check)
             if _in_chain(exc, KeyboardInterrupt):
                 return _stop_on_interrupt()
-            click.echo(f"plitool: error: {exc}", err=True)
+            click.echo(_("plitool: error: {message}").format(message=exc), err=True)
             return exc.exit_code
         except click.ClickException as exc:
             if _in_chain(exc, KeyboardInterrupt):  # click.prompt turns Ctrl-C into Abort

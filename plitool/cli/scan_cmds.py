@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import click
 
-from .common import byte_progress, emit_json, err, json_option, open_case, out
+from ..i18n import _, ngettext
+from .common import byte_progress, emit_json, err, json_option, open_case, out, safe_text
 
 
 @click.command("scan")
@@ -44,8 +47,6 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
     from ..pii.scan import (
         ScanOptions,
         file_record,
-        fingerprint_prefix,
-        finding_record,
         name_masks,
         record_reveal,
         resolve_targets,
@@ -54,21 +55,21 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
     )
 
     if reveal and not (reason and reason.strip()):
-        raise UsageError("--reveal needs --reason TEXT: showing raw personal data is logged with its reason")
+        raise UsageError(_("--reveal needs --reason TEXT: showing raw personal data is logged with its reason"))
     if reason and not reveal:
-        raise UsageError("--reason goes with --reveal")
+        raise UsageError(_("--reason goes with --reveal"))
     kinds = parse_types(types_text)
     known = KnownValues.load(known_values) if known_values else None
-    password = click.prompt("PDF password", hide_input=True, err=True) if ask_password else None
+    password = click.prompt(_("PDF password"), hide_input=True, err=True) if ask_password else None
     case = open_case(ctx)
     fingerprinter = Fingerprinter.for_case(case.paths.fingerprint_key)
-    with byte_progress("adding") as (advance, _):
+    with lazy_progress(_("adding")) as advance:  # drawn only when a new file is hashed into the vault
         items, added = resolve_targets(case, targets, progress=advance)
     if reveal:
         assert reason is not None
         record_reveal(case, items, reason, kinds)
     options = ScanOptions(kinds=kinds, limit=limit or None, password=password, known_values=known)
-    with byte_progress("scanning", sum(it.size for it in items)) as (advance, _):
+    with byte_progress(_("scanning"), sum(it.size for it in items)) as (advance, _set_total):
         results = scan_items(case, items, options, progress=advance)
     names = name_masks(results)
     shared = shared_values(results, fingerprinter, names)
@@ -84,56 +85,105 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
             "types": sorted(kinds),
         })
     else:
-        from rich.markup import escape
-        from rich.table import Table
-
-        console = out()
-        for r in results:
-            head = f"[bold]{r.item}[/]  {escape(r.name)}  ({r.format}"
-            if r.encoding:
-                head += f", {r.encoding}"
-            head += f", {r.units} {'rows' if r.format in ('csv', 'tsv', 'xlsx') else 'text units'})"
-            console.print(head, highlight=False)
-            if r.status == "not scanned":
-                console.print(f"  {escape(r.notes[0] if r.notes else 'not scanned')}", highlight=False)
-                continue
-            if r.status == "failed":
-                console.print(f"  [red]failed:[/] {escape(r.error or '')}", highlight=False)
-            counts = [f"{k} {v}" for k, v in sorted(r.counts.items())]
-            counts += [f"{k} (masked) {v}" for k, v in sorted(r.partial_counts.items())]
-            console.print("  " + (" · ".join(counts) if counts else "no personal data found"), highlight=False)
-            if r.findings:
-                columns = ["type", "masked", "fingerprint", "location"] + (["value"] if reveal else [])
-                table = Table(*columns, box=None, padding=(0, 1, 0, 2))
-                for f in r.findings:
-                    rec: dict[str, Any] = finding_record(f, fingerprinter, names, reveal=reveal)
-                    kind = rec["type"] + (" (masked)" if rec["partial"] else "")
-                    row = [kind, rec["masked"], fingerprint_prefix(rec["fingerprint"]), rec["location"]]
-                    if reveal:
-                        row.append(rec["value"])
-                    table.add_row(*(escape(str(c)) for c in row))
-                console.print(table)
-                if r.truncated:
-                    console.print(f"  … {r.total - len(r.findings)} more (counts are complete; --limit 0 lists all)",
-                                  highlight=False)
-            for note in r.notes:
-                console.print(f"  [dim]note: {escape(note)}[/]", highlight=False)
-        if shared:
-            console.print("[bold]Values found in more than one file[/] (same fingerprint"
-                          + (", among the listed findings; --limit 0 compares all" if limited else "") + "):",
-                          highlight=False)
-            for e in shared:
-                console.print(f"  {e['type']:10} {escape(e['masked'])}  {fingerprint_prefix(e['fingerprint'])}  "
-                              f"in {', '.join(e['items'])}", highlight=False)
+        _print_results(results, shared, limited, fingerprinter, names, reveal)
     console = err()
     for a in added:
-        console.print(f"added {a} to the vault before scanning", highlight=False)
+        console.print(_("added {item} to the vault before scanning").format(item=a), highlight=False)
     failed = [r for r in results if r.status == "failed"]
     for r in failed:
-        console.print(f"[red]error:[/] {r.item} ({r.name}): {r.error}", highlight=False)
+        console.print("[red]{label}[/] {item} ({name}): {error}".format(
+            label=shown(_("error:")), item=r.item, name=shown(r.name), error=shown(r.error or "")), highlight=False)
     total = sum(r.total for r in results)
     skipped = sum(r.status == "not scanned" for r in results)
-    console.print(f"{len(results)} file(s): {total} finding(s), {skipped} not scanned, {len(failed)} failed"
-                  + ("; raw values shown, access logged" if reveal else ""), highlight=False)
+    summary = _("{files}: {findings}, {skipped} not scanned, {failed} failed").format(
+        files=ngettext("{n} file", "{n} files", len(results)).format(n=len(results)),
+        findings=ngettext("{n} finding", "{n} findings", total).format(n=total), skipped=skipped, failed=len(failed))
+    if reveal:
+        summary += _("; raw values shown, access logged")
+    console.print(shown(summary), highlight=False)
     if failed:
         ctx.exit(1)
+
+
+def shown(value: object) -> str:
+    """Text from evidence (names, locations, notes, parsers' messages) for a rich console: control
+    and bidi characters as visible escapes, brackets never read as markup."""
+    from rich.markup import escape
+
+    return escape(safe_text(value))
+
+
+@contextmanager
+def lazy_progress(description: str) -> Iterator[Callable[[int], None]]:
+    """A byte progress bar that appears on the first bytes reported, not before: scanning
+    evidence already in the vault (E-0003) adds nothing and shows no "adding" bar."""
+    with ExitStack() as stack:
+        bar: list[Callable[[int], None]] = []
+
+        def advance(n: int) -> None:
+            if not bar:
+                bar.append(stack.enter_context(byte_progress(description))[0])
+            bar[0](n)
+
+        yield advance
+
+
+def _print_results(results: list[Any], shared: list[dict[str, Any]], limited: bool, fingerprinter: Any, names: Any,
+                   reveal: bool) -> None:
+    from rich.table import Table
+
+    from ..pii.scan import finding_record, fingerprint_prefix
+
+    console = out()
+    for r in results:
+        unit = _("rows") if r.format in ("csv", "tsv", "xlsx") else _("text units")
+        head = f"[bold]{r.item}[/]  {shown(r.name)}  ({r.format}"
+        if r.encoding:
+            head += f", {r.encoding}"
+        head += f", {r.units} {unit})"
+        console.print(head, highlight=False)
+        if r.status == "not scanned":
+            console.print("  " + shown(r.notes[0] if r.notes else _("not scanned")), highlight=False)
+            continue
+        if r.status == "failed":
+            console.print("  [red]{label}[/] {error}".format(label=shown(_("failed:")), error=shown(r.error or "")),
+                          highlight=False)
+        counts = [f"{k} {v}" for k, v in sorted(r.counts.items())]
+        counts += [_("{kind} (masked) {count}").format(kind=k, count=v) for k, v in sorted(r.partial_counts.items())]
+        if counts:
+            line = " · ".join(counts)
+            if r.status == "failed":
+                line = _("before the failure: {counts}").format(counts=line)
+            console.print("  " + shown(line), highlight=False)
+        elif r.status == "failed":
+            pass  # a file not read has no verdict on personal data
+        elif not r.text_layer:
+            console.print("  " + shown(_("no text layer: scanned pages? Nothing could be read (OCR them first)")),
+                          highlight=False)
+        else:
+            console.print("  " + shown(_("no personal data found")), highlight=False)
+        if r.findings:
+            columns = [_("type"), _("masked"), _("fingerprint"), _("found by"), _("location")]
+            columns += [_("value")] if reveal else []
+            table = Table(*columns, box=None, padding=(0, 1, 0, 2))
+            for f in r.findings:
+                rec: dict[str, Any] = finding_record(f, fingerprinter, names, reveal=reveal)
+                kind = rec["type"] + (_(" (masked)") if rec["partial"] else "")
+                via = rec["via"].removeprefix("known:")
+                row = [kind, rec["masked"], fingerprint_prefix(rec["fingerprint"]), via, rec["location"]]
+                if reveal:
+                    row.append(rec["value"])
+                table.add_row(*(shown(str(c)) for c in row))
+            console.print(table)
+            if r.truncated:
+                console.print("  " + shown(_("… {n} more (counts are complete; --limit 0 lists all)")
+                                            .format(n=r.total - len(r.findings))), highlight=False)
+        for note in r.notes:
+            console.print("  [dim]{}[/]".format(shown(_("note: {note}").format(note=note))), highlight=False)
+    if shared:
+        head = _("Values found in more than one file (same fingerprint, among the listed findings; --limit 0 "
+                 "compares all):") if limited else _("Values found in more than one file (same fingerprint):")
+        console.print("[bold]{}[/]".format(shown(head)), highlight=False)
+        for e in shared:
+            console.print(shown(f"  {e['type']:10} {e['masked']}  {fingerprint_prefix(e['fingerprint'])}  "
+                                 + _("in {items}").format(items=", ".join(e["items"]))), highlight=False)

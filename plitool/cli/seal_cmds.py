@@ -76,7 +76,7 @@ def seal_cmd(ctx: click.Context, tsa: tuple[str, ...], hash_name: str, timeout: 
     from ..timestamps.seal import import_reply, prepare_offline, seal_case
 
     if offline and import_path:
-        raise UsageError("--offline and --import are two steps: use one at a time")
+        raise UsageError(_("--offline and --import are two steps: use one at a time"))
     case = open_case(ctx)
     console = err()
     if offline:
@@ -151,7 +151,8 @@ def trust_add_cmd(ctx: click.Context, ca_file: Path, name: str | None, as_json: 
         return
     for root, new in added:
         what = _("trusted") if new else _("already trusted")
-        err().print(plain(f"{what}: {root.name} — {root.subject} (SHA-256 {root.sha256})"))
+        err().print(plain(_("{what}: {name} — {subject} (SHA-256 {sha256})").format(
+            what=what, name=root.name, subject=root.subject, sha256=root.sha256)))
 
 
 @trust_group.command("list")
@@ -235,12 +236,13 @@ def verify_proof_cmd(proof_file: Path, data: Path | None, ca: tuple[Path, ...], 
     else:
         console = out()
         for c in report.checks:
-            console.print(plain(("OK  ", "green") if c.ok else ("FAIL", "red"), f" {c.name:10} ", c.message), soft_wrap=True)
+            console.print(plain((_("OK").ljust(4), "green") if c.ok else (_("FAIL"), "red"), f" {c.name:10} ", c.message),
+                          soft_wrap=True)
         for stamp, verdict in report.verdicts:
             console.print(_verdict_line(verdict, f"     {stamp.get('file')}: "), soft_wrap=True)
         bound = report.existed_no_later_than
         if report.ok and bound:
-            console.print(plain(("OK", "green"), ": ", _("{item} existed no later than {time}, per TSA {tsa}").format(
+            console.print(plain((_("OK"), "green"), ": ", _("{item} existed no later than {time}, per TSA {tsa}").format(
                 item=report.item, time=iso_z(bound[0]), tsa=bound[1])), soft_wrap=True)
         elif not report.ok:
             console.print(plain((_("proof does not hold"), "red"), " ", _("for {item}").format(item=report.item)),
@@ -277,18 +279,18 @@ def timestamp_verify_cmd(reply: Path, data: Path | None, digest: str | None, ca:
     from ..timestamps.trust import trusted_certificates
 
     if (data is None) == (digest is None):
-        raise UsageError("give exactly one of --data FILE or --digest HEX")
+        raise UsageError(_("give exactly one of --data FILE or --digest HEX"))
     certs = _load_ca(ca)
     roots = trusted_certificates(None, extra=[c for c in certs if is_self_signed(c)], system=system_roots)
     extra = [c for c in certs if not is_self_signed(c)]
     blob = read_input(reply)
-    payload = read_input(data) if data is not None else None
+    payload = read_input(data, limit=None) if data is not None else None  # evidence: any size
     want: bytes | None = None
     if digest is not None:
         try:
             want = bytes.fromhex(digest.strip())
         except ValueError as exc:
-            raise UsageError(f"--digest {digest!r} is not hexadecimal") from exc
+            raise UsageError(_("--digest {digest!r} is not hexadecimal").format(digest=digest)) from exc
     verdict = verify_reply(blob, data=payload, digest=want, roots=roots, extra_certs=extra)
     if as_json:
         emit_json({"file": str(reply), **verdict.as_json()})
@@ -300,7 +302,8 @@ def timestamp_verify_cmd(reply: Path, data: Path | None, digest: str | None, ca:
             for key in ("time", "tsa_name", "signer", "policy", "serial", "accuracy", "hash", "imprint", "nonce"):
                 console.print(plain(f"  {key:9} {info[key]}"), soft_wrap=True)
         if verdict.root:
-            console.print(plain(f"  root      {verdict.root} (SHA-256 {verdict.root_sha256})"), soft_wrap=True)
+            console.print(plain("  root      " + _("{root} (SHA-256 {sha256})").format(
+                root=verdict.root, sha256=verdict.root_sha256)), soft_wrap=True)
         for note in verdict.notes:
             err().print(plain(_("note: {note}").format(note=note)))
         if data is not None and ca:

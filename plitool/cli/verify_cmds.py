@@ -59,14 +59,14 @@ def verify_cmd(ctx: click.Context, verbose: bool, as_json: bool) -> None:
     from ..vault.verify import verify_case
 
     case = open_case(ctx)
-    with byte_progress("verifying") as (advance, set_total):
+    with byte_progress(_("verifying")) as (advance, set_total):
         report = verify_case(case, progress=advance, on_total=set_total)
     if as_json:
         emit_json(report.as_json())
     else:
         console = out()
         for p in report.problems:
-            console.print(plain(("FAIL", "red"), f" {p.kind:11} ", p.message), soft_wrap=True)  # may quote a hostile path
+            console.print(plain((_("FAIL"), "red"), f" {p.kind:11} ", p.message), soft_wrap=True)  # may quote a hostile path
         if report.trusted_times:
             # "existed no later than": the earliest trusted timestamp over a checkpoint holding the item.
             if verbose:
@@ -99,7 +99,8 @@ def verify_cmd(ctx: click.Context, verbose: bool, as_json: bool) -> None:
         n_problems = len(report.problems)
         verdict = (_("OK"), "green") if report.ok else (
             ngettext("{n} problem", "{n} problems", n_problems).format(n=n_problems), "red")
-        console.print(plain(verdict, ": ", ", ".join([
+        # TRANSLATORS: the separators of the verify summary "OK: 1 item, 1 file re-hashed, …"
+        console.print(plain(verdict, _(": "), _(", ").join([
             ngettext("{n} item", "{n} items", report.items).format(n=report.items),
             ngettext("{n} file re-hashed", "{n} files re-hashed", report.objects_checked).format(n=report.objects_checked)
             + f" ({human_size(report.bytes_checked)})",
@@ -112,14 +113,17 @@ def verify_cmd(ctx: click.Context, verbose: bool, as_json: bool) -> None:
 
 
 @click.command("manifest")
-@click.option("--format", "fmt", type=click.Choice(["sha256sum", "b3sum", "sm3sum", "hashdeep"]), default="sha256sum", show_default=True)
+@click.option("--format", "fmts", type=click.Choice(["sha256sum", "b3sum", "sm3sum", "hashdeep"]), multiple=True,
+              help="Check-file format (default sha256sum). Repeat it with --export-dir to write several check files over one export.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the check file here (default: stdout, or into --export-dir).")
-@click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path), help="Export working copies to DIR/evidence/ and write the check file in DIR.")
+@click.option("--export-dir", type=click.Path(file_okay=False, path_type=Path), help="Export working copies to DIR/evidence/ and write the check file(s) in DIR; copies already there that match the ledger are re-used.")
 @click.option("--reason", default="exported with a check file for independent verification", show_default=True, help="With --export-dir: why the copies are made.")
 @click.option("--force", is_flag=True, help="Replace existing files.")
+@json_option
 @click.pass_context
-def manifest_cmd(ctx: click.Context, fmt: str, output: Path | None, export_dir: Path | None, reason: str, force: bool) -> None:
-    """Write a check file that standard tools accept.
+def manifest_cmd(ctx: click.Context, fmts: tuple[str, ...], output: Path | None, export_dir: Path | None, reason: str,
+                 force: bool, as_json: bool) -> None:
+    """Write check files that standard tools accept.
 
     \b
     Without --export-dir the paths point into the case's store; check from the case folder:
@@ -131,21 +135,41 @@ def manifest_cmd(ctx: click.Context, fmt: str, output: Path | None, export_dir: 
     from ..vault.manifest import ManifestFormat, write_manifest
 
     case = open_case(ctx)
+    formats = [ManifestFormat(f) for f in fmts] or [ManifestFormat.SHA256SUM]
     items = list(build_items(case.ledger.scan().entries).values())
-    with byte_progress("exporting" if export_dir else "hashing") as (advance, _total):
-        text, written, exported = write_manifest(case, items, ManifestFormat(fmt), output=output,
-                                                 export_dir=export_dir, reason=reason, force=force, progress=advance)
-    if written is None:
-        click.echo(text, nl=False)
-    else:
-        counts = ngettext("{n} item", "{n} items", len(items)).format(n=len(items))
-        if exported:
-            counts += ", " + ngettext("{n} copy exported", "{n} copies exported", len(exported)).format(n=len(exported))
-        err().print(plain(_("wrote {path} ({counts})").format(path=safe_text(written), counts=counts)))
-        where = export_dir if export_dir is not None else case.root
-        command = ManifestFormat(fmt).check_command(written.resolve(), "evidence" if export_dir else ".plitool/objects")
+    with byte_progress(_("exporting") if export_dir else _("hashing")) as (advance, _total):
+        result = write_manifest(case, items, formats, output=output, export_dir=export_dir, reason=reason,
+                                force=force, progress=advance)
+    folder = "evidence" if export_dir else ".plitool/objects"
+    if as_json:
+        emit_json({
+            "items": len(items),
+            "written": [{"format": f.value, "path": str(p), "check": f.check_command(p.resolve(), folder)}
+                        for f, p in result.written],
+            "exported": [{"item": e.item, "path": str(e.path), "sha256": e.digests["sha256"], "reused": e.reused}
+                         for e in result.exported],
+            **({"text": {f.value: t for f, t in result.texts.items()}} if not result.written else {}),
+        })
+        return
+    if not result.written:
+        click.echo(result.texts[formats[0]], nl=False)
+        return
+    copied = sum(not e.reused for e in result.exported)
+    reused = len(result.exported) - copied
+    console = err()
+    where = export_dir if export_dir is not None else case.root
+    counts = ngettext("{n} item", "{n} items", len(items)).format(n=len(items))
+    for _fmt, written in result.written:
+        console.print(plain(_("wrote {path} ({counts})").format(path=safe_text(written), counts=counts)))
+    if result.exported:
+        console.print(plain(
+            ngettext("{n} copy exported", "{n} copies exported", copied).format(n=copied) + _("; ")
+            + ngettext("{n} copy already there re-used (it matches the ledger)",
+                       "{n} copies already there re-used (they match the ledger)", reused).format(n=reused)))
+    for fmt, written in result.written:
+        command = fmt.check_command(written.resolve(), folder)
         # one line, never wrapped: the command is meant to be copied
-        err().print(plain(_("check it from {folder} with: {command}").format(folder=safe_text(where),
+        console.print(plain(_("check it from {folder} with: {command}").format(folder=safe_text(where),
                                                                                command=safe_text(command))))
 
 

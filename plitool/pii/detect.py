@@ -21,6 +21,7 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from ..errors import UsageError
+from ..i18n import _
 from .fields import KINDS, LABEL_WORDS, VALIDATED, field_for_label
 from .normalize import (
     _birth_date_ok,
@@ -166,7 +167,11 @@ def detect_text(text: str, kinds: frozenset[str] = frozenset(KINDS), *, field: s
                 continue
             found.append(Match("name", m.group(), m.group(), partial=True, start=m.start()))
     if field is None and (":" in text or "：" in text or "=" in text):
-        found.extend(_labelled(text, kinds, found))
+        labelled = _labelled(text, kinds, found)
+        wins = [(m.start, m.start + len(m.raw)) for m in labelled if m.kind in LABEL_WINS]
+        if wins:  # 订单号：19527593857 is an order number, though its digits pass for a phone
+            found = [m for m in found if not any(a <= m.start < b for a, b in wins)]
+        found.extend(labelled)
     elif field is not None and field in kinds and field not in VALIDATED and not found:
         v = normalize(field, text)
         if v:
@@ -180,6 +185,11 @@ def _at(m: Match, start: int) -> Match:
     return Match(m.kind, m.value, m.raw, m.partial, m.via, start)
 
 
+#: Identifier kinds whose label names the value outright: the label wins over a pattern that the
+#: same digits happen to match (an order number of 11 digits starting 1[3-9] passes for a phone).
+LABEL_WINS = frozenset({"order_id", "waybill", "device_id"})
+
+
 def _labelled(text: str, kinds: frozenset[str], already: list[Match]) -> list[Match]:
     """``姓名：张三``, ``收货地址: 示例市…``: values of the label-only kinds."""
     taken = {m.start for m in already}
@@ -189,7 +199,7 @@ def _labelled(text: str, kinds: frozenset[str], already: list[Match]) -> list[Ma
         if kind is None or kind in VALIDATED or kind not in kinds:
             continue
         start = m.start("value")
-        if start in taken:
+        if start in taken and kind not in LABEL_WINS:
             continue
         raw = m.group("value")
         if kind == "address":
@@ -356,12 +366,17 @@ class KnownValues:
 
     @classmethod
     def load(cls, path: str | Path) -> KnownValues:
+        from ..errors import InputNotFound, PlitoolError
+        from ..fsutil import read_input
+
         try:
-            text = Path(path).read_text("utf-8-sig")
-        except FileNotFoundError as exc:
-            raise UsageError(f"--known-values: no such file: {path}") from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--known-values: cannot read {path} as UTF-8 text: {exc}") from exc
+            text = read_input(path).decode("utf-8-sig")  # bounded, regular files only
+        except InputNotFound as exc:
+            raise UsageError(_("--known-values: no such file: {path}").format(path=path)) from exc
+        except PlitoolError as exc:
+            raise UsageError(_("--known-values: {error}").format(error=exc)) from exc
+        except UnicodeDecodeError as exc:
+            raise UsageError(_("--known-values: cannot read {path} as UTF-8 text: {error}").format(path=path, error=exc)) from exc
         values: list[KnownValue] = []
         for lineno, line in enumerate(text.splitlines(), start=1):
             line = line.split("#", 1)[0].strip()
@@ -377,10 +392,11 @@ class KnownValues:
                 if len(found) == 1 and not found[0].partial:
                     kind = found[0].kind
             if kind is None:
-                raise UsageError(f"--known-values line {lineno}: say what it is, e.g. 'phone: …' or 'device_id: …'")
+                raise UsageError(_("--known-values line {line}: say what it is, e.g. 'phone: …' or 'device_id: …'").format(
+                    line=lineno))
             v = normalize(kind, line)
             if not v:
-                raise UsageError(f"--known-values line {lineno}: not a valid {kind}")
+                raise UsageError(_("--known-values line {line}: not a valid {kind}").format(line=lineno, kind=kind))
             values.append(KnownValue(kind, v))
         return cls(values)
 

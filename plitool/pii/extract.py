@@ -6,6 +6,13 @@ column gets only the detector its header names). Everything streams: a CSV of an
 row by row, an XLSX sheet through openpyxl's read-only mode. DOCX and XLSX are zip files and are
 checked against :class:`ArchiveLimits` before any parser sees them (zip bombs are refused).
 Parser failures become :class:`~plitool.errors.CorruptDocument` naming the file.
+
+Every file is hostile until read: time and memory are bounded per file (:class:`ArchiveLimits`).
+Text is read in pieces of at most :data:`CHUNK_CHARS` characters that overlap, so a 100 MB line
+costs no more than many short ones and a value across a piece boundary is still found once; a
+JSON/HAR file too large to parse whole is scanned as text; a DOCX's XML, an XLSX's string table
+and cells, a PDF's pages and an e-mail's nesting have ceilings, beyond which the file is refused
+with its reason (or, for repeated PDF pages, read once).
 """
 
 from __future__ import annotations
@@ -22,13 +29,14 @@ import struct
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..errors import CorruptDocument, EncryptedDocument, UnreadableInput, UnsafeArchive
+from ..i18n import _
 from .fields import field_for_label
 
 SNIFF_BYTES = 64 * 1024
@@ -39,6 +47,9 @@ class TextUnit:
     text: str
     location: str
     field: str | None = None  # the field a header/label/key names for this text
+    #: Only matches starting in [keep[0], keep[1]) count: the rest of ``text`` is overlap with the
+    #: neighbouring pieces of a long line (seen there whole). None: the whole text.
+    keep: tuple[int, int] | None = None
 
 
 @dataclass
@@ -65,12 +76,24 @@ Part = TextUnit | Table
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """Bounds for DOCX/XLSX (zip) contents, checked before decompressing anything."""
+    """Bounds on what one file may make the scanner decompress, hold and parse.
 
-    max_total: int = 1 << 30  # bytes, all members together, as declared
+    The zip bounds (DOCX/XLSX) are checked on the declared sizes before anything is
+    decompressed; the others while reading. Each keeps one file well under 1 GB of memory.
+    """
+
+    max_total: int = 256 << 20  # bytes, all members of a DOCX/XLSX together, as declared
     max_ratio: int = 200  # uncompressed : compressed, for members above ratio_floor
     ratio_floor: int = 8 << 20
     max_members: int = 20000
+    max_docx_xml: int = 16 << 20  # a DOCX's XML parts together: python-docx builds a tree of them (~2 s/MiB)
+    max_shared_strings: int = 2_000_000  # entries in an XLSX string table (openpyxl holds them all)
+    max_shared_strings_bytes: int = 64 << 20
+    max_cells: int = 10_000_000  # cells read from one XLSX
+    max_pdf_pages: int = 10_000  # distinct pages whose text is extracted
+    max_json_bytes: int = 64 << 20  # larger JSON/HAR files are scanned as text, not parsed whole
+    max_eml_bytes: int = 64 << 20  # the email package holds a message several times over
+    max_eml_depth: int = 50  # nested MIME multiparts
 
 
 @dataclass
@@ -80,6 +103,8 @@ class ExtractState:
     encoding: str | None = None
     replaced_bytes: int = 0
     notes: list[str] = field(default_factory=list)
+    #: False when the file has pages but none carries text (a PDF of scanned images).
+    text_layer: bool = True
 
 
 # -- decoding with a count of replaced bytes ---------------------------------------------
@@ -164,7 +189,7 @@ def _open_binary(path: Path) -> BinaryIO:
     try:
         return open(path, "rb")  # noqa: SIM115 - closed by the caller
     except OSError as exc:
-        raise UnreadableInput(f"cannot read {path}: {exc.strerror}") from exc
+        raise UnreadableInput(_("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)) from exc
 
 
 def _sample_text(path: Path, limit: int = SNIFF_BYTES) -> str:
@@ -174,6 +199,53 @@ def _sample_text(path: Path, limit: int = SNIFF_BYTES) -> str:
     text = head[bom:].decode(encoding, "replace")
     cut = text.rfind("\n")
     return text[: cut + 1] if cut > 0 and len(head) == limit else text
+
+
+# -- long lines: bounded pieces that overlap ------------------------------------------------
+
+#: A line longer than this (in characters) is read in pieces; memory stays bounded by it.
+CHUNK_CHARS = 1 << 20
+#: Characters shared by consecutive pieces: a value shorter than this is seen whole in one piece.
+OVERLAP = 512
+#: Characters before a piece's first kept position, so that "not glued to a letter" checks see
+#: the character in front of a value.
+CONTEXT = 64
+
+
+def _lines(stream: io.TextIOBase, chunk: int = CHUNK_CHARS) -> Iterator[tuple[int, str, TextUnit | None]]:
+    """(line number, line, None) for each line, or (line number, "", piece) for the pieces of a
+    line longer than ``chunk``: TextUnits whose ``keep`` spans partition the line's positions, so
+    every value is counted once, in the piece where it starts."""
+    lineno = 0
+    while True:
+        line = stream.readline(chunk)
+        if not line:
+            return
+        lineno += 1
+        if len(line) < chunk or line.endswith(("\n", "\r")):
+            yield lineno, line, None
+            continue
+        yield from ((lineno, "", unit) for unit in _pieces(stream, line, lineno, chunk))
+
+
+def _pieces(stream: io.TextIOBase, first: str, lineno: int, chunk: int) -> Iterator[TextUnit]:
+    carry = ""  # the end of the previous piece: OVERLAP + CONTEXT characters
+    text = first
+    offset = 0  # line position of text[len(carry)]
+    while True:
+        more = "" if text.endswith(("\n", "\r")) else stream.readline(chunk)
+        last = not more
+        base = offset - len(carry)  # line position of piece[0]
+        piece = carry + text
+        lo = CONTEXT if carry else 0
+        hi = len(piece) if last else len(piece) - OVERLAP
+        yield TextUnit(piece.rstrip("\r\n") if last else piece,
+                       f"line {lineno} from character {base + lo + 1}", keep=(lo, hi))
+        if last:
+            return
+        carry = piece[-(OVERLAP + CONTEXT):]
+        offset += len(text)
+        text = more
 
 
 # -- which format ------------------------------------------------------------------------
@@ -249,7 +321,7 @@ def extract(
     """The parts of one file in ``fmt``; raises :class:`CorruptDocument` & co. while iterating."""
     with _Counting(state):
         if fmt == "pdf":
-            yield from _pdf(path, state, password)
+            yield from _pdf(path, state, password, limits)
         elif fmt == "docx":
             yield from _docx(path, state, limits)
         elif fmt == "xlsx":
@@ -257,11 +329,11 @@ def extract(
         elif fmt in ("csv", "tsv"):
             yield from _csv(path, state, fmt)
         elif fmt in ("json", "har"):
-            yield from _json(path, state, fmt)
+            yield from _json(path, state, fmt, limits)
         elif fmt == "jsonl":
             yield from _jsonl(path, state)
         elif fmt == "eml":
-            yield from _eml(path, state)
+            yield from _eml(path, state, limits)
         elif fmt == "text":
             yield from _text(path, state)
         else:
@@ -271,37 +343,116 @@ def extract(
 # -- PDF ---------------------------------------------------------------------------------
 
 
-def _pdf(path: Path, state: ExtractState, password: str | None) -> Iterator[Part]:
-    from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PyPdfError
+def _pdf_failures() -> tuple[type[BaseException], ...]:
+    from pypdf.errors import PyPdfError
 
-    failures = (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error,
-                struct.error, RecursionError, NotImplementedError)
+    return (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error, struct.error,
+            RecursionError, NotImplementedError, AssertionError, OverflowError, UnicodeError, LookupError)
+
+
+def _pdf_page_key(page: Any) -> tuple[Any, ...] | None:
+    """What a page's text is made of: its content streams and resources, by object number.
+
+    A page tree may list one page object (or pages sharing one content stream) thousands of
+    times: 5 KB of PDF that would take hours to extract page by page. Equal keys, equal text.
+    """
+    ref = getattr(page, "indirect_reference", None)
     try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted:
-            opened = reader.decrypt(password) if password is not None else reader.decrypt("")
-            if not opened:
-                if password is None:
-                    raise EncryptedDocument("the PDF is encrypted: give its password with --password")
-                raise EncryptedDocument("the PDF is encrypted and --password does not open it")
-            state.notes.append("encrypted PDF opened with " + ("the given password" if password else "an empty password"))
-        meta: dict[Any, Any] = reader.metadata or {}  # DocumentInformation is a dict subclass
-        for key in sorted(meta):
-            value = meta.get(key)
+        contents = page.get("/Contents")
+        resources = page.get("/Resources")
+    except Exception:  # noqa: BLE001 - a damaged dictionary: no key, the page is read as it is
+        return None
+    parts: list[tuple[Any, ...] | None] = []
+    for value in (contents, resources):
+        if value is None:
+            parts.append(None)
+        elif hasattr(value, "idnum"):
+            parts.append(("ref", value.idnum, value.generation))
+        elif isinstance(value, list) and all(hasattr(v, "idnum") for v in value):
+            parts.append(("refs", tuple((v.idnum, v.generation) for v in value)))
+        elif ref is not None:
+            parts.append(("page", ref.idnum, ref.generation))  # inline: only the same page object is the same
+        else:
+            return None
+    return tuple(parts)
+
+
+def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveLimits) -> Iterator[Part]:
+    """Pages and document information are read independently: a broken information dictionary
+    costs the metadata, not the text; a broken page costs that page (noted), not the others."""
+    from pypdf import PdfReader
+    from pypdf.errors import FileNotDecryptedError
+
+    failures = _pdf_failures()
+    f = _open_binary(path)
+    try:
+        try:
+            reader = PdfReader(f)
+            if reader.is_encrypted:
+                opened = reader.decrypt(password) if password is not None else reader.decrypt("")
+                if not opened:
+                    if password is None:
+                        raise EncryptedDocument(_("the PDF is encrypted: give its password with --password"))
+                    raise EncryptedDocument(_("the PDF is encrypted and --password does not open it"))
+                state.notes.append(_("encrypted PDF opened with the given password") if password
+                                   else _("encrypted PDF opened with an empty password"))
+            pages = reader.pages
+            count = len(pages)
+        except FileNotDecryptedError as exc:
+            raise EncryptedDocument(_("the PDF is encrypted: give its password with --password")) from exc
+        except failures as exc:
+            raise CorruptDocument(_("not a readable PDF ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
+        try:
+            meta: dict[Any, Any] = dict(reader.metadata or {})  # DocumentInformation is a dict subclass
+            info = [(str(key), meta.get(key)) for key in sorted(meta, key=str)]
+        except failures as exc:
+            info = []
+            state.notes.append(_("document information not readable ({kind}: {detail}); the pages are read")
+                               .format(kind=type(exc).__name__, detail=exc))
+        for key, value in info:
             if isinstance(value, str) and value.strip():
                 yield TextUnit(value, f"metadata {key}")
-        for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
+        seen: dict[tuple[Any, ...], int] = {}
+        repeated = bad = with_text = read = 0
+        for number in range(1, count + 1):
+            try:
+                page = pages[number - 1]
+                page_key = _pdf_page_key(page)
+                if page_key is not None and page_key in seen:
+                    repeated += 1
+                    continue
+                if read >= limits.max_pdf_pages:
+                    state.notes.append(_("only the first {limit} distinct pages of {count} were read (limit)")
+                                       .format(limit=limits.max_pdf_pages, count=count))
+                    break
+                read += 1
+                text = page.extract_text() or ""
+            except failures as exc:
+                bad += 1
+                if bad <= 5:
+                    state.notes.append(_("page {number} not readable ({kind}: {detail})")
+                                       .format(number=number, kind=type(exc).__name__, detail=str(exc)[:200]))
+                continue
+            if page_key is not None:
+                seen[page_key] = number
+            if text.strip():
+                with_text += 1
             for lineno, line in enumerate(text.splitlines(), start=1):
                 if line.strip():
                     yield TextUnit(line, f"page {number} line {lineno}")
-    except (EncryptedDocument, CorruptDocument):
-        raise
-    except FileNotDecryptedError as exc:
-        raise EncryptedDocument("the PDF is encrypted: give its password with --password") from exc
-    except failures as exc:
-        raise CorruptDocument(f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
+        if repeated:
+            state.notes.append(_("{count} page(s) repeat the content of an earlier page: read once")
+                               .format(count=repeated))
+        if bad > 5:
+            state.notes.append(_("{count} pages in all not readable").format(count=bad))
+        if count and read and bad == read:
+            raise CorruptDocument(_("not a readable PDF: none of its {count} pages could be read").format(count=count))
+        if count and not with_text and bad < read:
+            state.text_layer = False
+            state.notes.append(_("no text layer: scanned pages? ({count} page(s) without text; OCR them first)")
+                               .format(count=count))
+    finally:
+        f.close()
 
 
 # -- zip containers: DOCX, XLSX -----------------------------------------------------------
@@ -317,19 +468,54 @@ def check_archive(path: Path, limits: ArchiveLimits, what: str) -> None:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        raise CorruptDocument(f"not a readable {what} (damaged zip container: {exc})") from exc
+        raise CorruptDocument(_("not a readable {what} (damaged zip container: {error})").format(what=what, error=exc)) from exc
     if len(infos) > limits.max_members:
-        raise UnsafeArchive(f"refused: the {what} holds {len(infos)} parts (limit {limits.max_members})")
+        raise UnsafeArchive(_("refused: the {what} holds {count} parts (limit {limit})").format(
+            what=what, count=len(infos), limit=limits.max_members))
     total = 0
     for info in infos:
         total += info.file_size
         if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(info.compress_size, 1):
             raise UnsafeArchive(
-                f"refused: {info.filename} in the {what} would expand {info.file_size // max(info.compress_size, 1)}:1 "
-                f"to {info.file_size} bytes (a zip bomb; limit {limits.max_ratio}:1)"
+                _("refused: {name} in the {what} would expand {ratio}:1 "
+                  "to {size} bytes (a zip bomb; limit {limit}:1)").format(
+                    name=info.filename, what=what, ratio=info.file_size // max(info.compress_size, 1),
+                    size=info.file_size, limit=limits.max_ratio)
             )
     if total > limits.max_total:
-        raise UnsafeArchive(f"refused: the {what} would expand to {total} bytes (limit {limits.max_total})")
+        raise UnsafeArchive(_("refused: the {what} would expand to {total} bytes (limit {limit})").format(
+            what=what, total=total, limit=limits.max_total))
+    if what == "DOCX":
+        xml = sum(i.file_size for i in infos if i.filename.lower().endswith((".xml", ".rels")))
+        if xml > limits.max_docx_xml:
+            raise UnsafeArchive(_("refused: the DOCX's XML would expand to {size} bytes (limit {limit}): too large "
+                                  "to read safely").format(size=xml, limit=limits.max_docx_xml))
+    if what == "XLSX":
+        _check_shared_strings(path, infos, limits)
+
+
+def _check_shared_strings(path: Path, infos: list[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
+    """openpyxl holds an XLSX's whole string table in memory: bound its size and its entries.
+
+    The entries are counted on the decompressed stream (bounded by the declared size), a piece at
+    a time, before openpyxl parses anything.
+    """
+    info = next((i for i in infos if i.filename.lower() == "xl/sharedstrings.xml"), None)
+    if info is None:
+        return
+    if info.file_size > limits.max_shared_strings_bytes:
+        raise UnsafeArchive(_("refused: the XLSX's string table would expand to {size} bytes (limit {limit})")
+                            .format(size=info.file_size, limit=limits.max_shared_strings_bytes))
+    entries = 0
+    tail = b""
+    with zipfile.ZipFile(path) as z, z.open(info) as f:
+        while chunk := f.read(1 << 20):
+            data = tail + chunk
+            entries += data.count(b"<si>") + data.count(b"<si ") - tail.count(b"<si>") - tail.count(b"<si ")
+            tail = data[-3:]
+            if entries > limits.max_shared_strings:
+                raise UnsafeArchive(_("refused: the XLSX's string table holds more than {limit} strings")
+                                    .format(limit=limits.max_shared_strings))
 
 
 def _zip_failures() -> tuple[type[BaseException], ...]:
@@ -346,7 +532,8 @@ def _docx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
 
     failures = _zip_failures() + (PackageNotFoundError,)
     try:
-        document = docx.Document(str(path))
+        with _open_binary(path) as f:
+            document = docx.Document(f)  # a file object: the stored copy has no ".docx" ending
         props = document.core_properties
         for key in ("author", "last_modified_by", "title", "subject", "keywords", "comments", "category"):
             value = getattr(props, key, None)
@@ -372,7 +559,7 @@ def _docx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
     except (CorruptDocument, UnsafeArchive):
         raise
     except failures as exc:
-        raise CorruptDocument(f"not a readable DOCX ({type(exc).__name__}: {exc})") from exc
+        raise CorruptDocument(_("not a readable DOCX ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
 
 
 def _docx_locator(prefix: str) -> Callable[[int, int], str]:
@@ -412,27 +599,42 @@ def _xlsx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
         from openpyxl.utils import get_column_letter
         from openpyxl.utils.exceptions import InvalidFileException
 
-        failures = failures + (InvalidFileException,)
-        wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+        failures = failures + (InvalidFileException, SyntaxError)  # (xml's ParseError is a SyntaxError)
+        # A file object, never the path: openpyxl refuses a path that does not end in .xlsx, and
+        # the stored copy of evidence has no ending at all.
+        f = _open_binary(path)
+        try:
+            wb = openpyxl.load_workbook(f, read_only=True, data_only=True)
+        except BaseException:
+            f.close()
+            raise
     except failures as exc:
-        raise CorruptDocument(f"not a readable XLSX ({type(exc).__name__}: {exc})") from exc
+        raise CorruptDocument(_("not a readable XLSX ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
+    read = [0]  # cells read so far, all sheets
     try:
         for ws in wb.worksheets:
-            yield from _sheet(ws, get_column_letter, failures)
+            yield from _sheet(ws, get_column_letter, failures, read, limits.max_cells)
     finally:
         wb.close()
+        f.close()
 
 
-def _sheet(ws: Any, letter: Callable[[int], str], failures: tuple[type[BaseException], ...]) -> Iterator[Part]:
+def _sheet(ws: Any, letter: Callable[[int], str], failures: tuple[type[BaseException], ...], read: list[int],
+           max_cells: int) -> Iterator[Part]:
     title = ws.title
 
     def rows() -> Iterator[list[str | None]]:
         try:
             ws.reset_dimensions()  # some writers record a wrong sheet size; read what is there
             for row in ws.iter_rows(values_only=True):
+                read[0] += len(row)
+                if read[0] > max_cells:
+                    raise UnsafeArchive(_("refused: the XLSX holds more than {limit} cells (read up to sheet "
+                                          "{sheet!r})").format(limit=max_cells, sheet=title))
                 yield [_cell_text(v) for v in row]
         except failures as exc:
-            raise CorruptDocument(f"not a readable XLSX: sheet {title!r} ({type(exc).__name__}: {exc})") from exc
+            raise CorruptDocument(_("not a readable XLSX: sheet {sheet!r} ({kind}: {error})").format(
+                sheet=title, kind=type(exc).__name__, error=exc)) from exc
 
     it = rows()
     number = 0
@@ -459,7 +661,33 @@ def _chain_first(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 # -- CSV / TSV ---------------------------------------------------------------------------
 
 
+def _longest_line_exceeds(path: Path, limit: int) -> bool:
+    """Whether a physical line of the file is longer than ``limit`` bytes (one streaming pass)."""
+    run = 0
+    with _open_binary(path) as f:
+        while block := f.read(1 << 20):
+            last = block.rfind(b"\n")
+            if last < 0:
+                run += len(block)
+            else:
+                first = block.find(b"\n")
+                if run + first > limit:
+                    return True
+                if last - first > limit and max(map(len, block[first:last].split(b"\n"))) > limit:
+                    return True
+                run = len(block) - last - 1
+            if run > limit:
+                return True
+    return False
+
+
 def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
+    if _longest_line_exceeds(path, CHUNK_CHARS):
+        # csv would build one row of millions of cells (or one giant cell) in memory
+        state.notes.append(_("a line is longer than {limit} bytes: not read as a table; scanned as text in pieces")
+                           .format(limit=CHUNK_CHARS))
+        yield from _text(path, state)
+        return
     sample = _sample_text(path)
     lines = sample.splitlines(keepends=True)[:50]
     delimiter = "\t" if fmt == "tsv" else ","
@@ -468,9 +696,10 @@ def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
         delimiter = dialect.delimiter
     except csv.Error:
         pass
-    state.notes.append(f"delimiter {delimiter!r}")
+    state.notes.append(_("delimiter {delimiter!r}").format(delimiter=delimiter))
     stream = _open_text(path, state)
     raw = stream.buffer
+    previous_limit = csv.field_size_limit(CHUNK_CHARS)  # a quoted cell may span lines: bound it too
     try:
         reader = csv.reader(stream, delimiter=delimiter)
         try:
@@ -478,11 +707,11 @@ def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise CorruptDocument(f"not a readable CSV at row 1: {exc}") from exc
+            raise CorruptDocument(_("not a readable CSV at row 1: {error}").format(error=exc)) from exc
         names = [h.strip().lstrip("\ufeff") for h in header]
         has_header = any(field_for_label(h) for h in names)
         if not has_header:
-            state.notes.append("no header naming a field: every column gets every detector")
+            state.notes.append(_("no header naming a field: every column gets every detector"))
             try:
                 has_header = csv.Sniffer().has_header("".join(lines)) if len(lines) > 2 else False
             except csv.Error:
@@ -497,15 +726,16 @@ def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
         yield Table(path.name, headers, rows, 2 if headers is not None else 1, locate, fmt.upper(), (csv.Error,),
                     raw.tell)
     finally:
+        csv.field_size_limit(previous_limit)
         stream.close()
 
 
 # -- JSON, JSON Lines, HAR -----------------------------------------------------------------
 
 
-def _json_units(obj: Any, prefix: str, field: str | None = None) -> Iterator[TextUnit]:
+def _json_units(obj: Any, prefix: str, field: str | None = None, root: str = "$") -> Iterator[TextUnit]:
     """Every scalar of a JSON value, with a JSONPath-like location and the field its key names."""
-    stack: list[tuple[Any, str, str | None]] = [(obj, "$", field)]
+    stack: list[tuple[Any, str, str | None]] = [(obj, root, field)]
     while stack:
         value, where, fld = stack.pop()
         if isinstance(value, dict):
@@ -523,25 +753,104 @@ def _json_units(obj: Any, prefix: str, field: str | None = None) -> Iterator[Tex
             yield TextUnit(_cell_text(value) or "", f"{prefix}{where}", fld)
 
 
-def _json(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
+def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> Iterator[Part]:
+    size = os.stat(path).st_size
+    if size > limits.max_json_bytes:
+        # parsed whole, a JSON document takes about ten times its size in memory
+        yield from _json_stream(path, state, fmt, size, limits)
+        return
     with _open_text(path, state) as stream:
         try:
             doc = json.load(stream)
         except (json.JSONDecodeError, RecursionError) as exc:
-            raise CorruptDocument(f"not a readable {fmt.upper()} file ({exc})") from exc
+            raise CorruptDocument(_("not a readable {format} file ({error})").format(format=fmt.upper(), error=exc)) from exc
     entries = doc.get("log", {}).get("entries") if isinstance(doc, dict) and isinstance(doc.get("log"), dict) else None
     if isinstance(entries, list):
         yield from _har(entries, state)
     elif fmt == "har":
-        raise CorruptDocument("not a HAR 1.2 file (no log.entries list)")
+        raise CorruptDocument(_("not a HAR 1.2 file (no log.entries list)"))
     else:
         yield from _json_units(doc, "")
 
 
+_HAR_ENTRIES = re.compile(r'"entries"\s*:\s*\[')
+_SEPARATORS = re.compile(r"[\s,]*")
+
+
+def _json_stream(path: Path, state: ExtractState, fmt: str, size: int, limits: ArchiveLimits) -> Iterator[Part]:
+    """A JSON file too large to parse whole: a HAR's entries (or a top-level array's items) are
+    parsed one at a time; anything else is scanned as text (validated kinds, labels)."""
+    with _open_text(path, state) as stream:
+        head = stream.read(CHUNK_CHARS)
+        stripped = head.lstrip("\ufeff \t\r\n")
+        entries = _HAR_ENTRIES.search(head) if stripped.startswith("{") else None
+        if entries is not None:
+            state.notes.append(_("{size} bytes: too large to parse whole (limit {limit}); the HAR entries were read "
+                                 "one at a time").format(size=size, limit=limits.max_json_bytes))
+            yield from _har(_array_items(stream, head, entries.end(), limits), state)
+            return
+        if stripped.startswith("["):
+            state.notes.append(_("{size} bytes: too large to parse whole (limit {limit}); the items of the "
+                                 "top-level array were read one at a time").format(size=size, limit=limits.max_json_bytes))
+            for index, item in enumerate(_array_items(stream, head, head.index("[") + 1, limits)):
+                yield from _json_units(item, "", root=f"$[{index}]")
+            return
+    state.notes.append(_("{size} bytes is too large to parse as {fmt} (limit {limit}): scanned as text, without "
+                         "keys and HAR parts").format(size=size, fmt=fmt.upper(), limit=limits.max_json_bytes))
+    yield from _text(path, state)
+
+
+def _array_items(stream: io.TextIOBase, buf: str, pos: int, limits: ArchiveLimits) -> Iterator[Any]:
+    """The items of the JSON array whose ``[`` ends at ``buf[pos]``, each parsed alone: memory is
+    bounded by the largest item (itself bounded by ``limits.max_json_bytes``), not the file."""
+    decoder = json.JSONDecoder()
+    eof = False
+
+    def more(n: int) -> str:
+        nonlocal eof
+        text = stream.read(n)
+        eof = eof or not text
+        return text
+
+    while True:
+        while True:
+            pos = _SEPARATORS.match(buf, pos).end()  # type: ignore[union-attr]  # matches the empty string
+            if pos < len(buf) or eof:
+                break
+            buf = buf[pos:] + more(CHUNK_CHARS)
+            pos = 0
+        if pos >= len(buf):
+            raise CorruptDocument(_("not a readable JSON file (it ends inside an array)"))
+        if buf[pos] == "]":
+            return
+        while True:
+            try:
+                item, end = decoder.raw_decode(buf, pos)
+                break
+            except (json.JSONDecodeError, RecursionError) as exc:
+                if eof:
+                    raise CorruptDocument(_("not a readable JSON file ({detail})").format(detail=exc)) from exc
+                if len(buf) - pos > limits.max_json_bytes:
+                    raise UnsafeArchive(_("refused: one item of the JSON array is larger than {limit} bytes")
+                                        .format(limit=limits.max_json_bytes)) from exc
+                buf = buf[pos:] + more(max(CHUNK_CHARS, len(buf) - pos))  # doubling: each item parsed a few times at most
+                pos = 0
+        yield item
+        pos = end
+        if pos > CHUNK_CHARS:
+            buf = buf[pos:]
+            pos = 0
+
+
 def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:
     bad = 0
+    long = 0
     with _open_text(path, state) as stream:
-        for lineno, line in enumerate(stream, start=1):
+        for lineno, line, piece in _lines(stream):
+            if piece is not None:
+                long += piece.keep is not None and piece.keep[0] == 0
+                yield piece
+                continue
             if not line.strip():
                 continue
             try:
@@ -552,7 +861,10 @@ def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:
                 continue
             yield from _json_units(obj, f"line {lineno} ")
     if bad:
-        state.notes.append(f"{bad} line(s) are not JSON; scanned as text")
+        state.notes.append(_("{count} line(s) are not JSON; scanned as text").format(count=bad))
+    if long:
+        state.notes.append(_("{count} line(s) longer than {limit} characters scanned as text in pieces")
+                           .format(count=long, limit=CHUNK_CHARS))
 
 
 def _body_units(text: str, mime: str, where: str) -> Iterator[TextUnit]:
@@ -585,7 +897,7 @@ def _dict_at(obj: dict[Any, Any], key: str) -> dict[Any, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _har(entries: list[Any], state: ExtractState) -> Iterator[Part]:
+def _har(entries: Iterable[Any], state: ExtractState) -> Iterator[Part]:
     for number, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
             continue
@@ -624,10 +936,11 @@ def _har(entries: list[Any], state: ExtractState) -> Iterator[Part]:
                 try:
                     data = base64.b64decode(body, validate=False)
                 except (binascii.Error, ValueError):
-                    state.notes.append(f"{where}: base64 body cannot be decoded; scanned as it stands")
+                    state.notes.append(_("{where}: base64 body cannot be decoded; scanned as it stands").format(where=where))
                 else:
                     if _looks_binary(data, mime):
-                        state.notes.append(f"{where}: binary body ({mime or 'unknown type'}) not scanned")
+                        state.notes.append(_("{where}: binary body ({type}) not scanned").format(
+                            where=where, type=mime or _("unknown type")))
                         continue
                     body = data.decode(detect_encoding(data[:SNIFF_BYTES])[0], COUNTING)
                     where += " (base64)"
@@ -650,24 +963,76 @@ _TAG = re.compile(r"<[^>]*>")
 _MIME_STRUCTURE = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
 
 
-def _eml(path: Path, state: ExtractState) -> Iterator[Part]:
+_BOUNDARY = re.compile(rb"""(?im)^[ \t]*content-type:[^\n]*(?:\n[ \t][^\n]*)*?boundary=["']?([^"';\s]+)""")
+
+
+_CLOSE_DELIMITER = re.compile(rb"(?m)^--([^\s]+?)--[ \t]*\r?$")
+
+
+def _mime_depth(data: bytes) -> int:
+    """How deeply the multiparts of a raw message nest (by their boundaries), without parsing it.
+
+    One pass: each ``boundary=`` opens a level, its close delimiter ``--boundary--`` ends it.
+    """
+    events = sorted([(m.start(), 1, m.group(1)) for m in _BOUNDARY.finditer(data)]
+                    + [(m.start(), 0, m.group(1)) for m in _CLOSE_DELIMITER.finditer(data)])
+    stack: list[bytes] = []
+    deepest = 0
+    for _pos, opens, boundary in events:
+        if opens:
+            stack.append(boundary)
+            deepest = max(deepest, len(stack))
+        elif boundary in stack:
+            del stack[len(stack) - 1 - stack[::-1].index(boundary):]
+    return deepest
+
+
+def _walk(msg: Any, limit: int) -> Iterator[Any]:
+    """The parts of a message, depth first, without recursion, refusing nesting beyond ``limit``."""
+    stack: list[tuple[Any, int]] = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        if depth > limit:
+            raise UnsafeArchive(_("refused: MIME parts nested more than {limit} deep").format(limit=limit))
+        yield part
+        if part.is_multipart():
+            children = part.get_payload()
+            if isinstance(children, list):
+                stack.extend((child, depth + 1) for child in reversed(children))
+
+
+def _eml(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Part]:
     import email
     from email import policy
 
+    size = os.stat(path).st_size
+    if size > limits.max_eml_bytes:
+        raise UnsafeArchive(_("refused: an e-mail of {size} bytes (limit {limit})").format(
+            size=size, limit=limits.max_eml_bytes))
     with _open_binary(path) as f:
-        msg = email.message_from_binary_file(f, policy=policy.default)
+        data = f.read()
+    depth = _mime_depth(data)
+    if depth > limits.max_eml_depth:
+        raise UnsafeArchive(_("refused: MIME parts nested {depth} deep (limit {limit})").format(
+            depth=depth, limit=limits.max_eml_depth))
+    try:
+        msg = email.message_from_bytes(data, policy=policy.default)
+    except RecursionError as exc:  # nesting the boundary count did not see (message/rfc822 parts)
+        raise UnsafeArchive(_("refused: MIME parts nested too deeply to read")) from exc
+    del data
     for name, value in msg.items():
         if name.lower() in _MIME_STRUCTURE:
             continue
         yield TextUnit(str(value), f"header {name}", field_for_label(name))
-    for number, part in enumerate(msg.walk(), start=1):
+    for number, part in enumerate(_walk(msg, limits.max_eml_depth), start=1):
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
         filename = part.get_filename()
         if part.get_content_maintype() != "text" or (filename and part.get_content_disposition() == "attachment"):
             if filename:
-                state.notes.append(f"attachment {filename!r} ({ctype}) not scanned: add it as evidence to scan it")
+                state.notes.append(_("attachment {name!r} ({type}) not scanned: add it as evidence to scan it").format(
+                    name=filename, type=ctype))
             continue
         try:
             text = part.get_content()
@@ -683,6 +1048,8 @@ def _eml(path: Path, state: ExtractState) -> Iterator[Part]:
 
 def _text(path: Path, state: ExtractState) -> Iterator[Part]:
     with _open_text(path, state) as stream:
-        for lineno, line in enumerate(stream, start=1):
-            if line.strip():
+        for lineno, line, piece in _lines(stream):
+            if piece is not None:
+                yield piece
+            elif line.strip():
                 yield TextUnit(line.rstrip("\r\n"), f"line {lineno}")

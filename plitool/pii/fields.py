@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ..errors import UsageError
+from ..i18n import _
 
 #: Kinds a validator recognises anywhere in text.
 VALIDATED = ("phone", "id_number", "email", "bank_card", "imei", "uscc")
@@ -95,7 +96,8 @@ def parse_types(text: str | None) -> frozenset[str]:
             continue
         kind = ALIASES.get(word, word)
         if kind not in KINDS:
-            raise UsageError(f"unknown type {raw.strip()!r} in --types; known: {', '.join(KINDS)} (or id, card, device)")
+            raise UsageError(_("unknown type {name!r} in --types; known: {known} (or id, card, device)").format(
+                name=raw.strip(), known=", ".join(KINDS)))
         chosen.add(kind)
     return frozenset(chosen)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ..errors import StorageError
+from ..i18n import _
 
 KEY_BYTES = 32
 SEPARATOR = b"\x1f"
@@ -39,13 +40,15 @@ class Fingerprinter:
             st = os.stat(key_path)
             key = Path(key_path).read_bytes()
         except FileNotFoundError as exc:
-            raise StorageError(f"the case's fingerprint key {key_path} is missing") from exc
+            raise StorageError(_("the case's fingerprint key {path} is missing").format(path=key_path)) from exc
         except OSError as exc:
-            raise StorageError(f"cannot read the case's fingerprint key: {exc.strerror}") from exc
+            raise StorageError(_("cannot read the case's fingerprint key: {reason}").format(reason=exc.strerror)) from exc
         if os.name == "posix" and stat.S_IMODE(st.st_mode) & 0o077:
-            raise StorageError(f"the fingerprint key {key_path} is readable by others; run: chmod 600 {key_path}")
+            raise StorageError(_("the fingerprint key {path} is readable by others; run: chmod 600 {path}").format(
+                path=key_path))
         if len(key) != KEY_BYTES:
-            raise StorageError(f"the fingerprint key {key_path} is damaged (not {KEY_BYTES} bytes)")
+            raise StorageError(_("the fingerprint key {path} is damaged (not {size} bytes)").format(
+                path=key_path, size=KEY_BYTES))
         return cls(key)
 
     def __repr__(self) -> str:

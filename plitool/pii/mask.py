@@ -9,6 +9,7 @@ not cover keep at most their last four characters.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from .normalize import MASK_CHARS, mask_pattern
@@ -114,3 +115,62 @@ class NameMasks:
 
     def mask(self, name: str) -> str:
         return mask("name", name, ordinal=self._ordinals.get(name, 0))
+
+
+#: Digit runs long enough to be a phone, an ID or a card number, even glued to letters
+#: (``u13812345678``, ``身份证11010519491231002X.pdf``): in text plitool emits, never kept raw.
+_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{11,19}(?:[Xx](?![0-9A-Za-z]))?(?![0-9])")
+
+
+def _may_hold_personal_data(text: str) -> bool:
+    """False when no detector could find anything in ``text`` (most locations: ``row 12 col 3``):
+    no e-mail sign, no label separator, no masked name and fewer than six digits."""
+    return ("@" in text or "某" in text or any(c in text for c in ":：=是为")
+            or sum(c.isdigit() for c in text) >= 6)
+
+
+def mask_text(text: str) -> str:
+    """Any text plitool shows about evidence (a location, a note, a parser's error, a file name)
+    with the personal values in it masked.
+
+    Locations name keys, header names and query parameters, which are themselves data (a JSON
+    object keyed by phone numbers, a cookie named after the user's number); file names and
+    parsers' messages quote the data they came from. The detectors find what they can (labels
+    included); then any long digit run left, even glued to letters, is masked by its length
+    (11: a phone's mask, 18: an ID number's, else the last four digits), valid or not: here a
+    false positive costs a few digits of a location, a miss leaks a person.
+    """
+    if not text or not _may_hold_personal_data(text):
+        return text
+    from .detect import detect_text
+
+    spans: list[tuple[int, int, str]] = []
+    for found in detect_text(text):
+        if found.start < 0 or not found.raw:
+            continue
+        shown = found.value if found.partial and found.kind not in ("address", "location", "bank_card") else mask(
+            found.kind, found.value, partial=found.partial)
+        spans.append((found.start, found.start + len(found.raw), shown))
+    for m in _DIGIT_RUN.finditer(text):
+        if any(a < m.end() and m.start() < b for a, b, _s in spans):
+            continue
+        run = m.group()
+        if len(run) == 11:
+            shown = f"{run[:3]}****{run[-4:]}"
+        elif len(run) == 18:
+            shown = f"{run[:6]}{'*' * 8}{run[-4:]}"
+        else:
+            shown = "****" + run[-4:]
+        spans.append((m.start(), m.end(), shown))
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for a, b, shown in sorted(spans):
+        if a < pos:
+            continue  # overlapping matches: the first one masks
+        out.append(text[pos:a])
+        out.append(shown)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)

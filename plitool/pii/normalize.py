@@ -124,7 +124,11 @@ def normalize_id_number(raw: str) -> str | None:
 
 # -- the others --------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+\-]*@[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]*[a-z0-9])?)*\.[a-z]{2,24}")
+#: RFC 5322 dot-atom local part (no leading, trailing or doubled dot: ``abc.@163.com`` is not an
+#: address) and RFC 1035 host labels (1-63 characters, no hyphen at either end), as the
+#: ``email-validator`` rules check them without the network.
+_EMAIL = re.compile(r"(?=[^@]{1,64}@)[a-z0-9_%+\-]+(?:\.[a-z0-9_%+\-]+)*"
+                    r"@(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}")
 _NOT_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "css", "js", "ico", "bmp"})
 
 

@@ -6,14 +6,20 @@ are always complete; the findings themselves are kept up to ``ScanOptions.limit`
 leaked list of a million rows has five million findings; the item tables, not a terminal, are
 the place for those) unless ``on_finding`` asks for every one.
 
-A file that cannot be read (corrupt, encrypted, a zip bomb) is reported by name with status
-``failed`` and the rest of the batch is scanned; callers turn that into exit code 1.
+A file that cannot be read (corrupt, encrypted, a zip bomb, or a parser that crashes on it) is
+reported by name with status ``failed`` and the rest of the batch is scanned; callers turn that
+into exit code 1.
+
+Every string a scan reports about a file (its name, locations, notes, errors) has passed through
+:func:`~.mask.mask_text`: keys, header names, attachment names and parsers' messages quote data.
+Raw values exist only in :attr:`Finding.raw`, shown with ``--reveal`` alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDocument, DocumentProblem, InputNotFound, StorageError, UnreadableInput, UsageError
+from ..i18n import _
 from ..vault.evidence import EvidenceItem, build_items, get_items
 from ..vault.ledger import NewEvent
 from .detect import CellDetector, KnownValues, Match, cell_detector, detect_text, untyped_detector
 from .extract import ArchiveLimits, ExtractState, Table, TextUnit, extract, sniff_format
 from .fields import KINDS, field_for_label
 from .fingerprint import PREFIX_LEN, Fingerprinter
-from .mask import NameMasks, mask
+from .mask import NameMasks, mask, mask_text
 
 ProgressCallback = Callable[[int], None]
 
@@ -63,6 +70,7 @@ class FileScan:
     partial_counts: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     units: int = 0  # text units and table rows read
+    text_layer: bool = True  # False: pages without any text (scanned images): nothing was read
     encoding: str | None = None
     replaced_bytes: int = 0
     notes: list[str] = field(default_factory=list)
@@ -101,7 +109,7 @@ class _Recorder:
         bucket[m.kind] = bucket.get(m.kind, 0) + 1
         keep = self.limit is None or len(self.scan.findings) < self.limit
         if keep or self.on_finding is not None:
-            where = location if isinstance(location, str) else location()
+            where = mask_text(location if isinstance(location, str) else location())
             f = Finding(m.kind, m.value, m.raw, where, m.partial, m.via)
             if keep:
                 self.scan.findings.append(f)
@@ -119,7 +127,32 @@ def scan_file(
     on_finding: Callable[[Finding], None] | None = None,
 ) -> FileScan:
     """Scan one file (``name`` is its original name: it picks the format when magic bytes don't)."""
-    fmt = sniff_format(path, name)
+    result = _scan_file(path, name, options, item=item, progress=progress, on_finding=on_finding)
+    result.name = mask_text(result.name)
+    if result.error:
+        # parsers name the path they were given (the store's object path, meaningless to a reader)
+        # and spread their advice over several lines: one line, the file called by its name
+        error = " ".join(result.error.replace(str(path), _("the file")).split())
+        result.error = mask_text(error)
+    result.notes = [mask_text(n) for n in result.notes]
+    return result
+
+
+def _scan_file(
+    path: Path,
+    name: str,
+    options: ScanOptions,
+    *,
+    item: str | None,
+    progress: ProgressCallback | None,
+    on_finding: Callable[[Finding], None] | None,
+) -> FileScan:
+    try:
+        fmt = sniff_format(path, name)
+    except DocumentProblem as exc:
+        return FileScan(name=name, item=item, format="?", status="failed", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - one file's failure must never stop the batch (see _reader_failure)
+        return FileScan(name=name, item=item, format="?", status="failed", error=_reader_failure(exc))
     result = FileScan(name=name, item=item, format=fmt)
     if fmt.startswith("not scanned"):
         result.status = "not scanned"
@@ -138,13 +171,32 @@ def scan_file(
     except DocumentProblem as exc:
         result.status = "failed"
         result.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - see _reader_failure
+        result.status = "failed"
+        result.error = _reader_failure(exc)
     finally:
         result.encoding = state.encoding
         result.replaced_bytes = state.replaced_bytes
+        result.text_layer = state.text_layer
         result.notes.extend(state.notes)
     if result.replaced_bytes:
-        result.notes.append(f"{result.replaced_bytes} byte(s) could not be decoded as {state.encoding} and were replaced")
+        result.notes.append(_("{n} byte(s) could not be decoded as {encoding} and were replaced").format(
+            n=result.replaced_bytes, encoding=state.encoding))
     return result
+
+
+def _reader_failure(exc: Exception) -> str:
+    """The reason a reader gave up on one file, for that file's report.
+
+    The readers are third-party parsers (pypdf, openpyxl, python-docx, lxml, email) fed hostile
+    input: they raise classes outside their own hierarchies (pypdf's DependencyError), RecursionError,
+    MemoryError, AssertionError … Whatever it is concerns this file only: the file is reported as
+    failed with the exception's name and message and the batch goes on. KeyboardInterrupt and
+    SystemExit are not Exceptions and still stop the scan.
+    """
+    detail = str(exc).strip()
+    return _("not readable ({kind}: {detail})").format(kind=type(exc).__name__, detail=detail[:300]) if detail \
+        else _("not readable ({kind})").format(kind=type(exc).__name__)
 
 
 def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder) -> None:
@@ -152,10 +204,36 @@ def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder) -> None:
     if options.known_values is not None:
         known = options.known_values.search(unit.text)
         if known:
-            spans = {(m.start, m.kind) for m in found}
-            found = found + [k for k in known if (k.start, k.kind) not in spans and k.kind in options.kinds]
+            found = merge_known(found, known, options.kinds)
+    if unit.keep is not None:  # a piece of a long line: the overlap belongs to a neighbour
+        lo, hi = unit.keep
+        found = [m for m in found if lo <= m.start < hi]
     for m in found:
         rec.add(m, unit.location)
+
+
+def merge_known(found: list[Match], known: list[Match], kinds: frozenset[str]) -> list[Match]:
+    """Detected values plus the known values found in the same text, each value once.
+
+    A known value that a detector (or a key) already found at an overlapping place is the same
+    finding: it is listed once, with the known form it matched (``known:md5``) when the detector
+    saw it plain, so the table says how it was found.
+    """
+    out = list(found)
+    for k in known:
+        if k.kind not in kinds:
+            continue
+        end = k.start + len(k.raw)
+        same = next((i for i, m in enumerate(out) if m.kind == k.kind and m.value == k.value
+                     and m.start < end and k.start < m.start + max(len(m.raw), 1)), None)
+        if same is None:
+            same = next((i for i, m in enumerate(out) if m.kind == k.kind and m.value == k.value and m.via == "key"), None)
+        if same is None:
+            out.append(k)
+        elif out[same].via in ("pattern", "key", "header", "label") and k.via != "known:plain":
+            out[same] = out[same]._replace(via=k.via)
+    out.sort(key=lambda m: m.start)
+    return out
 
 
 BLOCK_ROWS = 2048
@@ -199,7 +277,8 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
         try:
             block = list(islice(rows_iter, BLOCK_ROWS))
         except table.errors as exc:
-            raise CorruptDocument(f"not a readable {table.what} near row {base}: {exc}") from exc
+            raise CorruptDocument(_("not a readable {what} near row {row}: {error}").format(
+                what=table.what, row=base, error=exc)) from exc
         if not block:
             break
         result.units += len(block)
@@ -270,7 +349,7 @@ def _sha256_file(path: str) -> str:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
     except OSError as exc:
-        raise UnreadableInput(f"cannot read {path}: {exc.strerror}") from exc
+        raise UnreadableInput(_("cannot read {path}: {reason}").format(path=mask_text(path), reason=exc.strerror)) from exc
     return h.hexdigest()
 
 
@@ -280,18 +359,20 @@ def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCall
     from ..vault.intake import IntakeOptions, add_evidence
 
     if not targets:
-        raise UsageError("name at least one evidence id (E-0003) or file to scan")
+        raise UsageError(_("name at least one evidence id (E-0003) or file to scan"))
     items = build_items(case.ledger.require_healthy().entries)
     by_sha = {it.sha256: it.id for it in items.values()}
     plan: list[tuple[str, str]] = []  # ("id", E-…) or ("path", sha256 of the new file)
     new_paths: dict[str, str] = {}  # sha256 -> the first path naming that content
     for target in targets:
         if os.path.isdir(target) and not os.path.islink(target):
-            raise UsageError(f"{target} is a folder: add it with 'plitool add -r {target}', then scan the items")
+            raise UsageError(_("{target} is a folder: add it with 'plitool add -r {target}', then scan the items")
+                             .format(target=mask_text(target)))
         if os.path.lexists(target):
             if os.path.islink(target) or not os.path.isfile(target):
                 # the vault does not follow links nor read devices and pipes: say so before any work
-                raise UsageError(f"{target} is not a regular file (a symbolic link, device or pipe); scan the file itself")
+                raise UsageError(_("{target} is not a regular file (a symbolic link, device or pipe); scan the file "
+                                   "itself").format(target=mask_text(target)))
             sha = _sha256_file(target)
             if sha in by_sha:
                 plan.append(("id", by_sha[sha]))
@@ -301,7 +382,7 @@ def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCall
         elif _ITEM_ID.match(target.strip()):
             plan.append(("id", get_items(items, [target])[0].id))
         else:
-            raise InputNotFound(f"no such file, and not an evidence id: {target}")
+            raise InputNotFound(_("no such file, and not an evidence id: {target}").format(target=mask_text(target)))
     added: list[str] = []
     if new_paths:
         report = add_evidence(case, list(new_paths.values()), IntakeOptions(note="added by 'plitool scan'"), progress=progress)
@@ -321,18 +402,28 @@ def stored_path(case: Any, item: EvidenceItem) -> Path:
 
     store = ObjectStore(case.paths.objects, case.paths.staging)
     path = store.path_for(item.sha256)
-    if item.stored_copy and path.is_file():
-        return path
+    if item.stored_copy:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            # a link or a FIFO planted in the store is never read through ('plitool verify' names it)
+            raise StorageError(_("{item}: the stored copy is not a regular file (tampering?); run 'plitool verify'")
+                               .format(item=item.id))
+        if st is not None:
+            return path
     for ref in item.references:
         if os.path.isfile(ref):
             return Path(os.fsdecode(ref))
-    raise StorageError(f"{item.id}: neither a stored copy nor the original is available; run 'plitool verify'")
+    raise StorageError(_("{item}: neither a stored copy nor the original is available; run 'plitool verify'").format(
+        item=item.id))
 
 
 def record_reveal(case: Any, items: Sequence[EvidenceItem], reason: str, kinds: frozenset[str]) -> None:
     """Log an ``accessed`` custody event per item before any raw value is shown."""
     if not reason or not reason.strip():
-        raise UsageError("--reveal needs --reason TEXT (it is kept in the custody ledger)")
+        raise UsageError(_("--reveal needs --reason TEXT (it is kept in the custody ledger)"))
     with case.locked():
         case.ledger.append([
             NewEvent("accessed", it.id, {"action": "scan --reveal", "reason": reason.strip(), "types": sorted(kinds)})
@@ -404,6 +495,7 @@ def file_record(s: FileScan, fp: Fingerprinter, names: NameMasks, *, reveal: boo
         "encoding": s.encoding,
         "replaced_bytes": s.replaced_bytes,
         "units": s.units,
+        "text_layer": s.text_layer,
         "counts": dict(sorted(s.counts.items())),
         "masked_counts": dict(sorted(s.partial_counts.items())),
         "total": s.total,

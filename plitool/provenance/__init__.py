@@ -1,1 +1,1 @@
-"""Provenance: the agent graph, the item tables and leak attribution."""
+"""Provenance and attribution: flows file, agent graph, item tables, attribution engine, exports."""

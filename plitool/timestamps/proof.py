@@ -27,7 +27,8 @@ from .. import __version__
 from ..vault import merkle
 from ..errors import NotSealed, OutputExists, ProofUnreadable, StorageError
 from ..vault.evidence import build_items, get_items
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, check_output_path
+from ..i18n import _
 from ..vault.ledger import Checkpoint, canonical_json, iso_utc, utc_now
 from .seal import StoredToken, stored_tokens
 from .timestamp import (
@@ -75,13 +76,14 @@ def best_seal(case: Case, seq: int, tokens: Sequence[StoredToken], roots: Sequen
             verdict = verify_reply(blob, data=cp_bytes, roots=roots, extra_certs=_chain_certs(tok.chain))
             if verdict.signature_valid:
                 good.append((tok, blob, verdict))
-        if any(v.ok for _, _, v in good):
+        if any(v.ok for _tok, _cp, v in good):
             return size, good
         if good and fallback is None:
             fallback = (size, good)
     if fallback is not None:
         return fallback
-    raise NotSealed(f"entry #{seq} is not covered by any sealed checkpoint with a valid token yet: run 'plitool seal'")
+    raise NotSealed(_("entry #{seq} is not covered by any sealed checkpoint with a valid token yet: run 'plitool seal'").format(
+        seq=seq))
 
 
 def build_proof(case: Case, item: str) -> tuple[dict[str, Any], dict[str, bytes]]:
@@ -96,7 +98,7 @@ def build_proof(case: Case, item: str) -> tuple[dict[str, Any], dict[str, bytes]
     cp = Checkpoint.parse(cp_bytes.decode("ascii"))
     leaves = [e.leaf for e in entries[:size]]
     if merkle.root(leaves) != cp.root:
-        raise StorageError(f"the sealed checkpoint {size} does not match the ledger: run 'plitool verify'")
+        raise StorageError(_("the sealed checkpoint {size} does not match the ledger: run 'plitool verify'").format(size=size))
     path = merkle.inclusion_proof(leaves, entry.seq - 1)
     files: dict[str, bytes] = {"entry.json": entry.raw, "checkpoint.txt": cp_bytes}
     stamps = []
@@ -154,10 +156,12 @@ def files_dir_for(output: Path) -> Path:
 def write_proof(case: Case, item: str, output: Path, *, force: bool = False) -> tuple[Path, Path, dict[str, Any]]:
     """Write ``output`` (the JSON proof) and the folder beside it; refuses to overwrite without force."""
     folder = files_dir_for(output)
+    for target in (output, folder):
+        check_output_path(case, target)  # never inside .plitool/ or over case.toml, even with --force
     if not force:
         for target in (output, folder):
             if target.exists():
-                raise OutputExists(f"{target} already exists (use --force to replace it)")
+                raise OutputExists(_("{path} already exists (use --force to replace it)").format(path=target))
     proof, files = build_proof(case, item)
     for name, blob in files.items():
         atomic_write(folder / name, blob)
@@ -190,7 +194,7 @@ class ProofReport:
 
     @property
     def existed_no_later_than(self) -> tuple[datetime, str] | None:
-        times = [(v.info.gen_time, v.info.tsa_name or v.info.signer) for _, v in self.verdicts if v.ok and v.info]
+        times = [(v.info.gen_time, v.info.tsa_name or v.info.signer) for _stamp, v in self.verdicts if v.ok and v.info]
         return min(times) if times else None
 
     def as_json(self) -> dict[str, Any]:
@@ -209,12 +213,12 @@ def _load(blob: bytes) -> dict[str, Any]:
     try:
         proof = json.loads(blob.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ProofUnreadable(f"not a plitool proof (not JSON: {exc})") from exc
+        raise ProofUnreadable(_("not a plitool proof (not JSON: {error})").format(error=exc)) from exc
     if not isinstance(proof, dict) or proof.get("format") != PROOF_FORMAT:
-        raise ProofUnreadable(f"not a plitool proof (format is not {PROOF_FORMAT!r})")
+        raise ProofUnreadable(_("not a plitool proof (format is not {format!r})").format(format=PROOF_FORMAT))
     for key in ("item", "ledger_entry", "inclusion", "checkpoint", "timestamps"):
         if key not in proof:
-            raise ProofUnreadable(f"the proof lacks its {key!r} part")
+            raise ProofUnreadable(_("the proof lacks its {part!r} part").format(part=key))
     return proof
 
 
@@ -239,7 +243,7 @@ def verify_proof(
         cp_bytes = str(proof["checkpoint"]["text"]).encode("ascii")
         cp = Checkpoint.parse(cp_bytes.decode("ascii"))
     except (KeyError, TypeError, ValueError, UnicodeError) as exc:
-        raise ProofUnreadable(f"the proof is damaged: {exc}") from exc
+        raise ProofUnreadable(_("the proof is damaged: {error}").format(error=exc)) from exc
 
     item = proof["item"]
     entry_ok = (
@@ -251,15 +255,17 @@ def verify_proof(
         and dict(entry.get("data", {}).get("digests", {})) == {k: v for k, v in item.get("digests", {}).items() if k in entry.get("data", {}).get("digests", {})}
     )
     add(Check("entry", entry_ok,
-              f"ledger entry #{index + 1} records {item.get('id')} with sha256 {item.get('digests', {}).get('sha256')}"
-              if entry_ok else "the ledger entry does not match the item it claims to prove (edited?)"))
+              _("ledger entry #{seq} records {item} with sha256 {sha256}").format(
+                  seq=index + 1, item=item.get("id"), sha256=item.get("digests", {}).get("sha256"))
+              if entry_ok else _("the ledger entry does not match the item it claims to prove (edited?)")))
 
     leaf = merkle.leaf_hash(line)
     included = cp.size == size and merkle.verify_inclusion(leaf, index, size, path, cp.root)
     add(Check("inclusion", included,
-              f"entry #{index + 1} is leaf {index} of the {size}-entry tree whose root the checkpoint records"
-              if included else "the inclusion path does not lead from this entry to the checkpoint's root: "
-              "the proof is for another ledger or was altered"))
+              _("entry #{seq} is leaf {index} of the {size}-entry tree whose root the checkpoint records").format(
+                  seq=index + 1, index=index, size=size)
+              if included else _("the inclusion path does not lead from this entry to the checkpoint's root: "
+                                 "the proof is for another ledger or was altered")))
 
     any_trusted = False
     for stamp in proof["timestamps"]:
@@ -267,18 +273,20 @@ def verify_proof(
             tsr = base64.b64decode(stamp["tsr_b64"], validate=True)
             chain = load_certificates(stamp["chain_pem"].encode("ascii")) if stamp.get("chain_pem") else []
         except (KeyError, ValueError) as exc:
-            raise ProofUnreadable(f"the proof's timestamp {stamp.get('file')} is damaged: {exc}") from exc
+            raise ProofUnreadable(_("the proof's timestamp {file} is damaged: {error}").format(
+                file=stamp.get("file"), error=exc)) from exc
         verdict = verify_reply(tsr, data=cp_bytes, roots=roots, extra_certs=chain)
         report.verdicts.append((stamp, verdict))
         any_trusted = any_trusted or verdict.ok
     if not proof["timestamps"]:
-        add(Check("timestamp", False, "the proof holds no timestamp"))
+        add(Check("timestamp", False, _("the proof holds no timestamp")))
     elif any_trusted:
         when, who = report.existed_no_later_than or (None, "")
-        add(Check("timestamp", True, f"the checkpoint was timestamped at {iso_z(when) if when else '?'} by {who}"))
+        add(Check("timestamp", True, _("the checkpoint was timestamped at {time} by {tsa}").format(
+            time=iso_z(when) if when else "?", tsa=who)))
     else:
-        reasons = "; ".join(v.message for _, v in report.verdicts)
-        add(Check("timestamp", False, f"no timestamp verifies against a trusted root: {reasons}"))
+        reasons = "; ".join(v.message for _stamp, v in report.verdicts)
+        add(Check("timestamp", False, _("no timestamp verifies against a trusted root: {reasons}").format(reasons=reasons)))
 
     if data is not None:
         recorded = entry.get("data", {}).get("digests", {}) if entry_ok else item.get("digests", {})
@@ -287,8 +295,9 @@ def verify_proof(
         bad = [k for k, v in want.items() if result.digests.get(k) != v]
         same = not bad and result.size == int(item.get("size", -1))
         add(Check("data", same,
-                  f"{data} is the item's exact bytes ({', '.join(want)} and size match)" if same
-                  else f"{data} is not the item's bytes ({', '.join(bad) or 'size'} differ)"))
+                  _("{path} is the item's exact bytes ({digests} and size match)").format(path=data, digests=", ".join(want))
+                  if same
+                  else _("{path} is not the item's bytes ({what} differ)").format(path=data, what=", ".join(bad) or "size")))
     return report
 
 

@@ -18,6 +18,7 @@ worst unreferenced files, which ``verify`` reports as a note.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import time
@@ -29,14 +30,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..vault import merkle
 from ..errors import (
+    InputNotFound,
     NoTimestampAuthority,
+    PlitoolError,
     SealFailed,
     StorageError,
     TokenRejected,
     TsaFailed,
     UsageError,
 )
-from ..fsutil import atomic_write, read_input
+from ..fsutil import MAX_INPUT_BYTES, atomic_write, read_input, read_regular_file
 from ..i18n import _
 from ..vault.ledger import Checkpoint, Entry, NewEvent
 from .timestamp import (
@@ -154,7 +157,8 @@ def _default_post(url: str, query: bytes, timeout: float) -> bytes:
 
 def _check_hash(hash_name: str) -> None:
     if hash_name not in REQUEST_HASHES:
-        raise UsageError(f"--hash must be one of {', '.join(REQUEST_HASHES)}, not {hash_name!r}")
+        raise UsageError(_("--hash must be one of {hashes}, not {name!r}").format(
+            hashes=", ".join(REQUEST_HASHES), name=hash_name))
 
 
 def _chain_for(blob: bytes, verdict: TokenVerdict, roots: Sequence[Certificate]) -> list[Certificate]:
@@ -173,11 +177,25 @@ def _next_stem(folder: Path, prefix: str) -> str:
     return f"{prefix}-{n:02d}"
 
 
+def _read_state(path: Path) -> bytes:
+    """A file of the seal folders, read as verify must: regular files only, bounded, never blocking.
+
+    Raises OSError (what the callers already handle) for anything else: a FIFO planted where a
+    token or a checkpoint should be is reported, never waited on.
+    """
+    try:
+        return read_regular_file(path, MAX_INPUT_BYTES)
+    except InputNotFound as exc:
+        raise FileNotFoundError(errno.ENOENT, str(exc)) from exc
+    except PlitoolError as exc:
+        raise OSError(errno.EINVAL, str(exc)) from exc
+
+
 def _write_checkpoint_file(folder: Path, cp_bytes: bytes) -> Path:
     path = folder / "checkpoint.txt"
     if path.exists():
         if path.read_bytes() != cp_bytes:
-            raise StorageError(f"{path} exists and differs from the ledger's checkpoint: run 'plitool verify'")
+            raise StorageError(_("{path} exists and differs from the ledger's checkpoint: run 'plitool verify'").format(path=path))
         return path
     atomic_write(path, cp_bytes, overwrite=False)
     return path
@@ -187,7 +205,7 @@ def _ledger_digest(case: Case) -> str:
     try:
         return hashlib.sha256(case.paths.ledger.read_bytes()).hexdigest()
     except OSError as exc:
-        raise StorageError(f"cannot read the ledger {case.paths.ledger}: {exc.strerror}") from exc
+        raise StorageError(_("cannot read the ledger {path}: {reason}").format(path=case.paths.ledger, reason=exc.strerror)) from exc
 
 
 def _current_checkpoint(case: Case) -> tuple[Checkpoint, bytes, Any, str]:
@@ -209,8 +227,8 @@ def _still_prefix(case: Case, cp: Checkpoint, scan: Any = None, digest: str | No
     roots = merkle.roots_at([e.leaf for e in scan.entries], [cp.size])
     if roots.get(cp.size) != cp.root:
         raise SealFailed(
-            "the ledger changed under the seal (its first entries no longer match the checkpoint); "
-            "nothing was recorded: run 'plitool verify'"
+            _("the ledger changed under the seal (its first entries no longer match the checkpoint); "
+              "nothing was recorded: run 'plitool verify'")
         )
     return scan
 
@@ -252,12 +270,12 @@ def seal_case(
     urls = list(dict.fromkeys([*(case.config.tsa if use_config else ()), *extra_tsa]))
     if not urls:
         raise NoTimestampAuthority(
-            "no TSA to ask: list them in case.toml under [timestamps] tsa = [...] or pass --tsa URL "
-            "(or use --offline to carry the request to a connected machine)"
+            _("no TSA to ask: list them in case.toml under [timestamps] tsa = [...] or pass --tsa URL "
+              "(or use --offline to carry the request to a connected machine)")
         )
     for url in urls:
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"TSA address {url!r} is not an http:// or https:// URL")
+            raise UsageError(_("TSA address {url!r} is not an http:// or https:// URL").format(url=url))
     wait = timeout if timeout is not None else case.config.tsa_timeout
     cp, cp_bytes, first_scan, first_digest = _current_checkpoint(case)
     roots = trusted_certificates(case, entries=first_scan.entries)
@@ -278,14 +296,15 @@ def seal_case(
                 outcome = TsaOutcome(url, verdict, None, elapsed)
                 gathered.append((outcome, query.der, blob))
             else:
-                outcome = TsaOutcome(url, verdict, f"{url}: the reply does not verify: {verdict.message}", elapsed)
+                outcome = TsaOutcome(url, verdict, _("{url}: the reply does not verify: {reason}").format(
+                    url=url, reason=verdict.message), elapsed)
         outcomes.append(outcome)
         if on_outcome is not None and not outcome.kept:
             on_outcome(outcome)
     if not gathered:
         raise SealFailed(
-            "no TSA answered with a valid token; nothing was recorded:\n  "
-            + "\n  ".join(o.error or "?" for o in outcomes)
+            _("no TSA answered with a valid token; nothing was recorded:")
+            + "\n  " + "\n  ".join(o.error or "?" for o in outcomes)
         )
 
     with case.locked():
@@ -365,7 +384,8 @@ def import_reply(case: Case, reply_path: Path) -> SealResult:
     try:
         info = reply_info(blob)
     except ValueError as exc:
-        raise TokenRejected(f"{reply_path} is not a usable timestamp reply ({exc}); nothing was recorded") from exc
+        raise TokenRejected(_("{path} is not a usable timestamp reply ({error}); nothing was recorded").format(
+            path=reply_path, error=exc)) from exc
     known = _already_imported(case, blob)
     if known is not None:
         return known
@@ -373,8 +393,8 @@ def import_reply(case: Case, reply_path: Path) -> SealResult:
     match = next(((p, m) for p, m in pending if info.nonce is not None and str(info.nonce) == m.get("nonce")), None)
     if match is None:
         raise TokenRejected(
-            f"{reply_path} answers none of this case's {len(pending)} pending offline request(s) "
-            "(its nonce matches none of them); nothing was recorded"
+            _("{path} answers none of this case's {n} pending offline request(s) "
+              "(its nonce matches none of them); nothing was recorded").format(path=reply_path, n=len(pending))
         )
     meta_path, meta = match
     folder = meta_path.parent
@@ -383,11 +403,13 @@ def import_reply(case: Case, reply_path: Path) -> SealResult:
         cp_bytes = cp_path.read_bytes()
         cp = Checkpoint.parse(cp_bytes.decode("ascii"))
     except (OSError, ValueError) as exc:
-        raise StorageError(f"cannot read the checkpoint {cp_path} of the offline request: {exc}") from exc
+        raise StorageError(_("cannot read the checkpoint {path} of the offline request: {error}").format(
+            path=cp_path, error=exc)) from exc
     roots = trusted_certificates(case)
     verdict = verify_reply(blob, data=cp_bytes, roots=roots, nonce=int(meta["nonce"]))
     if not verdict.signature_valid:
-        raise TokenRejected(f"{reply_path} does not verify: {verdict.message}; nothing was recorded")
+        raise TokenRejected(_("{path} does not verify: {reason}; nothing was recorded").format(
+            path=reply_path, reason=verdict.message))
     source = f"imported from {reply_path.name}"
     with case.locked():
         scan = _still_prefix(case, cp)
@@ -507,9 +529,9 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
         size = int(cp_rec.get("size", -1))
         cp_path = case.paths.state / str(cp_rec.get("file", ""))
         referenced.add(cp_path)
-        label = f"seal #{entry.seq} (checkpoint {size})"
+        label = _("seal #{seq} (checkpoint {size})").format(seq=entry.seq, size=size)
         try:
-            cp_bytes = cp_path.read_bytes()
+            cp_bytes = _read_state(cp_path)
             cp = Checkpoint.parse(cp_bytes.decode("ascii"))
         except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -529,22 +551,25 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
             consistent = False
         elif hashlib.sha256(cp_bytes).hexdigest() != cp_rec.get("sha256") or cp.size != size or \
                 base64.b64encode(cp.root).decode() != cp_rec.get("root"):
-            out.problems.append(("seal", f"{label}: the checkpoint file {cp_path.name} is not the one recorded (changed)"))
+            out.problems.append(("seal", _("{label}: the checkpoint file {name} is not the one recorded (changed)").format(
+                label=label, name=cp_path.name)))
             consistent = False
         elif cp.origin != case.origin:
-            out.problems.append(("seal", f"{label}: the checkpoint belongs to another log ({cp.origin})"))
+            out.problems.append(("seal", _("{label}: the checkpoint belongs to another log ({origin})").format(
+                label=label, origin=cp.origin)))
             consistent = False
         elif size not in checked_sizes:
             if size > len(entries):
-                out.problems.append(("seal", f"{label}: the ledger is cut short below a sealed checkpoint "
-                                             f"({len(entries)} entries, {size} were sealed)"))
+                out.problems.append(("seal", _("{label}: the ledger is cut short below a sealed checkpoint "
+                                               "({entries} entries, {size} were sealed)").format(
+                    label=label, entries=len(entries), size=size)))
                 checked_sizes[size] = False
             else:
                 proof = merkle.consistency_proof(leaves, size) if size < len(leaves) else []
                 ok = merkle.verify_consistency(size, len(leaves), cp.root, current_root, proof)
                 if not ok:
-                    out.problems.append(("seal", f"{label}: the ledger is not an extension of the sealed checkpoint: "
-                                                 f"one of its first {size} entries was changed"))
+                    out.problems.append(("seal", _("{label}: the ledger is not an extension of the sealed checkpoint: "
+                                                   "one of its first {size} entries was changed").format(label=label, size=size)))
                 checked_sizes[size] = ok
         consistent = consistent and checked_sizes.get(size, False)
         for tok in entry.data.get("tokens", []):
@@ -553,34 +578,39 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
             referenced.update({tsr, chain, case.paths.state / str(tok.get("tsq") or "")})
             record: dict[str, Any] = {"seal": entry.seq, "checkpoint": size, "tsa": tok.get("tsa"), "tsr": tok.get("tsr")}
             try:
-                blob = tsr.read_bytes()
+                blob = _read_state(tsr)
             except OSError as exc:
-                out.problems.append(("timestamp", f"{label}: token {tsr.name} from {tok.get('tsa')} is missing ({exc.strerror})"))
+                out.problems.append(("timestamp", _("{label}: token {name} from {tsa} is missing ({reason})").format(
+                    label=label, name=tsr.name, tsa=tok.get("tsa"), reason=exc.strerror)))
                 out.tokens.append({**record, "verdict": "missing"})
                 continue
             if hashlib.sha256(blob).hexdigest() != tok.get("tsr_sha256"):
-                out.problems.append(("timestamp", f"{label}: token {tsr.name} is not the one recorded (changed)"))
+                out.problems.append(("timestamp", _("{label}: token {name} is not the one recorded (changed)").format(
+                    label=label, name=tsr.name)))
                 out.tokens.append({**record, "verdict": "changed"})
                 continue
             try:
-                extra = load_certificates(chain.read_bytes())
+                extra = load_certificates(_read_state(chain))
             except (OSError, ValueError):
                 extra = []
             verdict = verify_reply(blob, data=cp_bytes, roots=roots, extra_certs=extra)
             out.tokens.append({**record, **verdict.as_json()})
             if verdict.status == "untrusted":
-                out.problems.append(("timestamp", f"{label}: token {tsr.name} from {tok.get('tsa')}: {verdict.message}; "
-                                                  "if you trust it: plitool trust add ROOT.pem"))
+                out.problems.append(("timestamp", _("{label}: token {name} from {tsa}: {reason}; "
+                                                    "if you trust it: plitool trust add ROOT.pem").format(
+                    label=label, name=tsr.name, tsa=tok.get("tsa"), reason=verdict.message)))
             elif not verdict.ok:
-                out.problems.append(("timestamp", f"{label}: token {tsr.name} from {tok.get('tsa')} does not verify: {verdict.message}"))
+                out.problems.append(("timestamp", _("{label}: token {name} from {tsa} does not verify: {reason}").format(
+                    label=label, name=tsr.name, tsa=tok.get("tsa"), reason=verdict.message)))
             elif consistent and verdict.info is not None:
                 when = (verdict.info.gen_time, verdict.info.tsa_name or verdict.info.signer or str(tok.get("tsa")))
                 if size not in best or when < best[size]:
                     best[size] = when
     out.trusted_times = _earliest_cover(best, item_seqs)
     for path in unlogged_trust_files(case, entries):
-        out.problems.append(("trust", f"trust root {path.name} is in the trust store but was never added with "
-                                      "'plitool trust add' (no ledger entry): it is ignored; remove it or add it properly"))
+        out.problems.append(("trust", _("trust root {name} is in the trust store but was never added with "
+                                        "'plitool trust add' (no ledger entry): it is ignored; remove it or add it properly").format(
+            name=path.name)))
     from .trust import missing_trust_files
 
     for entry, path in missing_trust_files(case, entries):
@@ -595,11 +625,12 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
         stray = [p for p in base.glob("*/*") if p.is_file() and p not in referenced and not p.name.startswith("offline-")
                  and p.suffix != ".tsr"]
         if stray:
-            out.notes.append(f"{len(stray)} file(s) under {base} are named by no seal (an interrupted seal?): "
-                             + ", ".join(p.relative_to(base).as_posix() for p in stray[:5]))
+            out.notes.append(_("{n} file(s) under {folder} are named by no seal (an interrupted seal?): {files}").format(
+                n=len(stray), folder=base, files=", ".join(p.relative_to(base).as_posix() for p in stray[:5])))
         pending = list(base.glob("*/offline-*.json"))
         if pending:
-            out.notes.append(f"{len(pending)} offline seal request(s) wait for a reply: 'plitool seal --import REPLY.tsr'")
+            out.notes.append(_("{n} offline seal request(s) wait for a reply: 'plitool seal --import REPLY.tsr'").format(
+                n=len(pending)))
     return out
 
 
@@ -614,9 +645,9 @@ def _check_unreferenced_checkpoints(case: Case, base: Path, referenced: set[Path
         if path in referenced:
             continue
         try:
-            cp = Checkpoint.parse(path.read_text("ascii"))
+            cp = Checkpoint.parse(_read_state(path).decode("ascii"))
         except (OSError, ValueError, UnicodeDecodeError):
-            out.problems.append(("seal", f"{path} cannot be read as a checkpoint"))
+            out.problems.append(("seal", _("{path} cannot be read as a checkpoint").format(path=path)))
             continue
         if cp.origin == case.origin:
             found.append((path, cp))
@@ -625,12 +656,15 @@ def _check_unreferenced_checkpoints(case: Case, base: Path, referenced: set[Path
     for path, cp in found:
         has_token = any(path.parent.glob("*.tsr"))
         if cp.size > len(leaves):
-            out.problems.append(("seal", f"the ledger is cut short: {path.parent.name}/checkpoint.txt"
-                                         f"{' was timestamped and' if has_token else ''} records {cp.size} entries, "
-                                         f"the ledger holds {len(leaves)}"))
+            message = (_("the ledger is cut short: {folder}/checkpoint.txt was timestamped and records {size} entries, "
+                         "the ledger holds {held}") if has_token else
+                       _("the ledger is cut short: {folder}/checkpoint.txt records {size} entries, "
+                         "the ledger holds {held}"))
+            out.problems.append(("seal", message.format(folder=path.parent.name, size=cp.size, held=len(leaves))))
         elif roots.get(cp.size) != cp.root:
-            out.problems.append(("seal", f"{path.parent.name}/checkpoint.txt does not match the ledger: "
-                                         f"one of its first {cp.size} entries was changed"))
+            out.problems.append(("seal", _("{folder}/checkpoint.txt does not match the ledger: "
+                                           "one of its first {size} entries was changed").format(
+                folder=path.parent.name, size=cp.size)))
 
 
 def _check_unreferenced_tokens(case: Case, base: Path, referenced: set[Path], leaves: list[bytes], out: SealCheck) -> None:
@@ -646,7 +680,7 @@ def _check_unreferenced_tokens(case: Case, base: Path, referenced: set[Path], le
             continue
         shown = tsr.relative_to(base).as_posix()
         try:
-            info = reply_info(tsr.read_bytes())
+            info = reply_info(_read_state(tsr))
         except (OSError, ValueError) as exc:
             out.problems.append(("seal", _("stored token {path} cannot be read as a timestamp reply ({error})").format(
                 path=shown, error=exc)))

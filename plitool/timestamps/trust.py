@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BadCertificate, PlitoolError, StorageError
 from ..fsutil import atomic_write, read_input
+from ..i18n import _
 from ..vault.ledger import Entry, NewEvent
 from .timestamp import fingerprint, is_self_signed, iso_z, load_certificates, pem_chain
 
@@ -69,9 +70,10 @@ def read_certificate_file(path: Path) -> list[Certificate]:
     try:
         certs = load_certificates(blob)
     except ValueError as exc:
-        raise BadCertificate(f"{path} holds no readable X.509 certificate (PEM or DER): {exc}") from exc
+        raise BadCertificate(_("{path} holds no readable X.509 certificate (PEM or DER): {error}").format(
+            path=path, error=exc)) from exc
     if not certs:
-        raise BadCertificate(f"{path} holds no certificate")
+        raise BadCertificate(_("{path} holds no certificate").format(path=path))
     return certs
 
 
@@ -81,8 +83,9 @@ def add_trust_roots(case: Case, path: Path, name: str | None = None) -> list[tup
     for cert in certs:
         if not is_self_signed(cert):
             raise BadCertificate(
-                f"{path}: {cert.subject.rfc4514_string()} is not a root (it is issued by "
-                f"{cert.issuer.rfc4514_string()}); add the self-signed root at the top of its chain"
+                _("{path}: {subject} is not a root (it is issued by "
+                  "{issuer}); add the self-signed root at the top of its chain").format(
+                    path=path, subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string())
             )
     out: list[tuple[TrustRoot, bool]] = []
     folder = trust_dir(case)
@@ -201,9 +204,9 @@ def trusted_certificates(
     """The roots a verdict may call trusted: the case's, ``extra`` (``--ca``), and system if asked."""
     roots: list[Certificate] = list(extra or [])
     if case is not None:
-        roots += [c for _, c in case_trust_roots(case, entries)]
+        roots += [c for _root, c in case_trust_roots(case, entries)]
         if system is None:
             system = case.config.system_roots
     if system:
-        roots += [c for _, c in system_trust_roots()]
+        roots += [c for _root, c in system_trust_roots()]
     return roots

@@ -10,7 +10,7 @@ import shlex
 import shutil
 import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,16 +18,23 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import LANGS, CaseConfig, default_timezone, load_config, render_case_toml
-from ..errors import CaseConfigError, CaseExists, CaseNotFound, StorageError, UsageError
-from ..i18n import N_, _, case_language
-from ..fsutil import atomic_write, case_lock
+from ..errors import CaseConfigError, CaseExists, CaseNotFound, InputNotFound, PlitoolError, StorageError, UsageError
+from ..i18n import N_, _, case_language, ngettext
+from ..fsutil import atomic_write, case_lock, read_regular_file
 from .hashing import DEFAULT_ALGORITHMS
-from .ledger import Entry, Ledger, NewEvent, utc_now
+from .ledger import Entry, Ledger, LedgerScan, NewEvent, utc_now
 
 CASE_FILE = "case.toml"
 STATE_DIR = ".plitool"
 STATE_FORMAT = 1
+META_LIMIT = 64 * 1024
 ENV_CASE = "PLITOOL_CASE"
+
+#: The permissions model (README, "Permissions model"): ``.plitool/`` and every folder in it are
+#: private to the case's owner; the fingerprint key is 0600; stored objects are 0400.
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+KEY_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,8 @@ def find_case_root(start: Path | None = None, explicit: str | os.PathLike[str] |
         if _lost_case_file(root):
             raise _case_file_missing(root)
         if not is_case(root):
-            raise CaseNotFound(f"{root} is not a plitool case (no {CASE_FILE} and {STATE_DIR}/ there)")
+            raise CaseNotFound(_("{root} is not a plitool case (no {case_file} and {state_dir}/ there)").format(
+                root=root, case_file=CASE_FILE, state_dir=STATE_DIR))
         return root
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
@@ -113,8 +121,8 @@ def find_case_root(start: Path | None = None, explicit: str | os.PathLike[str] |
         if _lost_case_file(candidate):
             raise _case_file_missing(candidate)
     raise CaseNotFound(
-        f"no plitool case in {here} or any folder above it; "
-        "run 'plitool init DIR --title ...' or pass --case DIR"
+        _("no plitool case in {folder} or any folder above it; "
+          "run 'plitool init DIR --title ...' or pass --case DIR").format(folder=here)
     )
 
 
@@ -125,12 +133,14 @@ class Case:
         self.paths = CasePaths(root)
         self.root = root
         try:
-            meta = json.loads(self.paths.meta.read_text("utf-8"))
+            meta = json.loads(read_regular_file(self.paths.meta, META_LIMIT))
             self.case_id: str = meta["id"]
-        except FileNotFoundError as exc:
-            raise CaseNotFound(f"{self.paths.meta} is missing: {root} is not a complete case") from exc
+        except InputNotFound as exc:
+            raise CaseNotFound(_("{meta} is missing: {root} is not a complete case").format(meta=self.paths.meta, root=root)) from exc
+        except UsageError as exc:  # a FIFO, a link or a huge file where case.json should be
+            raise StorageError(_("{meta} is damaged: {error}").format(meta=self.paths.meta, error=exc)) from exc
         except (ValueError, KeyError) as exc:
-            raise StorageError(f"{self.paths.meta} is damaged: {exc}") from exc
+            raise StorageError(_("{meta} is damaged: {error}").format(meta=self.paths.meta, error=exc)) from exc
 
     @classmethod
     def open(cls, explicit: str | os.PathLike[str] | None = None, start: Path | None = None) -> Case:
@@ -157,30 +167,49 @@ class Case:
         with case_lock(self.paths.lock, shared=shared):
             yield
 
+    def append_events(self, events: Sequence[NewEvent], *, scan: LedgerScan | None = None) -> list[Entry]:
+        """Append under the lock the caller holds; if it fails, say exactly what was recorded.
+
+        The append (one write, one fsync) and the checkpoint written after it are two steps. When
+        the second fails the entries are in the ledger all the same: the error must say so, not
+        leave the person believing nothing happened.
+        """
+        before = len(scan.entries) if scan is not None else len(self.ledger.scan().entries)
+        try:
+            return self.ledger.append(events, scan=scan)
+        except PlitoolError as exc:
+            now = self.ledger.scan().entries
+            recorded = now[before:]
+            if not recorded or [(e.event, e.item) for e in recorded] != [(e.event, e.item) for e in events]:
+                raise  # nothing (or not ours) was recorded: the error says what happened
+            raise _recorded_but(recorded, exc) from exc
+
 
 def init_case(directory: Path, title: str, lang: str = "zh") -> Case:
     """Create a case in ``directory`` (made if missing); refuses to touch an existing case."""
     if lang not in LANGS:
-        raise UsageError(f"--lang must be one of {', '.join(LANGS)}")
+        raise UsageError(_("--lang must be one of {langs}").format(langs=", ".join(LANGS)))
     if not title.strip() or any(ord(c) < 32 and c not in "\t" for c in title):
-        raise UsageError("--title must be a non-empty single line of text")
+        raise UsageError(_("--title must be a non-empty single line of text"))
     directory = directory.expanduser().resolve()
     paths = CasePaths(directory)
     if _lost_case_file(directory):
         raise _case_file_missing(directory)
     if paths.case_file.exists() or paths.state.exists():
-        raise CaseExists(f"{directory} already holds a case ({CASE_FILE} or {STATE_DIR}/ exists); nothing changed")
+        raise CaseExists(_("{folder} already holds a case ({case_file} or {state_dir}/ exists); nothing changed").format(
+            folder=directory, case_file=CASE_FILE, state_dir=STATE_DIR))
     if directory.exists() and not directory.is_dir():
-        raise UsageError(f"{directory} exists and is not a folder")
+        raise UsageError(_("{folder} exists and is not a folder").format(folder=directory))
     created = utc_now()
     case_id = str(uuid.uuid4())
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        paths.state.mkdir()
+        paths.state.mkdir(mode=PRIVATE_DIR)
+        os.chmod(paths.state, PRIVATE_DIR)  # whatever the umask: other local users read nothing
     except FileExistsError as exc:
-        raise CaseExists(f"{directory} already holds a case; nothing changed") from exc
+        raise CaseExists(_("{folder} already holds a case; nothing changed").format(folder=directory)) from exc
     except OSError as exc:
-        raise StorageError(f"cannot create {paths.state}: {exc.strerror}") from exc
+        raise StorageError(_("cannot create {path}: {reason}").format(path=paths.state, reason=exc.strerror)) from exc
     try:
         case = _populate_state(paths, title, lang, created, case_id)
     except BaseException:
@@ -192,13 +221,12 @@ def init_case(directory: Path, title: str, lang: str = "zh") -> Case:
 
 
 def _populate_state(paths: CasePaths, title: str, lang: str, created: datetime, case_id: str) -> Case:
-    for sub in (paths.checkpoints, paths.objects, paths.staging, paths.repair):
-        sub.mkdir()
-    paths.keys.mkdir(mode=0o700)
-    atomic_write(paths.fingerprint_key, secrets.token_bytes(32), mode=0o600, overwrite=False)
+    for sub in (paths.checkpoints, paths.objects, paths.staging, paths.repair, paths.keys):
+        sub.mkdir(mode=PRIVATE_DIR)
+    atomic_write(paths.fingerprint_key, secrets.token_bytes(32), mode=KEY_MODE, overwrite=False)
     meta = {"format": STATE_FORMAT, "id": case_id, "created": created.isoformat()}
-    atomic_write(paths.meta, json.dumps(meta, indent=2).encode() + b"\n", overwrite=False)
-    atomic_write(paths.ledger, b"", overwrite=False)
+    atomic_write(paths.meta, json.dumps(meta, indent=2).encode() + b"\n", mode=PRIVATE_FILE, overwrite=False)
+    atomic_write(paths.ledger, b"", mode=PRIVATE_FILE, overwrite=False)
     timezone = default_timezone(lang)
     toml_text = render_case_toml(title, lang, created, timezone=timezone)
     tomllib.loads(toml_text)  # the generated file must parse before anything refers to it
@@ -295,3 +323,26 @@ def _facts_from_ledger(entries: list[Entry], root: Path) -> tuple[dict[str, obje
     facts["tsa"] = list(dict.fromkeys(tsa))
     sources["tsa"] = N_("seals") if tsa else N_("none recorded")
     return facts, sources
+
+
+def _recorded_but(recorded: Sequence[Entry], exc: PlitoolError) -> PlitoolError:
+    items = list(dict.fromkeys(e.item for e in recorded if e.item))
+    first, last = recorded[0].seq, recorded[-1].seq
+    where = (
+        _("entry #{seq}").format(seq=first) if first == last else _("entries #{first}–#{last}").format(first=first, last=last)
+    )
+    if not items:
+        what = ngettext("{n} event was", "{n} events were", len(recorded)).format(n=len(recorded))
+    elif len(items) <= 5:
+        what = ngettext("{items} was", "{items} were", len(items)).format(items=", ".join(items))
+    else:
+        what = _("{first} … {last} ({n} items) were").format(first=items[0], last=items[-1], n=len(items))
+    err = PlitoolError(
+        _(
+            "{what} recorded in the ledger ({where}); its checkpoint could not be written: {reason}. "
+            "Nothing recorded is lost: the next command that writes to this case writes a checkpoint "
+            "covering these entries, and 'plitool verify' checks the ledger meanwhile"
+        ).format(what=what, where=where, reason=exc)
+    )
+    err.exit_code = exc.exit_code
+    return err

@@ -114,7 +114,7 @@ def load_config(path: Path) -> CaseConfig:
     def bad(table: str, key: str, problem: str) -> CaseConfigError:
         line = _line_of(text, table, key)
         where = _("{path}, line {line}").format(path=path, line=line) if line else str(path)
-        return CaseConfigError(f"{where}: [{table}] {key} {problem}")
+        return CaseConfigError(_("{where}: [{table}] {key} {problem}").format(where=where, table=table, key=key, problem=problem))
 
     case = data.get("case")
     if not isinstance(case, dict):
@@ -159,19 +159,21 @@ def load_config(path: Path) -> CaseConfig:
 
 def _timestamps_section(path: Path, section: Any) -> tuple[tuple[str, ...], float, bool]:
     if not isinstance(section, dict):
-        raise CaseConfigError(f"{path}: [timestamps] must be a table")
+        raise CaseConfigError(_("{path}: [timestamps] must be a table").format(path=path))
     tsa = section.get("tsa", [])
     if isinstance(tsa, str):
         tsa = [tsa]
     if not isinstance(tsa, list) or not all(isinstance(u, str) for u in tsa):
-        raise CaseConfigError(f"{path}: [timestamps] tsa must be a list of URLs")
+        raise CaseConfigError(_("{path}: [timestamps] tsa must be a list of URLs").format(path=path))
     for url in tsa:
         if not url.startswith(("http://", "https://")):
-            raise CaseConfigError(f"{path}: [timestamps] tsa: {url!r} is not an http:// or https:// URL")
+            raise CaseConfigError(_("{path}: [timestamps] tsa: {url!r} is not an http:// or https:// URL").format(
+                path=path, url=url))
     timeout = section.get("timeout", 10)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
-        raise CaseConfigError(f"{path}: [timestamps] timeout must be a number of seconds between 0 and 600")
+        raise CaseConfigError(_("{path}: [timestamps] timeout must be a number of seconds between 0 and 600").format(
+            path=path))
     system_roots = section.get("system_roots", False)
     if not isinstance(system_roots, bool):
-        raise CaseConfigError(f"{path}: [timestamps] system_roots must be true or false")
+        raise CaseConfigError(_("{path}: [timestamps] system_roots must be true or false").format(path=path))
     return tuple(dict.fromkeys(u.strip() for u in tsa)), float(timeout), system_roots

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UnknownEvidence
+from ..i18n import _
 from .ledger import Entry
 
 ITEM_PREFIX = "E-"
@@ -142,6 +143,6 @@ def get_items(items: dict[str, EvidenceItem], ids: Iterable[str]) -> list[Eviden
         if key.isdigit():
             key = item_id(int(key))
         if key not in items:
-            raise UnknownEvidence(f"no evidence item {raw!r} in this case (see 'plitool list')")
+            raise UnknownEvidence(_("no evidence item {item!r} in this case (see 'plitool list')").format(item=raw))
         out.append(items[key])
     return out

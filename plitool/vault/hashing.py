@@ -9,6 +9,8 @@ slowest digest alone (see ``bench/intake.py``).
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import io
 import os
@@ -20,7 +22,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from ..errors import AlgorithmUnavailable, InputNotFound, SourceChanged, UnreadableInput
+from ..errors import AlgorithmUnavailable, InputNotFound, SourceChanged, UnreadableInput, UsageError
+from ..i18n import _
 
 #: Digests computed for every item unless ``case.toml`` says otherwise.
 DEFAULT_ALGORITHMS: tuple[str, ...] = ("sha256", "blake3")
@@ -59,12 +62,12 @@ def check_algorithms(names: Iterable[str]) -> tuple[str, ...]:
         name = raw.strip().lower()
         if name not in KNOWN_ALGORITHMS:
             raise AlgorithmUnavailable(
-                f"unknown digest {raw!r}; plitool knows: {', '.join(KNOWN_ALGORITHMS)}"
+                _("unknown digest {name!r}; plitool knows: {known}").format(name=raw, known=", ".join(KNOWN_ALGORITHMS))
             )
         if name in ("sm3", "sha512") and name not in hashlib.algorithms_available:
             raise AlgorithmUnavailable(
-                f"digest {name!r} is not available: this Python's OpenSSL does not provide it; "
-                "use a Python linked to OpenSSL 3 with SM3 enabled, or remove it from case.toml"
+                _("digest {name!r} is not available: this Python's OpenSSL does not provide it; "
+                  "use a Python linked to OpenSSL 3 with SM3 enabled, or remove it from case.toml").format(name=name)
             )
         if name not in wanted:
             wanted.append(name)
@@ -106,18 +109,60 @@ def hash_bytes(data: bytes, algorithms: Sequence[str]) -> dict[str, str]:
     return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}
 
 
-def open_for_reading(path: str | os.PathLike[str] | bytes) -> io.FileIO:
-    """Open a regular file, turning OS errors into plitool errors."""
+def describe_file_type(mode: int) -> str:
+    """What a file that is not a regular file is, in words (for refusals and tamper reports)."""
+    if stat.S_ISLNK(mode):
+        return _("a symbolic link")
+    if stat.S_ISFIFO(mode):
+        return _("a FIFO (named pipe)")
+    if stat.S_ISCHR(mode):
+        return _("a character device")
+    if stat.S_ISBLK(mode):
+        return _("a block device")
+    if stat.S_ISSOCK(mode):
+        return _("a socket")
+    if stat.S_ISDIR(mode):
+        return _("a folder")
+    return _("not a regular file")
+
+
+def open_for_reading(path: str | os.PathLike[str] | bytes, *, follow_symlinks: bool = False) -> io.FileIO:
+    """Open a regular file, turning OS errors into plitool errors; anything else is refused.
+
+    Opened with ``O_NONBLOCK`` so that a FIFO or a device cannot make plitool wait forever, and
+    (unless ``follow_symlinks``) with ``O_NOFOLLOW`` so that a symbolic link planted at the path
+    is refused rather than read through. Once ``fstat`` shows a regular file the descriptor is
+    switched back to blocking reads.
+    """
+    shown = os.fsdecode(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
-        return open(path, "rb", buffering=0)  # noqa: SIM115 - caller closes
+        fd = os.open(path, flags)
     except FileNotFoundError as exc:
-        raise InputNotFound(f"{os.fsdecode(path)} does not exist") from exc
+        raise InputNotFound(_("{path} does not exist").format(path=shown)) from exc
     except IsADirectoryError as exc:
-        raise InputNotFound(f"{os.fsdecode(path)} is a folder, not a file") from exc
+        raise InputNotFound(_("{path} is a folder, not a file").format(path=shown)) from exc
     except PermissionError as exc:
-        raise UnreadableInput(f"cannot read {os.fsdecode(path)}: permission denied") from exc
+        raise UnreadableInput(_("cannot read {path}: permission denied").format(path=shown)) from exc
     except OSError as exc:
-        raise UnreadableInput(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise UsageError(
+                _("{path} is {kind}, not a regular file; not followed").format(path=shown, kind=_("a symbolic link"))
+            ) from exc
+        raise UnreadableInput(_("cannot read {path}: {reason}").format(path=shown, reason=exc.strerror)) from exc
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputNotFound(_("{path} is a folder, not a file").format(path=shown))
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(
+                _("{path} is {kind}, not a regular file; refused").format(path=shown, kind=describe_file_type(st.st_mode))
+            )
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return io.FileIO(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 #: Below this, a chunk is cheaper to process inline than to hand to the worker thread.
@@ -250,7 +295,7 @@ def hash_file(
     with open_for_reading(path) as src:
         before = os.fstat(src.fileno())
         if not stat.S_ISREG(before.st_mode):
-            raise UnreadableInput(f"not a regular file: {os.fsdecode(path)}")
+            raise UnreadableInput(_("not a regular file: {path}").format(path=os.fsdecode(path)))
         try:
             # Read at most one byte past the size seen at the start: enough to notice growth.
             if before.st_size < PARALLEL_MIN:
@@ -266,12 +311,12 @@ def hash_file(
                     limit=before.st_size + 1,
                 )
         except OSError as exc:
-            raise UnreadableInput(f"cannot read {os.fsdecode(path)}: {exc.strerror}") from exc
+            raise UnreadableInput(_("cannot read {path}: {reason}").format(path=os.fsdecode(path), reason=exc.strerror)) from exc
         after = os.fstat(src.fileno())
     try:
         by_path = os.stat(path)
     except OSError as exc:
-        raise SourceChanged(f"{os.fsdecode(path)} disappeared while it was read") from exc
+        raise SourceChanged(_("{path} disappeared while it was read").format(path=os.fsdecode(path))) from exc
     ident = FileIdentity.of(before)
     if (
         FileIdentity.of(after) != ident
@@ -279,7 +324,8 @@ def hash_file(
         or total != before.st_size
     ):
         raise SourceChanged(
-            f"{os.fsdecode(path)} changed while it was read "
-            f"(size {before.st_size} -> {after.st_size}, read {total} bytes); not recorded"
+            _("{path} changed while it was read "
+              "(size {before} -> {after}, read {total} bytes); not recorded").format(
+                path=os.fsdecode(path), before=before.st_size, after=after.st_size, total=total)
         )
     return HashResult(digests=digests, size=total, identity=ident)

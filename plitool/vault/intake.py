@@ -23,13 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
-from .case import STATE_DIR, Case
-from ..errors import InputNotFound, IsADirectoryWithoutRecursion, UnreadableInput, UsageError
+from .case import Case
+from ..errors import InputNotFound, IsADirectoryWithoutRecursion, SourceChanged, UnreadableInput, UsageError
 from .evidence import build_items, item_id, path_record
 from ..fsutil import sync_filesystem
-from .hashing import HashResult, ProgressCallback, hash_file
+from .hashing import HashResult, ProgressCallback, describe_file_type, hash_file
+from ..i18n import _
 from .journal import IntakeJournal
 from .ledger import NewEvent, iso_utc, utc_now
 from .store import ObjectStore
@@ -90,11 +92,51 @@ def _is_hidden(name: bytes) -> bool:
     return name.startswith(b".")
 
 
+class _OwnFiles:
+    """The case's own files, which are never evidence: everything under ``.plitool/`` and ``case.toml``.
+
+    One rule for every path ``add`` (and ``scan``, which adds first) is given: a path named
+    explicitly is refused (exit 2, nothing added); met while walking a folder, it is skipped
+    with a note. Paths are resolved (links, ``..``) and folders compared by identity, so no
+    spelling of the path gets round it.
+    """
+
+    def __init__(self, case: Case | None) -> None:
+        self.state = os.path.realpath(case.paths.state) if case else None
+        self.case_file = os.path.realpath(case.paths.case_file) if case else None
+        self.ids: dict[tuple[int, int], str] = {}
+        if case is not None:
+            for path, reason in ((case.paths.state, _("the case's own {name} folder: never evidence")),
+                                 (case.paths.case_file, _("the case's own {name}: never evidence"))):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                self.ids[(st.st_dev, st.st_ino)] = reason.format(name=path.name)
+
+    def refuse_named(self, p: bytes) -> None:
+        if self.state is None:
+            return
+        real = os.path.realpath(os.fsdecode(p))
+        if real == self.case_file or real == self.state or real.startswith(self.state + os.sep):
+            raise UsageError(
+                _("{path} is one of plitool's own files (the case's .plitool/ folder or its case.toml), "
+                  "never evidence; nothing was added").format(path=_display(p))
+            )
+
+    def reason_to_skip(self, st: os.stat_result) -> str | None:
+        return self.ids.get((st.st_dev, st.st_ino))
+
+
+def _not_regular(st: os.stat_result) -> str:
+    return _("{kind}: not a regular file").format(kind=describe_file_type(st.st_mode))
+
+
 def plan_intake(paths: Sequence[str | os.PathLike[str]], options: IntakeOptions, case: Case | None = None) -> IntakePlan:
     """Resolve the inputs into a sorted list of regular files; fail before any work."""
     if not paths:
-        raise UsageError("name at least one file or folder to add")
-    state_dir = os.fsencode(case.paths.state) if case else None
+        raise UsageError(_("name at least one file or folder to add"))
+    own = _OwnFiles(case)
     files: list[bytes] = []
     skipped: list[Skipped] = []
     total = 0
@@ -110,49 +152,56 @@ def plan_intake(paths: Sequence[str | os.PathLike[str]], options: IntakeOptions,
         total += st.st_size
 
     for raw in paths:
+        own.refuse_named(os.fsencode(raw))
+    for raw in paths:
         p = os.path.abspath(os.fsencode(raw))
         try:
             st = os.lstat(p)
         except FileNotFoundError as exc:
-            raise InputNotFound(f"no such file or folder: {_display(p)}") from exc
+            raise InputNotFound(_("no such file or folder: {path}").format(path=_display(p))) from exc
         except OSError as exc:
-            raise UnreadableInput(f"cannot look at {_display(p)}: {exc.strerror}") from exc
+            raise UnreadableInput(_("cannot look at {path}: {reason}").format(path=_display(p), reason=exc.strerror)) from exc
         if stat.S_ISLNK(st.st_mode):
-            skipped.append(Skipped(_display(p), "symbolic link (not followed)"))
+            skipped.append(Skipped(_display(p), _("symbolic link (not followed)")))
         elif stat.S_ISDIR(st.st_mode):
             if not options.recursive:
-                raise IsADirectoryWithoutRecursion(f"{_display(p)} is a folder: use -r to add what it holds")
-            for fp, fst in _walk(p, options.hidden, skipped, state_dir):
+                raise IsADirectoryWithoutRecursion(_("{path} is a folder: use -r to add what it holds").format(path=_display(p)))
+            for fp, fst in _walk(p, options.hidden, skipped, own):
                 take(fp, fst)
         elif stat.S_ISREG(st.st_mode):
             take(p, st)
         else:
-            skipped.append(Skipped(_display(p), "not a regular file"))
+            skipped.append(Skipped(_display(p), _not_regular(st)))
     return IntakePlan(files, skipped, total)
 
 
-def _walk(top: bytes, hidden: bool, skipped: list[Skipped], state_dir: bytes | None):  # type: ignore[no-untyped-def]
+def _walk(top: bytes, hidden: bool, skipped: list[Skipped], own: _OwnFiles):  # type: ignore[no-untyped-def]
     try:
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except OSError as exc:
-        raise UnreadableInput(f"cannot list {_display(top)}: {exc.strerror}") from exc
+        raise UnreadableInput(_("cannot list {path}: {reason}").format(path=_display(top), reason=exc.strerror)) from exc
     for entry in entries:
         path = entry.path
+        try:
+            est = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            raise UnreadableInput(_("cannot look at {path}: {reason}").format(path=_display(path), reason=exc.strerror)) from exc
+        reason = own.reason_to_skip(est)
+        if reason is not None:
+            skipped.append(Skipped(_display(path), reason))
+            continue
         if _is_hidden(entry.name) and not hidden:
-            skipped.append(Skipped(_display(path), "hidden (use --hidden)"))
+            skipped.append(Skipped(_display(path), _("hidden (use --hidden)")))
             continue
-        if entry.is_symlink():
-            skipped.append(Skipped(_display(path), "symbolic link (not followed)"))
+        if stat.S_ISLNK(est.st_mode):
+            skipped.append(Skipped(_display(path), _("symbolic link (not followed)")))
             continue
-        if entry.is_dir(follow_symlinks=False):
-            if state_dir is not None and path == state_dir:
-                skipped.append(Skipped(_display(path), f"the case's own {STATE_DIR} folder"))
-                continue
-            yield from _walk(path, hidden, skipped, state_dir)
-        elif entry.is_file(follow_symlinks=False):
-            yield path, entry.stat(follow_symlinks=False)
+        if stat.S_ISDIR(est.st_mode):
+            yield from _walk(path, hidden, skipped, own)
+        elif stat.S_ISREG(est.st_mode):
+            yield path, est
         else:
-            skipped.append(Skipped(_display(path), "not a regular file"))
+            skipped.append(Skipped(_display(path), _not_regular(est)))
 
 
 def _tool_record() -> dict[str, str]:
@@ -218,19 +267,33 @@ def _hash_and_store(
                     sink, temp = store.open_staging(journal.staging_prefix)
                     staged.append(temp)
                     with sink:
-                        hashed.append((path, hash_file(path, algorithms, sink=sink, progress=progress, executor=pool)))
+                        hashed.append((path, _hash_source(path, algorithms, sink=sink, progress=progress, executor=pool)))
                 else:
-                    hashed.append((path, hash_file(path, algorithms, progress=progress, executor=pool)))
+                    hashed.append((path, _hash_source(path, algorithms, progress=progress, executor=pool)))
         if journal is not None and staged:
             sync_filesystem(case.paths.staging)
-            journal.record_objects([r.digests["sha256"] for _, r in hashed])
-            for temp, (_, result) in zip(staged, hashed, strict=True):
+            journal.record_objects([r.digests["sha256"] for _path, r in hashed])
+            for temp, (_path, result) in zip(staged, hashed, strict=True):
                 store.commit(temp, result.digests["sha256"], result.size)
             sync_filesystem(case.paths.objects)
     finally:
         for temp in staged:
             temp.unlink(missing_ok=True)
     return hashed
+
+
+def _hash_source(path: bytes, algorithms: Sequence[str], **kwargs: Any) -> HashResult:
+    """Hash one planned source; one that is gone or no longer a regular file has changed under us."""
+    try:
+        return hash_file(path, algorithms, **kwargs)
+    except UsageError as exc:  # planned as a regular file: now missing, a FIFO, a device, a link
+        try:
+            now = _("it is now {kind}").format(kind=describe_file_type(os.lstat(path).st_mode))
+        except OSError:
+            now = _("it is gone")
+        raise SourceChanged(
+            _("{path} changed while it was being added ({now}); nothing was recorded").format(path=_display(path), now=now)
+        ) from exc
 
 
 def _record(
@@ -278,7 +341,8 @@ def _record(
             report.results.append(IntakeResult(ident, kind, _display(path), result.size, result.digests))
             if result.size == 0:
                 report.warnings.append(
-                    f"{ident} ({_display(path)}) is empty (0 bytes); recorded anyway: an empty file is still a fact"
+                    _("{item} ({path}) is empty (0 bytes); recorded anyway: an empty file is still a fact").format(
+                        item=ident, path=_display(path))
                 )
-        case.ledger.append(events, scan=scan)
+        case.append_events(events, scan=scan)
         report.checkpoint_size = len(scan.entries)

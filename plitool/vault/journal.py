@@ -13,24 +13,52 @@ records them it deletes the journal. So after a crash (or ``kill -9``):
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import StorageError
+from ..errors import PlitoolError, StorageError
+from ..fsutil import read_regular_file
 from ..i18n import _
+from .hashing import describe_file_type
 
 JOURNAL_GLOB = "intake-*.json"
 
 
+#: A journal holds a pid and a list of digests: far below this.
+JOURNAL_LIMIT = 16 * 1024 * 1024
+
+
+def _open_journal(path: Path) -> int | None:
+    """A descriptor on a regular journal file, or None if it is gone; never blocks, never follows links."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotAJournal(_("a symbolic link")) from exc
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise NotAJournal(describe_file_type(st.st_mode))
+    return fd
+
+
+class NotAJournal(Exception):
+    """Something other than a regular file sits where a journal should be (its kind in words)."""
+
+
 def _is_locked_elsewhere(path: Path) -> bool:
     """True while the intake that owns the journal still runs (it holds the lock)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+    fd = _open_journal(path)
+    if fd is None:
         return False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,14 +82,23 @@ class IntakeJournal:
     def start(cls, staging: Path) -> IntakeJournal:
         ident = secrets.token_hex(6)
         path = staging / f"intake-{ident}.json"
+        # Made under another name, locked and filled, then renamed into place: a journal is never
+        # visible unlocked, so a concurrent 'repair' cannot take a starting intake for a dead one.
+        pending = staging / f".intake-{ident}.new"
         try:
-            staging.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            staging.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise StorageError(_("cannot write into {folder}: {reason}").format(folder=staging, reason=exc.strerror)) from exc
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        journal = cls(path, ident, fd)
-        journal._write({"pid": os.getpid(), "objects": []})
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            journal = cls(path, ident, fd)
+            journal._write({"pid": os.getpid(), "objects": []})
+            os.rename(pending, path)
+        except BaseException:
+            os.close(fd)
+            pending.unlink(missing_ok=True)
+            raise
         return journal
 
     @property
@@ -99,6 +136,8 @@ class Leftover:
     objects: tuple[str, ...]
     staging: tuple[Path, ...]
     running: bool
+    #: Set when the "journal" is not a regular file (a FIFO, a link…): tampering, never touched.
+    problem: str | None = None
 
 
 def find_leftovers(staging: Path) -> list[Leftover]:
@@ -110,13 +149,19 @@ def find_leftovers(staging: Path) -> list[Leftover]:
     claimed: set[Path] = set()
     for path in sorted(staging.glob(JOURNAL_GLOB)):
         ident = path.stem.removeprefix("intake-")
-        running = _is_locked_elsewhere(path)
-        try:
-            objects = tuple(json.loads(path.read_text("utf-8")).get("objects", []))
-        except (OSError, ValueError, AttributeError):
-            objects = ()  # a journal cut short by the crash named nothing it had linked yet
         mine = tuple(p for p in files if p.name.startswith(f"obj-{ident}-"))
         claimed.update(mine)
+        try:
+            running = _is_locked_elsewhere(path)
+        except NotAJournal as exc:
+            out.append(Leftover(path, (), mine, True, problem=str(exc)))
+            continue
+        except OSError:
+            running = False
+        try:
+            objects = tuple(json.loads(read_regular_file(path, JOURNAL_LIMIT)).get("objects", []))
+        except (PlitoolError, OSError, ValueError, AttributeError):
+            objects = ()  # a journal cut short by the crash named nothing it had linked yet
         out.append(Leftover(path, objects, mine, running))
     orphans = tuple(p for p in files if p not in claimed)
     if orphans:

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from . import merkle
-from ..errors import LedgerDamaged, OutputExists, StorageError
-from ..fsutil import atomic_write
+from ..errors import InputNotFound, LedgerDamaged, OutputExists, PlitoolError, StorageError
+from ..fsutil import atomic_write, read_regular_file
 from ..i18n import _, ngettext
 
 #: How far an entry's ``at`` may lie before the entry preceding it: a clock corrected by NTP
@@ -100,10 +100,10 @@ class Checkpoint:
     def parse(cls, text: str) -> Checkpoint:
         lines = text.split("\n")
         if len(lines) < 4 or lines[-1] != "" or not lines[0] or not lines[1].isdigit():
-            raise ValueError("not a checkpoint: expected 'origin\\nsize\\nbase64(root)\\n'")
+            raise ValueError(_("not a checkpoint: expected 'origin\\nsize\\nbase64(root)\\n'"))
         root = base64.b64decode(lines[2], validate=True)
         if len(root) != 32:
-            raise ValueError("checkpoint root is not 32 bytes")
+            raise ValueError(_("checkpoint root is not 32 bytes"))
         return cls(lines[0], int(lines[1]), root)
 
 
@@ -149,11 +149,11 @@ def _decode(raw: bytes) -> Entry:
 def scan_ledger(path: Path) -> LedgerScan:
     """Read the ledger and check its chain. Never raises for content; reports problems."""
     try:
-        blob = path.read_bytes()
-    except FileNotFoundError:
-        return LedgerScan([], [f"the ledger {path} is missing"])
-    except OSError as exc:
-        raise StorageError(f"cannot read the ledger {path}: {exc.strerror}") from exc
+        blob = read_regular_file(path, None)  # never blocks on a FIFO, never follows a link
+    except InputNotFound:
+        return LedgerScan([], [_("the ledger {path} is missing").format(path=path)])
+    except PlitoolError as exc:
+        raise StorageError(_("cannot read the ledger {path}: {error}").format(path=path, error=exc)) from exc
     lines = blob.split(b"\n")
     tail = lines.pop()  # b"" when the file ends with a newline, as it always should
     entries: list[Entry] = []
@@ -353,8 +353,9 @@ class Ledger:
         scan = self.scan()
         if scan.partial_tail:
             raise LedgerDamaged(
-                f"the ledger ends with an incomplete line ({len(scan.partial_tail)} bytes), "
-                "left by an interrupted write; run 'plitool verify', then 'plitool repair'"
+                _("the ledger ends with an incomplete line ({size} bytes), "
+                  "left by an interrupted write; run 'plitool verify', then 'plitool repair'").format(
+                    size=len(scan.partial_tail))
             )
         # Checkpoints too: a ledger cut short or with its last entry edited still chains, and
         # appending to it would bury the damage under new entries.
@@ -362,9 +363,8 @@ class Ledger:
             check_checkpoints(self, scan.entries)[0]
         if problems:
             raise LedgerDamaged(
-                "the ledger is damaged, so nothing more is appended to it: "
-                + problems[0]
-                + "; run 'plitool verify' for the full report"
+                _("the ledger is damaged, so nothing more is appended to it: {problem}; "
+                  "run 'plitool verify' for the full report").format(problem=problems[0])
             )
         return scan
 
@@ -396,7 +396,8 @@ class Ledger:
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise StorageError(f"cannot append to the ledger {self.path}: {exc.strerror}") from exc
+            raise StorageError(_("cannot append to the ledger {path}: {reason}").format(
+                path=self.path, reason=exc.strerror)) from exc
         all_entries = scan.entries + new
         scan.entries = all_entries
         self.write_checkpoint(all_entries)
@@ -413,7 +414,8 @@ class Ledger:
             atomic_write(path, cp.text().encode("ascii"), overwrite=False)
         except OutputExists as exc:
             if path.read_bytes() != cp.text().encode("ascii"):
-                raise LedgerDamaged(f"checkpoint {cp.size} exists with another root; the ledger was rewritten") from exc
+                raise LedgerDamaged(_("checkpoint {size} exists with another root; the ledger was rewritten").format(
+                    size=cp.size)) from exc
         return cp
 
     def checkpoint_path(self, size: int) -> Path:
@@ -450,8 +452,9 @@ def checkpoint_check(ledger: Ledger, entries: list[Entry]) -> CheckpointCheck:
                           "appends writes one): the checkpoints were deleted").format(n=len(entries)))
     for path in files:
         try:
-            cp = Checkpoint.parse(path.read_text("ascii"))
-        except (ValueError, UnicodeDecodeError) as exc:
+            # bounded, regular files only: a FIFO planted here must not hang verify or add
+            cp = Checkpoint.parse(read_regular_file(path, 64 * 1024).decode("ascii"))
+        except (ValueError, UnicodeDecodeError, PlitoolError) as exc:
             problems.append(_("checkpoint {name} cannot be read: {error}").format(name=path.name, error=exc))
             continue
         if cp.origin != ledger.origin:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import unicodedata
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +19,10 @@ from enum import Enum
 from pathlib import Path
 
 from .case import Case
-from ..errors import AlgorithmUnavailable, OutputExists, StorageError, UsageError, VerificationFailed
+from ..errors import AlgorithmUnavailable, OutputExists, PlitoolError, StorageError, UsageError, VerificationFailed
 from .evidence import EvidenceItem
-from ..fsutil import atomic_write, fsync_dir
+from ..fsutil import atomic_output, atomic_write, check_output_path, fsync_dir
+from ..i18n import _
 from .hashing import ProgressCallback, hash_file
 from .ledger import NewEvent
 from .store import ObjectStore
@@ -46,7 +48,8 @@ class ManifestFormat(str, Enum):
         return {
             ManifestFormat.SHA256SUM: f"sha256sum -c '{manifest}'",
             ManifestFormat.B3SUM: f"b3sum -c '{manifest}'",
-            ManifestFormat.SM3SUM: f"an SM3 tool (e.g. gmssl sm3) over each file, compared with '{manifest}'",
+            ManifestFormat.SM3SUM: _("an SM3 tool (e.g. gmssl sm3) over each file, compared with '{manifest}'").format(
+                manifest=manifest),
             ManifestFormat.HASHDEEP: f"hashdeep -a -k '{manifest}' -l -r {folder}",
         }[self]
 
@@ -73,6 +76,9 @@ class ExportedFile:
     path: Path
     size: int
     digests: dict[str, str]
+    #: True when a copy already in the folder matched the ledger byte for byte and was kept as it
+    #: is (no second copy, no second ``exported`` event).
+    reused: bool = False
 
 
 def _source_of(store: ObjectStore, item: EvidenceItem) -> bytes | str:
@@ -81,7 +87,28 @@ def _source_of(store: ObjectStore, item: EvidenceItem) -> bytes | str:
     for ref in item.references:
         if os.path.exists(ref):
             return ref
-    raise StorageError(f"{item.id}: neither a stored copy nor its original (--no-copy) is available")
+    raise StorageError(_("{item}: neither a stored copy nor its original (--no-copy) is available").format(item=item.id))
+
+
+def _matches_ledger(item: EvidenceItem, digests: dict[str, str], size: int) -> bool:
+    return size == item.size and all(digests.get(a) == d for a, d in item.digests.items() if a in digests)
+
+
+def _existing_copy(path: Path, item: EvidenceItem, algorithms: Sequence[str], progress: ProgressCallback | None) -> ExportedFile | None:
+    """The copy already at ``path`` if it is a regular file holding exactly the item's bytes."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_size != item.size:
+        return None
+    try:
+        result = hash_file(path, algorithms, progress=progress)
+    except PlitoolError:
+        return None
+    if not _matches_ledger(item, result.digests, result.size):
+        return None
+    return ExportedFile(item.id, path, result.size, result.digests, reused=True)
 
 
 def export_items(
@@ -93,54 +120,69 @@ def export_items(
     force: bool = False,
     progress: ProgressCallback | None = None,
     extra_digests: Sequence[str] = (),
+    reuse: bool = False,
 ) -> list[ExportedFile]:
-    """Copy items out as working copies, checking each copy's digests, and log ``exported``."""
+    """Copy items out as working copies, checking each copy's digests, and log ``exported``.
+
+    Every check that can refuse comes before the first byte is written: the folder is not inside
+    the case's own state, and no target exists (without ``force``). With ``reuse``, a target that
+    already holds the item's exact bytes (a regular file, every ledger digest equal) is kept: no
+    second copy and no second ``exported`` event. Copies are written through :func:`atomic_output`,
+    so nothing planted in the folder (a link at a temp or final name) is ever written through.
+    """
     if not reason.strip():
-        raise UsageError("--reason is required: the custody record says why a copy was made")
+        raise UsageError(_("--reason is required: the custody record says why a copy was made"))
+    check_output_path(case, dest)
     store = ObjectStore(case.paths.objects, case.paths.staging)
-    targets = [(it, dest / safe_name(it)) for it in items]
-    if not force:
-        for _, target in targets:
-            if target.exists():
-                raise OutputExists(f"{target} already exists (use --force to replace it)")
+    targets = [(it, check_output_path(case, dest / safe_name(it))) for it in items]
+    algorithms = list(dict.fromkeys([*case.config.digests, *extra_digests]))
+    kept: dict[str, ExportedFile] = {}
+    for item, target in targets:
+        if not os.path.lexists(target):
+            continue
+        found = _existing_copy(target, item, algorithms, progress) if reuse else None
+        if found is not None:
+            kept[item.id] = found
+        elif not force:
+            raise OutputExists(
+                _("{path} already exists (use --force to replace it)").format(path=target)
+                if not reuse
+                else _("{path} already exists and does not hold {item}'s exact bytes (use --force to replace it)").format(
+                    path=target, item=item.id)
+            )
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StorageError(f"cannot create {dest}: {exc.strerror}") from exc
-    algorithms = list(dict.fromkeys([*case.config.digests, *extra_digests]))
+        raise StorageError(_("cannot create {path}: {reason}").format(path=dest, reason=exc.strerror)) from exc
     out: list[ExportedFile] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         for item, target in targets:
-            tmp = target.with_name(f".tmp-{target.name}")
-            try:
-                with open(tmp, "wb") as sink:
-                    result = hash_file(_source_of(store, item), algorithms, sink=sink, progress=progress, executor=pool)
-                    sink.flush()
-                    os.fsync(sink.fileno())
+            if item.id in kept:
+                out.append(kept[item.id])
+                continue
+            with atomic_output(target, overwrite=force) as sink:
+                result = hash_file(_source_of(store, item), algorithms, sink=sink, progress=progress, executor=pool)
                 mismatch = [a for a, d in item.digests.items() if a in result.digests and result.digests[a] != d]
                 if mismatch:
                     raise VerificationFailed(
-                        f"{item.id}: the stored bytes no longer match the ledger ({', '.join(mismatch)}); "
-                        "not exported — run 'plitool verify'"
+                        _("{item}: the stored bytes no longer match the ledger ({what}); "
+                          "not exported — run 'plitool verify'").format(item=item.id, what=", ".join(mismatch))
                     )
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise StorageError(f"cannot write {target}: {exc.strerror}") from exc
-            finally:
-                tmp.unlink(missing_ok=True)
             out.append(ExportedFile(item.id, target, result.size, result.digests))
     fsync_dir(dest)
-    with case.locked():
-        case.ledger.append(
-            [
-                NewEvent(
-                    "exported",
-                    f.item,
-                    {"reason": reason, "to": str(f.path), "sha256": f.digests["sha256"]},
-                )
-                for f in out
-            ]
-        )
+    written = [f for f in out if not f.reused]
+    if written:
+        with case.locked():
+            case.append_events(
+                [
+                    NewEvent(
+                        "exported",
+                        f.item,
+                        {"reason": reason, "to": str(f.path), "sha256": f.digests["sha256"]},
+                    )
+                    for f in written
+                ]
+            )
     return out
 
 
@@ -157,41 +199,65 @@ def render_manifest(fmt: ManifestFormat, rows: Sequence[tuple[str, int, dict[str
         lines += [f"{size},{d['md5']},{d['sha256']},{path}" for path, size, d in rows]
         return "\n".join(lines) + "\n"
     key = {ManifestFormat.SHA256SUM: "sha256", ManifestFormat.B3SUM: "blake3", ManifestFormat.SM3SUM: "sm3"}[fmt]
-    return "".join(f"{d[key]}  {path}\n" for path, _, d in rows)
+    return "".join(f"{d[key]}  {path}\n" for path, _size, d in rows)
 
 
 def _needed_digest(fmt: ManifestFormat) -> str | None:
     return {ManifestFormat.B3SUM: "blake3", ManifestFormat.SM3SUM: "sm3", ManifestFormat.HASHDEEP: "md5"}.get(fmt)
 
 
+@dataclass
+class ManifestResult:
+    """What ``manifest`` produced: each format's text, the files written, the working copies."""
+
+    texts: dict[ManifestFormat, str]
+    written: list[tuple[ManifestFormat, Path]]
+    exported: list[ExportedFile]
+
+
 def write_manifest(
     case: Case,
     items: Sequence[EvidenceItem],
-    fmt: ManifestFormat,
+    formats: Sequence[ManifestFormat],
     *,
     output: Path | None,
     export_dir: Path | None,
     reason: str = "manifest export",
     force: bool = False,
     progress: ProgressCallback | None = None,
-) -> tuple[str, Path | None, list[ExportedFile]]:
-    """Build a check file, over exported working copies or over the store itself.
+) -> ManifestResult:
+    """Build check files, over one set of exported working copies or over the store itself.
 
-    Returns the text, where it was written (None: the caller prints it) and the exports made.
+    Several formats share one export (one copy and one ``exported`` event per item); a later run
+    over the same folder re-uses copies that still match the ledger byte for byte. Every refusal
+    (an output inside the case's state, an existing file without ``force``, SM3 missing) comes
+    before any work.
     """
-    if fmt is ManifestFormat.SM3SUM and "sm3" not in hashlib.algorithms_available:
-        raise AlgorithmUnavailable("SM3 is not available in this Python's OpenSSL")
-    if export_dir is not None and output is None:
-        output = export_dir / fmt.default_name
-    if output is not None and output.exists() and not force:
-        raise OutputExists(f"{output} already exists (use --force to replace it)")
-    needed = _needed_digest(fmt)
-    extra = [needed] if needed and needed not in case.config.digests else []
+    formats = list(dict.fromkeys(formats)) or [ManifestFormat.SHA256SUM]
+    if ManifestFormat.SM3SUM in formats and "sm3" not in hashlib.algorithms_available:
+        raise AlgorithmUnavailable(_("SM3 is not available in this Python's OpenSSL"))
+    if output is not None and len(formats) > 1:
+        raise UsageError(_("-o names one file: with several --format, use --export-dir DIR (one check file each)"))
+    if output is None and export_dir is None and len(formats) > 1:
+        raise UsageError(_("several --format need --export-dir DIR (one check file each), or one -o per run"))
+    if export_dir is not None:
+        check_output_path(case, export_dir)
+    targets: dict[ManifestFormat, Path | None] = {
+        fmt: output if output is not None else (export_dir / fmt.default_name if export_dir is not None else None)
+        for fmt in formats
+    }
+    for target in targets.values():
+        if target is not None:
+            check_output_path(case, target)
+            if os.path.lexists(target) and not force:
+                raise OutputExists(_("{path} already exists (use --force to replace it)").format(path=target))
+    extra = [n for n in dict.fromkeys(_needed_digest(f) for f in formats) if n and n not in case.config.digests]
     rows: list[tuple[str, int, dict[str, str]]] = []
     exported: list[ExportedFile] = []
     if export_dir is not None:
         exported = export_items(
-            case, items, export_dir / EXPORT_SUBDIR, reason, force=force, progress=progress, extra_digests=extra
+            case, items, export_dir / EXPORT_SUBDIR, reason, force=force, progress=progress, extra_digests=extra,
+            reuse=True,
         )
         rows = [(f"{EXPORT_SUBDIR}/{f.path.name}", f.size, f.digests) for f in exported]
         base = export_dir
@@ -206,9 +272,14 @@ def write_manifest(
             if extra:
                 digests.update(hash_file(path, ["sha256", *extra], progress=progress).digests)
                 if digests["sha256"] != it.sha256:
-                    raise VerificationFailed(f"{it.id}: stored object does not match the ledger; run 'plitool verify'")
+                    raise VerificationFailed(_("{item}: stored object does not match the ledger; run 'plitool verify'").format(
+                        item=it.id))
             rows.append((os.path.relpath(path, base), it.size, digests))
-    text = render_manifest(fmt, rows, str(base))
-    if output is not None:
-        atomic_write(output, text.encode("utf-8"), overwrite=True)
-    return text, output, exported
+    result = ManifestResult({}, [], exported)
+    for fmt, target in targets.items():
+        text = render_manifest(fmt, rows, str(base))
+        result.texts[fmt] = text
+        if target is not None:
+            atomic_write(target, text.encode("utf-8"), overwrite=force)
+            result.written.append((fmt, target))
+    return result

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import StorageError
+from ..fsutil import create_exclusive
+from ..i18n import _
+from .hashing import describe_file_type
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-READ_ONLY = 0o444
+#: Stored objects: read-only, and readable by the case's owner alone (their folders are 0700).
+READ_ONLY = 0o400
+PRIVATE_DIR = 0o700
 
 
 class ObjectStore:
@@ -32,11 +37,11 @@ class ObjectStore:
     def open_staging(self, prefix: str = "obj-") -> tuple[BinaryIO, Path]:
         """A new temp file inside the case (same file system as the store, so rename works)."""
         try:
-            self.staging.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=prefix, dir=self.staging)
+            self.staging.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            fd, name = create_exclusive(self.staging, prefix)
         except OSError as exc:
-            raise StorageError(f"cannot write into {self.staging}: {exc.strerror}") from exc
-        return os.fdopen(fd, "wb", buffering=0), Path(name)
+            raise StorageError(_("cannot write into {folder}: {reason}").format(folder=self.staging, reason=exc.strerror)) from exc
+        return os.fdopen(fd, "wb", buffering=0), name
 
     def commit(self, staged: Path, sha256: str, size: int) -> bool:
         """Move a staged file into place; return False when the object was already stored.
@@ -47,7 +52,8 @@ class ObjectStore:
         dest = self.path_for(sha256)
         try:
             if dest.parent not in self._made_dirs:
-                dest.parent.mkdir(parents=True, exist_ok=True)
+                for folder in (self.root, dest.parent.parent, dest.parent):
+                    folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
                 self._made_dirs.add(dest.parent)
             os.chmod(staged, READ_ONLY)
             os.link(staged, dest)
@@ -55,7 +61,7 @@ class ObjectStore:
         except FileExistsError:
             created = False
         except OSError as exc:
-            raise StorageError(f"cannot store object {sha256[:12]}…: {exc.strerror}") from exc
+            raise StorageError(_("cannot store object {digest}…: {reason}").format(digest=sha256[:12], reason=exc.strerror)) from exc
         finally:
             staged.unlink(missing_ok=True)
         if not created:
@@ -63,11 +69,17 @@ class ObjectStore:
         return created
 
     def check_existing(self, sha256: str, size: int) -> None:
-        actual = self.path_for(sha256).stat().st_size
+        st = self.path_for(sha256).lstat()
+        if not stat.S_ISREG(st.st_mode):
+            raise StorageError(
+                _("stored object {digest}… is {kind}, not a regular file: the store was tampered with; "
+                  "run 'plitool verify'").format(digest=sha256[:12], kind=describe_file_type(st.st_mode))
+            )
+        actual = st.st_size
         if actual != size:
             raise StorageError(
-                f"stored object {sha256[:12]}… has {actual} bytes, expected {size}: "
-                "the store is damaged; run 'plitool verify'"
+                _("stored object {digest}… has {actual} bytes, expected {size}: "
+                  "the store is damaged; run 'plitool verify'").format(digest=sha256[:12], actual=actual, size=size)
             )
 
     def iter_objects(self) -> Iterator[tuple[str, Path]]:

@@ -6,21 +6,27 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .case import Case
 from ..errors import PlitoolError
 from .evidence import EvidenceItem, build_items
-from .hashing import ProgressCallback, hash_file
+from .hashing import ProgressCallback, describe_file_type, hash_file
+from ..i18n import N_, _, ngettext
 from .journal import find_leftovers
-from ..i18n import _, ngettext
 from .ledger import Entry, check_meaning, checkpoint_check
-from .store import HEX64, ObjectStore
+from .permissions import check_permissions, object_writable
+from .store import HEX64, READ_ONLY, ObjectStore
+
+
+STORED_OBJECT = N_("stored object")
+ORIGINAL = N_("original (--no-copy)")
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # ledger | checkpoint | modified | missing | unexpected | reference | seal | timestamp | trust
+    kind: str  # ledger | checkpoint | modified | missing | unexpected | reference | permissions | seal | timestamp | trust
     message: str
     item: str | None = None
 
@@ -88,8 +94,9 @@ def verify_case(
         report.problems.append(
             Problem(
                 "ledger",
-                f"the ledger ends with an incomplete line ({len(scan.partial_tail)} bytes), "
-                "left by an interrupted write; 'plitool repair' removes it (and keeps a copy)",
+                _("the ledger ends with an incomplete line ({size} bytes), "
+                  "left by an interrupted write; 'plitool repair' removes it (and keeps a copy)").format(
+                    size=len(scan.partial_tail)),
             )
         )
     report.problems += [Problem("checkpoint", m) for m in cps.problems]
@@ -104,24 +111,27 @@ def verify_case(
         on_total(_expected_bytes(items))
     algorithms = case.config.digests
     expected_objects: set[str] = set()
+    report.problems += [Problem("permissions", p.message) for p in check_permissions(case)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-verify") as pool:
         for item in items.values():
             want = {a: d for a, d in item.digests.items() if a in algorithms}
             targets: list[tuple[str, bytes | str]] = []
             if item.stored_copy:
                 expected_objects.add(item.sha256)
-                targets.append(("stored object", str(store.path_for(item.sha256))))
-            targets += [("original (--no-copy)", ref) for ref in item.references]
+                targets.append((STORED_OBJECT, str(store.path_for(item.sha256))))
+            targets += [(ORIGINAL, ref) for ref in item.references]
             for label, path in targets:
                 shown = os.fsdecode(path)
-                if not os.path.exists(path):
-                    kind = "missing" if label == "stored object" else "reference"
-                    report.problems.append(Problem(kind, f"{item.id}: {label} is missing ({shown})", item.id))
+                if not os.path.lexists(path):  # a dangling link is not "missing": it is read (and refused) below
+                    kind = "missing" if label == STORED_OBJECT else "reference"
+                    report.problems.append(Problem(kind, _("{item}: {label} is missing ({path})").format(
+                        item=item.id, label=_(label), path=shown), item.id))
                     continue
                 try:
                     result = hash_file(path, list(want), progress=progress, executor=pool)
                 except PlitoolError as exc:
-                    report.problems.append(Problem("modified", f"{item.id}: {label} cannot be read: {exc}", item.id))
+                    report.problems.append(Problem("modified", _("{item}: {label} cannot be read: {error}").format(
+                        item=item.id, label=_(label), error=exc), item.id))
                     continue
                 report.objects_checked += 1
                 report.bytes_checked += result.size
@@ -133,38 +143,103 @@ def verify_case(
                             ngettext("{item}: {label} has changed ({what} no longer matches the ledger)",
                                      "{item}: {label} has changed ({what} no longer match the ledger)",
                                      max(len(bad), 1)).format(
-                                item=item.id, label=label, what=", ".join(bad) or _("size")),
+                                item=item.id, label=_(label), what=", ".join(bad) or _("size")),
                             item.id,
                         )
                     )
+                if label == STORED_OBJECT:
+                    report.problems += _writable_object(item.id, path)
 
     _blame_the_record(items, report)
+    _check_store_contents(case, store, expected_objects, report)
+    return report
 
+
+def _writable_object(item: str, path: bytes | str) -> list[Problem]:
+    mode = object_writable(os.fsdecode(path))
+    if mode is None:
+        return []
+    return [Problem(
+        "permissions",
+        _("{item}: stored object is writable (mode {mode:04o}, should be {want:04o}); "
+          "'plitool repair' makes it read-only again").format(item=item, mode=mode, want=READ_ONLY),
+        item,
+    )]
+
+
+def _in_store(store: ObjectStore, name: str, found: Path, digests: set[str] | dict[str, Any]) -> bool:
+    return bool(HEX64.match(name)) and name in digests and found == store.path_for(name)
+
+
+def _check_store_contents(case: Case, store: ObjectStore, expected_objects: set[str], report: VerifyReport) -> None:
+    """Everything in the store must be an object the ledger records (or a live/interrupted intake's).
+
+    The ledger was read at the start, under the lock; an ``add`` may have recorded new objects
+    since. So before calling anything "unexpected", the ledger and the journals are read again
+    under the lock: only what is still unaccounted for then is reported.
+    """
     leftovers = find_leftovers(case.paths.staging)
     pending = {sha: lo for lo in leftovers for sha in lo.objects}
     interrupted: list[str] = []
+    suspects: list[tuple[str, Path]] = []
     for name, found in store.iter_objects():
-        if HEX64.match(name) and name in expected_objects and found == store.path_for(name):
+        if _in_store(store, name, found, expected_objects):
             continue
-        if name in pending and found == store.path_for(name):
+        if _in_store(store, name, found, pending):
             # linked by an intake that has not recorded it (yet): not tampering
             interrupted.append(name)
             continue
-        report.problems.append(
-            Problem("unexpected", f"unexpected file in the store, not recorded in the ledger: {found}")
-        )
+        suspects.append((name, found))
+    if suspects:
+        with case.locked(shared=True):
+            recorded_now = {it.sha256 for it in build_items(case.ledger.scan().entries).values() if it.stored_copy}
+            leftovers = find_leftovers(case.paths.staging)
+        pending = {sha: lo for lo in leftovers for sha in lo.objects}
+        late = 0
+        for name, found in suspects:
+            if _in_store(store, name, found, recorded_now):
+                late += 1
+                continue
+            if _in_store(store, name, found, pending):
+                interrupted.append(name)
+                continue
+            try:
+                kind = describe_file_type(os.lstat(found).st_mode)
+            except OSError:
+                continue  # gone meanwhile (set aside by a repair): nothing to report
+            what = _("a file") if kind == _("not a regular file") else kind
+            report.problems.append(Problem(
+                "unexpected",
+                _("unexpected {what} in the store, not recorded in the ledger: {path}").format(what=what, path=found),
+            ))
+        if late:
+            report.notes.append(ngettext(
+                "{n} object was recorded by another command while verify ran; it is checked next time",
+                "{n} objects were recorded by another command while verify ran; they are checked next time",
+                late,
+            ).format(n=late))
+    for lo in leftovers:
+        if lo.problem is not None and lo.journal is not None:
+            report.problems.append(Problem(
+                "unexpected",
+                _("{path} is {kind}, not an intake journal: something other than plitool put it there").format(
+                    path=os.path.relpath(lo.journal, case.root), kind=lo.problem),
+            ))
+    leftovers = [lo for lo in leftovers if lo.problem is None]
     running = [lo for lo in leftovers if lo.running]
     dead = [lo for lo in leftovers if not lo.running]
     if running:
-        report.notes.append(f"{len(running)} intake(s) running in this case; their files are not checked yet")
+        report.notes.append(ngettext("{n} intake running in this case; its files are not checked yet",
+                                     "{n} intakes running in this case; their files are not checked yet",
+                                     len(running)).format(n=len(running)))
     if dead:
         staged = sum(len(lo.staging) for lo in dead)
         orphans = sum(1 for sha in interrupted if not pending[sha].running)
         report.notes.append(
-            f"an interrupted intake left {staged} staging file(s) and {orphans} stored object(s) the ledger "
-            "never recorded; they are not evidence: 'plitool repair' sets them aside"
+            _("an interrupted intake left {staged} staging file(s) and {orphans} stored object(s) the ledger "
+              "never recorded; they are not evidence: 'plitool repair' sets them aside").format(
+                staged=staged, orphans=orphans)
         )
-    return report
 
 
 def _blame_the_record(items: dict[str, EvidenceItem], report: VerifyReport) -> None:

@@ -56,6 +56,7 @@ def plant_object(case_root: Path, data: bytes) -> str:
     path = case_root / ".plitool" / "objects" / "sha256" / sha[:2] / sha
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    path.chmod(0o400)  # as plitool stores it: a careful insider leaves no loose mode behind
     return sha
 
 

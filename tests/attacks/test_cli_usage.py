@@ -18,7 +18,7 @@ ENV = {**os.environ, "PLITOOL_LANG": "en", "COLUMNS": "200"}
 def _one_error_line(err: str) -> str:
     lines = err.splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith("plitool: error: "), err
+    assert lines[0].startswith(("plitool: error: ", "plitool：错误：")), err
     assert "Traceback" not in err and "Usage:" not in err and "Try '" not in err
     return lines[0]
 
@@ -78,7 +78,8 @@ def test_every_case_command_documents_case_and_lang(plitool: Plitool, command: s
 def test_lang_after_the_subcommand_is_accepted(plitool: Plitool) -> None:
     run = plitool("show", "E-9999", "--lang", "zh", env={"PLITOOL_LANG": ""})
     assert run.code == 2  # the unknown item, not the option
-    assert "E-9999" in _one_error_line(run.err)
+    line = _one_error_line(run.err)
+    assert "E-9999" in line and line.startswith("plitool：错误：")  # --lang zh took effect
 
 
 # -- item 8: a closed pipe -------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Every format the scanner reads, through the command line, as a path and as an E-id (issue 8).
+
+The stored copy of evidence has no file-name extension: a reader that needs one (openpyxl) or
+guesses by name fails on an E-id while a unit test on ``list.xlsx`` passes. So each format is
+scanned twice: as a path (added by ``scan``) and as the E-id that ``plitool add`` gave it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .assets.pii import files, synth
+from .conftest import Cli
+
+
+def _phone(seed: int) -> str:
+    return synth.fake_phone(random.Random(seed))
+
+
+def _csv(p: Path, phone: str) -> None:
+    p.write_text(f"姓名,手机号\r\n张伟,{phone}\r\n", encoding="utf-8")
+
+
+def _tsv(p: Path, phone: str) -> None:
+    p.write_text(f"姓名\t手机号\r\n张伟\t{phone}\r\n", encoding="utf-8")
+
+
+def _json(p: Path, phone: str) -> None:
+    p.write_text(json.dumps({"user": {"mobile": phone}}), encoding="utf-8")
+
+
+def _jsonl(p: Path, phone: str) -> None:
+    p.write_text(json.dumps({"mobile": phone}) + "\n" + json.dumps({"x": 1}) + "\n", encoding="utf-8")
+
+
+def _text(p: Path, phone: str) -> None:
+    p.write_text(f"联系电话 {phone}\n", encoding="utf-8")
+
+
+def _pdf(p: Path, phone: str) -> None:
+    files.make_pdf(p, [f"Tel {phone}"])
+
+
+def _docx(p: Path, phone: str) -> None:
+    files.make_docx(p, [f"电话 {phone}"])
+
+
+def _xlsx(p: Path, phone: str) -> None:
+    files.make_xlsx(p, {"名单": [["姓名", "手机号"], ["张伟", phone]]})
+
+
+def _har(p: Path, phone: str) -> None:
+    files.make_har(p, phone, "someone@example.invalid", "a1b2c3d4-0000-4000-8000-00000000abcd")
+
+
+def _eml(p: Path, phone: str) -> None:
+    files.make_eml(p, "someone@example.invalid", phone, phone)
+
+
+FORMATS: dict[str, tuple[str, Callable[[Path, str], None]]] = {
+    "csv": (".csv", _csv), "tsv": (".tsv", _tsv), "json": (".json", _json), "jsonl": (".jsonl", _jsonl),
+    "text": (".txt", _text), "pdf": (".pdf", _pdf), "docx": (".docx", _docx), "xlsx": (".xlsx", _xlsx),
+    "har": (".har", _har), "eml": (".eml", _eml),
+}
+
+
+def test_every_format_is_listed() -> None:
+    from plitool.pii.extract import FORMATS as SUPPORTED
+
+    assert set(FORMATS) == set(SUPPORTED)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_every_format_as_a_path_and_as_an_evidence_id(run: Cli, tmp_path: Path, fmt: str) -> None:
+    suffix, make = FORMATS[fmt]
+    first, second = tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"
+    make(first, _phone(1))
+    make(second, _phone(2))
+    assert run("add", str(first)).exit_code == 0
+    for target, phone in (("E-0001", _phone(1)), (str(second), _phone(2))):
+        result = run("scan", target, "--json")
+        assert result.exit_code == 0, result.output
+        (f,) = json.loads(result.stdout)["files"]
+        assert f["status"] == "scanned" and f["format"] == fmt and f["error"] is None
+        assert f["counts"].get("phone", 0) >= 1, f
+        masked = f"{phone[:3]}****{phone[-4:]}"
+        assert masked in [x["masked"] for x in f["findings"]]
+        assert phone not in result.stdout
