@@ -115,12 +115,6 @@ def peak_rss_mb() -> float:
 
 def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
     sys.path.insert(0, str(ROOT))
-    try:
-        import plitool.provenance.graph  # noqa: F401
-    except ImportError:  # P1's graph module not merged yet: the tests' stand-in
-        from tests import provenance_stub
-
-        provenance_stub.install()
     from plitool.provenance.attribute import attribute
     from plitool.provenance.ingest import ingest
     from plitool.provenance.items import item_store

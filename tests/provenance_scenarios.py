@@ -183,7 +183,7 @@ def load_direct(store: Any, holdings: dict[str, list[dict[str, str]]], leak: lis
 
 
 def scenario_direct(store: Any, sc: Scenario) -> Any:
-    """Load a generated scenario straight into ``store``; returns its flows (P1's types)."""
+    """Load a generated scenario straight into ``store``; returns its flows."""
     from plitool.provenance.flows import Agent, Edge, Flows
 
     holdings = {h.id: [{f: sc.population[i][f] for f in h.fields} for i in h.members] for h in sc.holders}

@@ -12,13 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import provenance_stub
-
-provenance_stub.install()
-
-from plitool.provenance.attribute import AttributionResult, _attribute  # noqa: E402
-from plitool.provenance.items import ItemStore  # noqa: E402
-from tests.provenance_scenarios import direct_flows, generate, load_direct, scenario_direct, subject  # noqa: E402
+from plitool.provenance.attribute import AttributionResult, _attribute
+from plitool.provenance.items import ItemStore
+from tests.provenance_scenarios import direct_flows, generate, load_direct, scenario_direct, subject
 
 SEEDS = range(40)
 

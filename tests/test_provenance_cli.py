@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import provenance_stub
-
-provenance_stub.install()
-
-from tests.conftest import Cli  # noqa: E402
-from tests.provenance_scenarios import generate, write_csv  # noqa: E402
+from tests.conftest import Cli
+from tests.provenance_scenarios import generate, write_csv
 
 FLOWS = """\
 agents:
@@ -26,17 +22,19 @@ edges:
   - {from: shop, to: ring, kind: sold_to, fields: [name, phone, id_number], since: 2022-01-01, confidence: 0.9, evidence: [E-0002]}
   - {from: ring, to: market, kind: observed_at, since: 2023-01-01}
 """
+#: The same agents before any evidence is in the vault (flows.yaml may only cite evidence it has).
+PLAIN_FLOWS = FLOWS.replace(", evidence: [E-0001]", "").replace(", evidence: [E-0002]", "")
 
 
 @pytest.fixture
 def scene(run: Cli, tmp_path: Path) -> tuple[Cli, list[dict[str, str]]]:
-    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")
     pop = generate(7, n_pop=400).population
     write_csv(tmp_path / "shop.csv", pop[:200])
     write_csv(tmp_path / "courier.csv", pop[150:400])
     write_csv(tmp_path / "leak.csv", pop[:80] + pop[400:420])
     res = run("add", str(tmp_path / "shop.csv"), str(tmp_path / "courier.csv"), str(tmp_path / "leak.csv"))
     assert res.exit_code == 0, res.output
+    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")  # its edges cite E-0001 and E-0002
     return run, pop
 
 
@@ -81,7 +79,7 @@ def test_ingest_is_logged_without_raw_values(scene: tuple[Cli, list[dict[str, st
 
 
 def test_a_path_not_in_the_vault_is_added_first(run: Cli, tmp_path: Path) -> None:
-    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    (run.case_root / "flows.yaml").write_text(PLAIN_FLOWS, "utf-8")
     pop = generate(1, n_pop=40).population
     path = write_csv(tmp_path / "shop.csv", pop)
     r = run("holdings", "add", "shop", str(path), "--as-of", "2020-01-01", "--json")
@@ -93,7 +91,7 @@ def test_a_path_not_in_the_vault_is_added_first(run: Cli, tmp_path: Path) -> Non
 def test_gbk_csv_and_xlsx_are_read_from_stored_copies(run: Cli, tmp_path: Path) -> None:
     import openpyxl
 
-    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    (run.case_root / "flows.yaml").write_text(PLAIN_FLOWS, "utf-8")
     pop = generate(2, n_pop=60).population
     write_csv(tmp_path / "gbk.csv", pop[:30], encoding="gbk")
     wb = openpyxl.Workbook()
@@ -114,7 +112,7 @@ def test_gbk_csv_and_xlsx_are_read_from_stored_copies(run: Cli, tmp_path: Path) 
 
 
 def test_map_types_a_column_by_hand(run: Cli, tmp_path: Path) -> None:
-    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    (run.case_root / "flows.yaml").write_text(PLAIN_FLOWS, "utf-8")
     path = tmp_path / "odd.csv"
     pop = generate(3, n_pop=20).population
     path.write_text("who,x\n" + "".join(f"{s['name']},{s['phone']}\n" for s in pop), "utf-8")
@@ -126,7 +124,7 @@ def test_map_types_a_column_by_hand(run: Cli, tmp_path: Path) -> None:
 
 
 def test_masked_leak_values_match_as_candidates_with_an_ambiguity_count(run: Cli, tmp_path: Path) -> None:
-    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    (run.case_root / "flows.yaml").write_text(PLAIN_FLOWS, "utf-8")
     hold = tmp_path / "shop.csv"
     # two held subjects share the mask 138****0001; the other holder holds a third one
     hold.write_text("姓名,手机号\n张伟,13811110001\n张芳,13822220001\n李娜,13933330002\n", "utf-8")
@@ -169,8 +167,11 @@ def test_bad_input_each_a_clear_message(run: Cli, tmp_path: Path) -> None:
     pop = generate(4, n_pop=20).population
     path = write_csv(tmp_path / "shop.csv", pop)
     r = run("holdings", "add", "shop", str(path), "--as-of", "2020-01-01")
-    assert r.exit_code == 2 and "graph is empty" in r.output  # no flows.yaml yet
-    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    assert r.exit_code == 2 and "flows.yaml" in r.output  # no flows.yaml yet
+    (run.case_root / "flows.yaml").write_text("agents: []\n", "utf-8")
+    r = run("holdings", "add", "shop", str(path), "--as-of", "2020-01-01")
+    assert r.exit_code == 2 and "empty" in r.output  # an empty graph
+    (run.case_root / "flows.yaml").write_text(PLAIN_FLOWS, "utf-8")
     r = run("holdings", "add", "nobody", str(path), "--as-of", "2020-01-01")
     assert r.exit_code == 2 and "unknown agent 'nobody'" in r.output
     r = run("leak", "add", "ghost", str(path), "--first-seen", "2020-01-01")
@@ -194,7 +195,7 @@ def test_a_large_leak_streams_in_batches(run: Cli, tmp_path: Path, monkeypatch: 
     from plitool.provenance import ingest
 
     monkeypatch.setattr(ingest, "BATCH_ROWS", 50)
-    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    (run.case_root / "flows.yaml").write_text(PLAIN_FLOWS, "utf-8")
     pop = generate(5, n_pop=800).population
     path = write_csv(tmp_path / "leak.csv", pop)
     r = run("leak", "add", "market", str(path), "--first-seen", "2023-01-01")
@@ -207,7 +208,7 @@ def test_canary_issue_and_list(run: Cli, tmp_path: Path) -> None:
 
     from plitool.pii.normalize import normalize_id_number
 
-    (run.case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    (run.case_root / "flows.yaml").write_text(PLAIN_FLOWS, "utf-8")
     r = run("canary", "issue", "shop", "--kind", "record", "--count", "3", "--json")
     assert r.exit_code == 0, r.output
     markers = json.loads(r.stdout)

@@ -229,8 +229,8 @@ def _bf(ranked: list[tuple[Any, float]]) -> tuple[str | None, str | None, float 
 
 
 def reach_rows(flows: Any, masks: dict[str, int], holders: list[str]) -> list[tuple[str, str, int, date | None]]:
-    """P1's reaches as (agent, origin, field mask, since), plus every holder holding its own data."""
-    from .graph import reaches  # type: ignore[import-not-found,unused-ignore]
+    """The graph's reaches as (agent, origin, field mask, since), plus every holder holding its own data."""
+    from .graph import reaches
 
     every = 0
     for m in masks.values():
@@ -250,7 +250,7 @@ def reach_rows(flows: Any, masks: dict[str, int], holders: list[str]) -> list[tu
 
 
 def _paths(flows: Any, source: str, target: str, before: date) -> tuple[RoutePath, ...]:
-    from .graph import top_paths  # type: ignore[import-not-found,unused-ignore]
+    from .graph import top_paths
 
     out = []
     for fp in top_paths(flows, source, target, k=3, before=before):

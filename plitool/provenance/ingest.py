@@ -147,13 +147,8 @@ def parse_date(text: str, what: str, *, today: date | None = None) -> date:
 
 
 def load_case_flows(case: Case) -> Any:
-    """The case's flows (P1's :func:`plitool.provenance.flows.load_flows`), imported lazily."""
-    try:
-        from .flows import load_flows  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        from ..errors import EnvironmentProblem
-
-        raise EnvironmentProblem(_("the provenance graph module (plitool.provenance.flows) is not installed")) from exc
+    """The case's flows (:func:`plitool.provenance.flows.load_flows`), imported when needed."""
+    from .flows import load_flows
 
     return load_flows(case)
 

@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import plitool as plitool_pkg
-
 from .conftest import Plitool
 
 FLOWS = """\
@@ -19,11 +17,6 @@ agents:
   - {id: shop, name: Shop, kind: holder}
   - {id: market, name: Chat group, kind: sighting}
 """
-
-# the subprocess needs the real module file (the in-process tests may have installed a stand-in)
-needs_graph = pytest.mark.skipif(not (Path(plitool_pkg.__file__).parent / "provenance" / "flows.py").exists(),
-                                 reason="flows.yaml is read by plitool.provenance.flows (helper P1's module)")
-
 
 def one_clean_line(err: str) -> None:
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
@@ -54,14 +47,10 @@ def test_unknown_map_field_is_refused(plitool: Plitool, case_root: Path, tmp_pat
     path.write_text("x\n13800000001\n", "utf-8")
     (case_root / "flows.yaml").write_text(FLOWS, "utf-8")
     r = plitool("holdings", "add", "shop", str(path), "--as-of", "2020-01-01", "--map", "x=salary")
-    if r.code == 3 and "provenance graph" in r.err:  # P1's module not merged yet: the clean refusal
-        one_clean_line(r.err)
-        return
     assert r.code == 2 and "unknown field 'salary'" in r.err
     one_clean_line(r.err)
 
 
-@needs_graph
 def test_binary_file_is_not_a_table(plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
     (case_root / "flows.yaml").write_text(FLOWS, "utf-8")
     path = tmp_path / "blob.bin"
@@ -71,7 +60,6 @@ def test_binary_file_is_not_a_table(plitool: Plitool, case_root: Path, tmp_path:
     one_clean_line(r.err)
 
 
-@needs_graph
 def test_xlsx_zip_bomb_is_refused(plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
     from tests.assets.pii import files
 
@@ -82,7 +70,6 @@ def test_xlsx_zip_bomb_is_refused(plitool: Plitool, case_root: Path, tmp_path: P
     one_clean_line(r.err)
 
 
-@needs_graph
 def test_a_leak_with_no_personal_data(plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
     (case_root / "flows.yaml").write_text(FLOWS, "utf-8")
     path = tmp_path / "t.csv"
