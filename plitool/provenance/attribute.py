@@ -271,7 +271,7 @@ def attribute(case: Case, *, sighting: str | None = None, p: float | None = None
     flows = flows if flows is not None else load_case_flows(case)
     agents = getattr(flows, "agents", {}) or {}
     if not agents:
-        raise UsageError(_("the graph is empty: declare the agents in flows.yaml first (see README, 'flows.yaml')"))
+        raise UsageError(_("the graph is empty: declare the agents in flows.yaml first (see README, 'Provenance graph')"))
     if not store_path(case).exists():
         raise UsageError(_("no leak ingested yet: run 'plitool leak add SIGHTING FILE --first-seen DATE' first"))
     with item_store(case, read_only=True) as store:

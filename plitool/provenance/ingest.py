@@ -161,7 +161,7 @@ def case_fields(flows: Any) -> tuple[str, ...]:
 def check_agent(flows: Any, agent: str, *, what: str) -> None:
     agents = getattr(flows, "agents", {}) or {}
     if not agents:
-        raise UsageError(_("the graph is empty: declare the agents in flows.yaml first (see README, 'flows.yaml')"))
+        raise UsageError(_("the graph is empty: declare the agents in flows.yaml first (see README, 'Provenance graph')"))
     if agent not in agents:
         raise UsageError(_("unknown agent {agent!r} for {what}: it is not declared in flows.yaml (known: {known})")
                          .format(agent=agent, what=what, known=", ".join(sorted(agents)[:20])))
