@@ -66,5 +66,36 @@ plitool verify-proof "$work/E-0004.proof.json" --data "$here/samples/evidence/�
 (cd "$work/E-0004.proof" && sha256sum "$here/samples/evidence/泄露名单-群聊截获.csv" && python3 check_inclusion.py \
   && openssl ts -verify -in seal-01.tsr -data checkpoint.txt -CAfile "$TSA_CA" -untrusted seal-01.chain.pem)
 
+step "10. Leak attribution: who held the leaked list, and by which path did it reach the chat group"
+cp "$here/samples/flows.yaml" "$work/case/flows.yaml"
+plitool graph check
+# Holdings as an investigation would obtain them (generated here from the sample list, synthetic):
+# the shop app holds every listed person and more; the courier names, phones and addresses of
+# some; a CRM vendor received the full list only after it was seen in the chat group.
+python3 - "$here/samples/evidence/泄露名单-群聊截获.csv" "$work" <<'PY'
+import csv, sys
+from stdnum.cn import ric
+rows = list(csv.reader(open(sys.argv[1], encoding="gb18030")))
+head, people = rows[0], rows[1:]
+extra = []
+for i in range(60):  # other customers, ID numbers 99xxxx (no real region): no one's data
+    body = f"99{i % 100:04d}19{70 + i % 30}0{1 + i % 9}1{i % 10}{100 + i:03d}"
+    extra.append(["示例" + "甲乙丙丁戊"[i % 5] + "子丑寅卯辰巳午未申酉戌亥"[i // 5], f"1390000{i:04d}", body + ric.calc_check_digit(body + "0"),
+                  f"示例市虚构路{i}号", f"SO9{i:011d}"])
+def write(name, header, table):
+    with open(f"{sys.argv[2]}/{name}", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f); w.writerow(header); w.writerows(table)
+write("shop-app-orders.csv", head, people + extra)
+write("courier-waybills.csv", [head[0], head[1], head[3]], [[r[0], r[1], r[3]] for r in people[:25] + extra[:40]])
+write("crm-export.csv", head, people)
+PY
+plitool holdings add shop-app "$work/shop-app-orders.csv" --as-of 2026-03-31
+plitool holdings add courier "$work/courier-waybills.csv" --as-of 2026-03-31
+plitool holdings add old-crm "$work/crm-export.csv" --as-of 2026-11-05
+plitool leak add chat-group E-0004 --first-seen 2026-10-20
+plitool attribute
+plitool graph export --format svg -o "$work/graph.svg" --source shop-app --target chat-group \
+  && echo "graph picture: $work/graph.svg" >&2 || echo "(no Graphviz 'dot': graph picture skipped)" >&2
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2

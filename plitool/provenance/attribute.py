@@ -346,7 +346,7 @@ def _attribute(store: Any, flows: Any, agents: dict[str, Any], *, sighting: str 
         paths = _paths(flows, top, sighting, first_seen)
 
     agent_results = tuple(
-        AgentResult(s.agent, post, s.log_likelihood / math.log(10), -math.expm1(s.log_not_guilty), s.covered, s.only_it,
+        AgentResult(s.agent, post, s.log_likelihood / math.log(10), 0.0 - math.expm1(s.log_not_guilty), s.covered, s.only_it,
                     s.markers_hit, s.excluded_time, s.excluded_fields, s.n_h, s.covered_masked)
         for s, post in ranked)
     return AttributionResult(
