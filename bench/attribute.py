@@ -100,7 +100,7 @@ def generate(n: int, work: Path) -> tuple[list[Path], Path, str]:
 def flows_yaml() -> str:
     lines = ["agents:"] + [f"  - {{id: a{a}, name: Agent {a}, kind: holder}}" for a in range(AGENTS)]
     lines += ["  - {id: ring, name: Ring, kind: infringer}", "  - {id: market, name: Market, kind: sighting}",
-              "edges:", "  - {from: a0, to: ring, kind: sold_to, since: 2022-01-01, evidence: [E-0001]}",
+              "edges:", "  - {from: a0, to: ring, kind: sold_to, fields: [name, phone, id_number], since: 2022-01-01, evidence: [E-0001]}",
               "  - {from: ring, to: market, kind: observed_at, since: 2023-01-01}"]
     return "\n".join(lines) + "\n"
 
