@@ -66,36 +66,41 @@ plitool verify-proof "$work/E-0004.proof.json" --data "$here/samples/evidence/�
 (cd "$work/E-0004.proof" && sha256sum "$here/samples/evidence/泄露名单-群聊截获.csv" && python3 check_inclusion.py \
   && openssl ts -verify -in seal-01.tsr -data checkpoint.txt -CAfile "$TSA_CA" -untrusted seal-01.chain.pem)
 
-step "10. Leak attribution: who held the leaked list, and by which path did it reach the chat group"
-cp "$here/samples/flows.yaml" "$work/case/flows.yaml"
+step "10. Provenance and attribution: who held the leaked records, and by which path they travelled"
+# flows.yaml is the user's own description of the agents and the flows (see README, "Provenance graph");
+# the holdings are datasets obtained in the investigation: evidence like any other (E-0006 … E-0008).
+cp "$here/samples/flows.yaml" "$PLITOOL_CASE/flows.yaml"
+plitool add "$here/samples/holdings/shop-app-orders-2026-09.csv" --tag processing \
+  --source "示例购物科技有限公司（调取）" --collected-by "检察官 示例" --method "data request"
+plitool add "$here/samples/holdings/courier-waybills-2026-09.csv" --tag processing \
+  --source "示例快递有限公司（调取）" --collected-by "检察官 示例" --method "data request"
+plitool add "$here/samples/holdings/cs-contractor-export-2026-08.csv" --tag causation \
+  --source "示例客服外包服务有限公司 员工电脑（扣押）" --collected-by "公安机关 移送" --method "forensic extraction"
 plitool graph check
-# Holdings as an investigation would obtain them (generated here from the sample list, synthetic):
-# the shop app holds every listed person and more; the courier names, phones and addresses of
-# some; a CRM vendor received the full list only after it was seen in the chat group.
-python3 - "$here/samples/evidence/泄露名单-群聊截获.csv" "$work" <<'PY'
-import csv, sys
-from stdnum.cn import ric
-rows = list(csv.reader(open(sys.argv[1], encoding="gb18030")))
-head, people = rows[0], rows[1:]
-extra = []
-for i in range(60):  # other customers, ID numbers 99xxxx (no real region): no one's data
-    body = f"99{i % 100:04d}19{70 + i % 30}0{1 + i % 9}1{i % 10}{100 + i:03d}"
-    extra.append(["示例" + "甲乙丙丁戊"[i % 5] + "子丑寅卯辰巳午未申酉戌亥"[i // 5], f"1390000{i:04d}", body + ric.calc_check_digit(body + "0"),
-                  f"示例市虚构路{i}号", f"SO9{i:011d}"])
-def write(name, header, table):
-    with open(f"{sys.argv[2]}/{name}", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f); w.writerow(header); w.writerows(table)
-write("shop-app-orders.csv", head, people + extra)
-write("courier-waybills.csv", [head[0], head[1], head[3]], [[r[0], r[1], r[3]] for r in people[:25] + extra[:40]])
-write("crm-export.csv", head, people)
-PY
-plitool holdings add shop-app "$work/shop-app-orders.csv" --as-of 2026-03-31
-plitool holdings add courier "$work/courier-waybills.csv" --as-of 2026-03-31
-plitool holdings add old-crm "$work/crm-export.csv" --as-of 2026-11-05
-plitool leak add chat-group E-0004 --first-seen 2026-10-20
-plitool attribute
-plitool graph export --format svg -o "$work/graph.svg" --source shop-app --target chat-group \
-  && echo "graph picture: $work/graph.svg" >&2 || echo "(no Graphviz 'dot': graph picture skipped)" >&2
+plitool graph show
+source_args=()
+if plitool attribute --help >/dev/null 2>&1; then
+  plitool holdings add shop-app E-0006 --as-of 2026-09-30
+  plitool holdings add courier E-0007 --as-of 2026-09-30
+  plitool holdings add cs-contractor E-0008 --as-of 2026-08-05
+  plitool leak add chat-group E-0004 --first-seen 2026-10-20
+  plitool attribute
+  plitool attribute --json > "$work/attribution.json"
+  echo "attribution as JSON: $work/attribution.json" >&2
+  top="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["top"] or "")' "$work/attribution.json")"
+  [ -n "$top" ] && source_args=(--source "$top" --target chat-group)
+else
+  echo "(this plitool has no 'holdings', 'leak' or 'attribute' commands yet: the ranking is skipped)" >&2
+fi
+plitool graph export --format dot -o "$work/graph.dot" "${source_args[@]}"
+plitool graph export --format graphml -o "$work/graph.graphml"
+plitool graph export --format prov -o "$work/graph.prov.json"
+if command -v dot >/dev/null; then
+  plitool graph export --format svg -o "$work/graph.svg" "${source_args[@]}"
+  printf 'The graph picture: %s\n' "$work/graph.svg" >&2
+else
+  printf 'Graphviz "dot" is not installed: no picture (the DOT source is %s)\n' "$work/graph.dot" >&2
+fi
 
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2
