@@ -57,7 +57,7 @@ def check_cmd(ctx: click.Context, as_json: bool) -> None:
                 derived=sum(e.derived for e in flows.edges)))
         else:
             err().print(ngettext("{n} problem", "{n} problems", len(problems)).format(n=len(problems)),
-                        highlight=False, markup=False)
+                        highlight=False, markup=False, soft_wrap=True)
     if problems:
         ctx.exit(2)
 
@@ -178,7 +178,7 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None, force: bool, s
         return
     write_export(output, data, force=force)
     err().print(_("wrote {path} ({format}, {agents} agent(s), {edges} edge(s))").format(
-        path=output, format=fmt, agents=len(flows.agents), edges=len(flows.edges)), highlight=False, markup=False)
+        path=output, format=fmt, agents=len(flows.agents), edges=len(flows.edges)), highlight=False, markup=False, soft_wrap=True)
 
 
 @graph_group.command("from-har")
@@ -223,12 +223,12 @@ def from_har_cmd(ctx: click.Context, target: str, app: str, known_values: str, f
             console.print(_("{app} → {agent} ({host}): {fields}; entries {entries}; evidence {item}").format(
                 app=result.app, agent=s.agent, host=s.host, fields=", ".join(sorted(s.fields)),
                 entries=", ".join(str(n) for n in s.entries), item=result.item)
-                + ("  " + _("(new intermediary)") if s.new_agent else ""), highlight=False, markup=False)
+                + ("  " + _("(new intermediary)") if s.new_agent else ""), highlight=False, markup=False, soft_wrap=True)
     console = err()
     for item in result.added:
-        console.print(_("added {item} to the vault before reading it").format(item=item), highlight=False, markup=False)
+        console.print(_("added {item} to the vault before reading it").format(item=item), highlight=False, markup=False, soft_wrap=True)
     if result.first_party:
         console.print(_("left out as the app's own hosts: {hosts}").format(hosts=", ".join(result.first_party)),
-                      highlight=False, markup=False)
+                      highlight=False, markup=False, soft_wrap=True)
     console.print(ngettext("{n} derived edge recorded from {item}", "{n} derived edges recorded from {item}",
-                           len(result.shares)).format(n=len(result.shares), item=result.item), highlight=False, markup=False)
+                           len(result.shares)).format(n=len(result.shares), item=result.item), highlight=False, markup=False, soft_wrap=True)

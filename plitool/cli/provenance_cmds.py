@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from ..i18n import _, ngettext
-from .common import emit_json, err, json_option, open_case, out
+from .common import emit_json, err, json_option, open_case, out, plain
 
 map_option = click.option("--map", "maps", multiple=True, metavar="COLUMN=FIELD",
                           help="Type a column by hand (header text or 1-based number); FIELD '-' ignores the column.")
@@ -39,26 +39,26 @@ def _ingest(ctx: click.Context, role: str, agent: str, target: str, day_text: st
     def progress(n: int) -> None:
         done[0] += n
         if done[0] % (1 << 20) < n and console.is_terminal:
-            console.print(_("  {rows} rows streamed …").format(rows=done[0]), highlight=False)
+            console.print(plain(_("  {rows} rows streamed …").format(rows=done[0])), soft_wrap=True)
 
     result = ingest(case, role=role, agent=agent, target=target, day=day, maps=maps, progress=progress)
     if as_json:
         emit_json(result.as_json())
     else:
         console = out()
-        console.print(_("{dataset} → {role} of {agent}: {rows} rows, {records} with personal data ({format})").format(
+        console.print(plain(_("{dataset} → {role} of {agent}: {rows} rows, {records} with personal data ({format})").format(
             dataset=result.dataset, role=role, agent=agent, rows=result.rows, records=result.records,
-            format=result.format + (", " + result.encoding if result.encoding else "")), highlight=False)
+            format=result.format + (", " + result.encoding if result.encoding else ""))), soft_wrap=True)
         for header, field in result.columns.items():
-            console.print(_("  {header} → {field}: {values} fingerprinted, {masked} masked, {invalid} not valid").format(
+            console.print(plain(_("  {header} → {field}: {values} fingerprinted, {masked} masked, {invalid} not valid").format(
                 header=header, field=field, values=result.values.get(field, 0), masked=result.masked.get(field, 0),
-                invalid=result.invalid.get(field, 0)), highlight=False)
+                invalid=result.invalid.get(field, 0))), soft_wrap=True)
     if result.added_to_vault:
-        err().print(_("added {dataset} to the vault first").format(dataset=result.dataset), highlight=False)
+        err().print(plain(_("added {dataset} to the vault first").format(dataset=result.dataset)), soft_wrap=True)
     if result.skipped_rows:
-        err().print(ngettext("{n} malformed row skipped", "{n} malformed rows skipped", result.skipped_rows)
-                    .format(n=result.skipped_rows), highlight=False)
-    err().print(_("streamed {rows} rows in {seconds:.1f} s").format(rows=result.rows, seconds=result.seconds), highlight=False)
+        err().print(plain(ngettext("{n} malformed row skipped", "{n} malformed rows skipped", result.skipped_rows)
+                    .format(n=result.skipped_rows)), soft_wrap=True)
+    err().print(plain(_("streamed {rows} rows in {seconds:.1f} s").format(rows=result.rows, seconds=result.seconds)), soft_wrap=True)
 
 
 @click.group("holdings")
@@ -138,11 +138,11 @@ def _render(result: Any) -> None:
     from rich.table import Table
 
     console = out()
-    console.print(_("Sighting {sighting}: {records} records (first seen {day}; {markers} with markers, {masked} with "
+    console.print(plain(_("Sighting {sighting}: {records} records (first seen {day}; {markers} with markers, {masked} with "
                     "masked values), {affected} affected individuals; p = {p}, N0 = {n0}").format(
         sighting=result.sighting, records=result.records, day=result.first_seen.isoformat(),
         markers=result.marker_records, masked=result.masked_records, affected=result.affected_individuals,
-        p=result.p, n0=result.population), highlight=False)
+        p=result.p, n0=result.population)), soft_wrap=True)
     table = Table(_("agent"), _("posterior"), _("log10 L"), _("guilt"), _("covered"), _("only it"), _("markers"),
                   _("excl. time"), _("excl. fields"), box=None, padding=(0, 1, 0, 1))
     for a in result.agents:
@@ -154,10 +154,10 @@ def _render(result: Any) -> None:
     console.print(table)
     if result.top is not None:
         bf = _("n/a") if result.log10_bayes_factor is None else f"{result.log10_bayes_factor:.2f}"
-        console.print(_("probable source: {top}; log10 Bayes factor to the runner-up {runner}: {bf}").format(
-            top=result.top, runner=result.runner_up or _("(none)"), bf=bf), highlight=False)
+        console.print(plain(_("probable source: {top}; log10 Bayes factor to the runner-up {runner}: {bf}").format(
+            top=result.top, runner=result.runner_up or _("(none)"), bf=bf)), soft_wrap=True)
     else:
-        console.print(_("no candidate agent held any of the leaked records before the first sighting"), highlight=False)
+        console.print(plain(_("no candidate agent held any of the leaked records before the first sighting")), soft_wrap=True)
     reasons = {"top-changes-with-p": _("the top agent changes with p"),
                "bayes-factor-below-2": _("the Bayes factor is below 100:1 at some p"),
                "identical-allocations": _("the top two agents hold identical allocations"),
@@ -165,28 +165,26 @@ def _render(result: Any) -> None:
                "single-candidate": _("only one candidate agent")}
     verdict = _("conclusive") if result.verdict == "conclusive" else _("inconclusive")
     why = "; ".join(reasons.get(r, r) for r in result.verdict_reasons)
-    console.print(_("verdict over p in {sweep}: {verdict}").format(
-        sweep="{" + ", ".join(f"{s.p:g}" for s in result.sweep) + "}", verdict=verdict) + (f" ({why})" if why else ""),
-        highlight=False)
+    console.print(plain(_("verdict over p in {sweep}: {verdict}").format(
+        sweep="{" + ", ".join(f"{s.p:g}" for s in result.sweep) + "}", verdict=verdict) + (f" ({why})" if why else "")), soft_wrap=True)
     if result.separating is not None:
         s = result.separating
-        console.print(_("records that separate them: {a} only {top}, {b} only {runner}").format(
-            a=s.top_only, top=result.top, b=s.runner_up_only, runner=result.runner_up), highlight=False)
+        console.print(plain(_("records that separate them: {a} only {top}, {b} only {runner}").format(
+            a=s.top_only, top=result.top, b=s.runner_up_only, runner=result.runner_up)), soft_wrap=True)
     if result.best_pair is not None:
         bp = result.best_pair
-        console.print(_("best pair (combination or collusion): {a} + {b}, covering {n} records, log10 BF over {top}: {bf:.2f}")
+        console.print(plain(_("best pair (combination or collusion): {a} + {b}, covering {n} records, log10 BF over {top}: {bf:.2f}")
                       .format(a=bp.agents[0], b=bp.agents[1], n=bp.records_covered, top=result.top,
-                              bf=bp.log10_bayes_factor_vs_top), highlight=False)
+                              bf=bp.log10_bayes_factor_vs_top)), soft_wrap=True)
     for i, path in enumerate(result.paths, start=1):
         hops = []
         for e in path.edges:
             evidence = ", ".join(e.evidence) if e.evidence else _("asserted")
             hops.append(f"{e.src} -[{e.kind} {','.join(e.fields)} {e.since or ''}; {evidence}]-> {e.dst}")
-        console.print(escape(_("path {n} (score {score:.3g}): {hops}").format(n=i, score=path.score, hops="  ".join(hops))),
-                      highlight=False)
+        console.print(plain(_("path {n} (score {score:.3g}): {hops}").format(n=i, score=path.score, hops="  ".join(hops))), soft_wrap=True)
     if result.top is not None and not result.paths:
-        console.print(_("no time-respecting path from {top} to {sighting} in the graph").format(
-            top=result.top, sighting=result.sighting), highlight=False)
+        console.print(plain(_("no time-respecting path from {top} to {sighting} in the graph").format(
+            top=result.top, sighting=result.sighting)), soft_wrap=True)
 
 
 @click.group("canary")
@@ -235,7 +233,7 @@ def _show_markers(markers: list[Any], as_json: bool) -> None:
                       escape("  ".join(f"{f}={v}" for f, v in m.values)))
     out().print(table)
     if not markers:
-        err().print(_("no markers issued yet"), highlight=False)
+        err().print(plain(_("no markers issued yet")), soft_wrap=True)
 
 
 @click.group("items")
@@ -259,4 +257,4 @@ def items_export_cmd(ctx: click.Context, directory: Path, force: bool, as_json: 
         emit_json({"files": [str(p) for p in paths]})
     else:
         for p in paths:
-            out().print(str(p), highlight=False)
+            out().print(plain(str(p)), soft_wrap=True)
