@@ -308,3 +308,36 @@ def test_parallel_fingerprinting_gives_the_same_tables(scene: tuple[Cli, list[di
         courier = con.execute(q.format(table), ["courier"]).fetchall()
         assert shop == courier and len(shop) == 600
     con.close()
+
+
+def test_attribution_beyond_the_memory_limit_is_one_clear_error(scene: tuple[Cli, list[dict[str, str]]],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured at 10^7 leaked rows: DuckDB ran out of its 1 GB and the user got a traceback. Any
+    failure of the engine is one line naming the limit and how to raise it (exit 3)."""
+    run, _pop = scene
+    assert run("holdings", "add", "shop", "E-0001", "--as-of", "2020-01-01").exit_code == 0
+    assert run("leak", "add", "market", "E-0003", "--first-seen", "2023-02-01").exit_code == 0
+    monkeypatch.setenv("PLITOOL_DUCKDB_MEMORY", "64KB")
+    r = run("attribute")
+    assert r.exit_code == 3, r.output
+    assert "PLITOOL_DUCKDB_MEMORY" in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_attribution_running_out_of_memory_mid_query_is_one_clear_error(scene: tuple[Cli, list[dict[str, str]]],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 10^7 failure happened inside the engine's queries, after the store had opened."""
+    import duckdb
+
+    from plitool.provenance import engine
+
+    run, _pop = scene
+    assert run("holdings", "add", "shop", "E-0001", "--as-of", "2020-01-01").exit_code == 0
+    assert run("leak", "add", "market", "E-0003", "--first-seen", "2023-02-01").exit_code == 0
+
+    def no_memory(self: object, *args: object, **kwargs: object) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 128.0 MiB")
+
+    monkeypatch.setattr(engine.Engine, "__init__", no_memory)
+    r = run("attribute")
+    assert r.exit_code == 3, r.output
+    assert "PLITOOL_DUCKDB_MEMORY=1GB" in r.stderr and r.stderr.count("\n") == 1

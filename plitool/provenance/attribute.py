@@ -265,7 +265,7 @@ def attribute(case: Case, *, sighting: str | None = None, p: float | None = None
               delta_days: int = 0, flows: Any = None) -> AttributionResult:
     """The attribution of one sighting (the only one when ``sighting`` is None)."""
     from .ingest import load_case_flows
-    from .items import item_store, store_path
+    from .items import item_store, out_of_memory, store_path
 
     p = check_p(DEFAULT_P if p is None else p)
     flows = flows if flows is not None else load_case_flows(case)
@@ -274,8 +274,14 @@ def attribute(case: Case, *, sighting: str | None = None, p: float | None = None
         raise UsageError(_("the graph is empty: declare the agents in flows.yaml first (see README, 'Provenance graph')"))
     if not store_path(case).exists():
         raise UsageError(_("no leak ingested yet: run 'plitool leak add SIGHTING FILE --first-seen DATE' first"))
-    with item_store(case, read_only=True) as store:
-        return _attribute(store, flows, agents, sighting=sighting, p=p, population=population, delta_days=delta_days)
+    import duckdb
+
+    try:
+        with item_store(case, read_only=True) as store:
+            return _attribute(store, flows, agents, sighting=sighting, p=p, population=population,
+                              delta_days=delta_days)
+    except duckdb.OutOfMemoryException as exc:
+        raise out_of_memory(exc) from exc
 
 
 def _attribute(store: Any, flows: Any, agents: dict[str, Any], *, sighting: str | None, p: float,

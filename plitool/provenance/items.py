@@ -81,6 +81,14 @@ DEFAULT_MEMORY = "1GB"
 _MEMORY = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,3})?\s?(?:[KMGT]i?B)")
 
 
+def out_of_memory(exc: BaseException) -> EnvironmentProblem:
+    """DuckDB ran out of the memory it may use: one clear line naming the limit and how to raise it."""
+    limit = os.environ.get(MEMORY_ENV, DEFAULT_MEMORY).strip()
+    return EnvironmentProblem(
+        _("the item tables need more memory than they may use ({env}={limit}): set {env} higher, for example "
+          "{env}=4GB, and run the command again").format(env=MEMORY_ENV, limit=limit))
+
+
 def store_path(case: Case) -> Path:
     return case.paths.state / STORE_DIR / STORE_FILE
 
@@ -117,6 +125,8 @@ class ItemStore:
                 raise StorageError(_("cannot create {path}: {reason}").format(path=folder, reason=exc.strerror)) from exc
             try:
                 self.con = duckdb.connect(str(path), read_only=read_only, config=config)
+            except duckdb.OutOfMemoryException as exc:
+                raise out_of_memory(exc) from exc
             except duckdb.Error as exc:
                 raise StorageError(_("cannot open the item tables {path}: {reason}").format(path=path, reason=exc)) from exc
         if path is None or not read_only or not path.exists():
