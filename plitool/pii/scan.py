@@ -353,9 +353,11 @@ def _sha256_file(path: str) -> str:
     return h.hexdigest()
 
 
-def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCallback | None = None) -> tuple[list[EvidenceItem], list[str]]:
+def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCallback | None = None,
+                    note: str = "added by 'plitool scan'") -> tuple[list[EvidenceItem], list[str]]:
     """Evidence ids and paths → items. A path whose content is not yet evidence is added to the
-    vault first (so every file analysed is sealed); one already there maps to its item."""
+    vault first (so every file analysed is sealed), its intake carrying ``note`` (ledger data:
+    English, whatever the language of the run); one already there maps to its item."""
     from ..vault.intake import IntakeOptions, add_evidence
 
     if not targets:
@@ -366,12 +368,12 @@ def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCall
     new_paths: dict[str, str] = {}  # sha256 -> the first path naming that content
     for target in targets:
         if os.path.isdir(target) and not os.path.islink(target):
-            raise UsageError(_("{target} is a folder: add it with 'plitool add -r {target}', then scan the items")
+            raise UsageError(_("{target} is a folder: add it with 'plitool add -r {target}', then name its items")
                              .format(target=mask_text(target)))
         if os.path.lexists(target):
             if os.path.islink(target) or not os.path.isfile(target):
                 # the vault does not follow links nor read devices and pipes: say so before any work
-                raise UsageError(_("{target} is not a regular file (a symbolic link, device or pipe); scan the file "
+                raise UsageError(_("{target} is not a regular file (a symbolic link, device or pipe); name the file "
                                    "itself").format(target=mask_text(target)))
             sha = _sha256_file(target)
             if sha in by_sha:
@@ -385,7 +387,7 @@ def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCall
             raise InputNotFound(_("no such file, and not an evidence id: {target}").format(target=mask_text(target)))
     added: list[str] = []
     if new_paths:
-        report = add_evidence(case, list(new_paths.values()), IntakeOptions(note="added by 'plitool scan'"), progress=progress)
+        report = add_evidence(case, list(new_paths.values()), IntakeOptions(note=note), progress=progress)
         # Results are matched by content, not by position: intake reads one file named twice once.
         for res in report.results:
             by_sha[res.digests["sha256"]] = res.item

@@ -168,27 +168,12 @@ def check_agent(flows: Any, agent: str, *, what: str) -> None:
 
 
 def resolve_dataset(case: Case, target: str, note: str) -> tuple[EvidenceItem, bool]:
-    """An evidence id or a path → the evidence item; a path not yet in the vault is added first."""
-    import re
+    """An evidence id or a path → the evidence item (a path not yet in the vault is added first,
+    as 'plitool scan' does); and whether it was added now."""
+    from ..pii.scan import resolve_targets
 
-    from ..pii.scan import _sha256_file
-    from ..vault.evidence import build_items, get_items
-    from ..vault.intake import IntakeOptions, add_evidence
-
-    items = build_items(case.ledger.require_healthy().entries)
-    if os.path.lexists(target):
-        if os.path.isdir(target) or os.path.islink(target) or not os.path.isfile(target):
-            raise UsageError(_("{target} is not a regular file; name one table file or an evidence id").format(target=target))
-        sha = _sha256_file(target)
-        for it in items.values():
-            if it.sha256 == sha:
-                return it, False
-        report = add_evidence(case, [target], IntakeOptions(note=note))
-        items = build_items(case.ledger.scan().entries)
-        return items[report.results[0].item], report.results[0].event == "added"
-    if re.match(r"^(?:E-)?\d{1,9}$", target.strip(), re.I):
-        return get_items(items, [target])[0], False
-    raise InputNotFound(_("no such file, and not an evidence id: {target}").format(target=target))
+    items, added = resolve_targets(case, [target], note=note)
+    return items[0], items[0].id in added
 
 
 # -- reading tables ----------------------------------------------------------------------------
@@ -740,7 +725,7 @@ def ingest(
     parsed_maps = parse_maps(maps, fields)
     fingerprinter = Fingerprinter.for_case(case.paths.fingerprint_key)
     started = time.perf_counter()
-    item, added = resolve_dataset(case, target, note=_("added by 'plitool {command} add'").format(command=role))
+    item, added = resolve_dataset(case, target, note=f"added by 'plitool {role} add'")  # ledger data
     from ..pii.scan import stored_path
 
     path = stored_path(case, item)
