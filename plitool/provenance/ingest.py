@@ -28,7 +28,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CorruptDocument, InputNotFound, UnreadableInput, UsageError
+from ..errors import CorruptDocument, UnreadableInput, UsageError
 from ..i18n import _
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import shlex
 import shutil
 import tomllib
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,11 +18,11 @@ from functools import cached_property
 from pathlib import Path
 
 from .config import LANGS, CaseConfig, default_timezone, load_config, render_case_toml
-from ..errors import CaseConfigError, CaseExists, CaseNotFound, InputNotFound, PlitoolError, StorageError, UsageError
-from ..i18n import N_, _, case_language, ngettext
+from ..errors import CaseConfigError, CaseExists, CaseNotFound, InputNotFound, StorageError, UsageError
+from ..i18n import N_, _, case_language
 from ..fsutil import atomic_write, case_lock, read_regular_file
 from .hashing import DEFAULT_ALGORITHMS
-from .ledger import Entry, Ledger, LedgerScan, NewEvent, utc_now
+from .ledger import Entry, Ledger, NewEvent, utc_now
 
 CASE_FILE = "case.toml"
 STATE_DIR = ".plitool"
@@ -167,23 +167,6 @@ class Case:
         with case_lock(self.paths.lock, shared=shared):
             yield
 
-    def append_events(self, events: Sequence[NewEvent], *, scan: LedgerScan | None = None) -> list[Entry]:
-        """Append under the lock the caller holds; if it fails, say exactly what was recorded.
-
-        The append (one write, one fsync) and the checkpoint written after it are two steps. When
-        the second fails the entries are in the ledger all the same: the error must say so, not
-        leave the person believing nothing happened.
-        """
-        before = len(scan.entries) if scan is not None else len(self.ledger.scan().entries)
-        try:
-            return self.ledger.append(events, scan=scan)
-        except PlitoolError as exc:
-            now = self.ledger.scan().entries
-            recorded = now[before:]
-            if not recorded or [(e.event, e.item) for e in recorded] != [(e.event, e.item) for e in events]:
-                raise  # nothing (or not ours) was recorded: the error says what happened
-            raise _recorded_but(recorded, exc) from exc
-
 
 def init_case(directory: Path, title: str, lang: str = "zh") -> Case:
     """Create a case in ``directory`` (made if missing); refuses to touch an existing case."""
@@ -325,24 +308,3 @@ def _facts_from_ledger(entries: list[Entry], root: Path) -> tuple[dict[str, obje
     return facts, sources
 
 
-def _recorded_but(recorded: Sequence[Entry], exc: PlitoolError) -> PlitoolError:
-    items = list(dict.fromkeys(e.item for e in recorded if e.item))
-    first, last = recorded[0].seq, recorded[-1].seq
-    where = (
-        _("entry #{seq}").format(seq=first) if first == last else _("entries #{first}–#{last}").format(first=first, last=last)
-    )
-    if not items:
-        what = ngettext("{n} event was", "{n} events were", len(recorded)).format(n=len(recorded))
-    elif len(items) <= 5:
-        what = ngettext("{items} was", "{items} were", len(items)).format(items=", ".join(items))
-    else:
-        what = _("{first} … {last} ({n} items) were").format(first=items[0], last=items[-1], n=len(items))
-    err = PlitoolError(
-        _(
-            "{what} recorded in the ledger ({where}); its checkpoint could not be written: {reason}. "
-            "Nothing recorded is lost: the next command that writes to this case writes a checkpoint "
-            "covering these entries, and 'plitool verify' checks the ledger meanwhile"
-        ).format(what=what, where=where, reason=exc)
-    )
-    err.exit_code = exc.exit_code
-    return err

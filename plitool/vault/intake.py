@@ -344,5 +344,5 @@ def _record(
                     _("{item} ({path}) is empty (0 bytes); recorded anyway: an empty file is still a fact").format(
                         item=ident, path=_display(path))
                 )
-        case.append_events(events, scan=scan)
+        case.ledger.append(events, scan=scan)
         report.checkpoint_size = len(scan.entries)

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -338,6 +338,31 @@ def check_meaning(entries: Iterable[Entry]) -> list[MeaningProblem]:
     return out
 
 
+def _recorded_but(recorded: Sequence[Entry], exc: PlitoolError) -> PlitoolError:
+    """The append (one write, one fsync) and the checkpoint after it are two steps: when the
+    second fails the entries are in the ledger all the same, and the error must say so."""
+    items = list(dict.fromkeys(e.item for e in recorded if e.item))
+    first, last = recorded[0].seq, recorded[-1].seq
+    where = (
+        _("entry #{seq}").format(seq=first) if first == last else _("entries #{first}–#{last}").format(first=first, last=last)
+    )
+    if not items:
+        what = ngettext("{n} event was", "{n} events were", len(recorded)).format(n=len(recorded))
+    elif len(items) <= 5:
+        what = ngettext("{items} was", "{items} were", len(items)).format(items=", ".join(items))
+    else:
+        what = _("{first} … {last} ({n} items) were").format(first=items[0], last=items[-1], n=len(items))
+    err = PlitoolError(
+        _(
+            "{what} recorded in the ledger ({where}); its checkpoint could not be written: {reason}. "
+            "Nothing recorded is lost: the next command that writes to this case writes a checkpoint "
+            "covering these entries, and 'plitool verify' checks the ledger meanwhile"
+        ).format(what=what, where=where, reason=exc)
+    )
+    err.exit_code = exc.exit_code
+    return err
+
+
 class Ledger:
     """Append and checkpoint. Callers hold the case lock around :meth:`append`."""
 
@@ -400,7 +425,10 @@ class Ledger:
                 path=self.path, reason=exc.strerror)) from exc
         all_entries = scan.entries + new
         scan.entries = all_entries
-        self.write_checkpoint(all_entries)
+        try:
+            self.write_checkpoint(all_entries)
+        except PlitoolError as exc:
+            raise _recorded_but(new, exc) from exc
         return new
 
     def checkpoint_for(self, entries: list[Entry]) -> Checkpoint:

@@ -173,7 +173,7 @@ def export_items(
     written = [f for f in out if not f.reused]
     if written:
         with case.locked():
-            case.append_events(
+            case.ledger.append(
                 [
                     NewEvent(
                         "exported",

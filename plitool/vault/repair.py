@@ -90,7 +90,7 @@ def repair_ledger(case: Case) -> RepairResult:
             }))
         if not events:
             return RepairResult(False)
-        case.append_events(events, scan=scan)
+        case.ledger.append(events, scan=scan)
         actions = tuple(str(e.data["action"]) + (_(" (kept in {path})").format(path=e.data["saved_to"]) if e.data.get("saved_to") else "")
                     for e in events)
         return RepairResult(True, truncated, saved_rel, actions)
