@@ -123,3 +123,16 @@ def test_checkpoint_failure_after_append_says_what_was_recorded(plitool: Plitool
     entries = json.loads(plitool("log", "--json").out)
     assert [e["event"] for e in entries] == ["created", "added"]
     assert plitool("verify").code == 0
+
+
+def test_checkpoint_failure_after_any_append_says_what_was_recorded(plitool: Plitool, case_root: Path,
+                                                                    tmp_path: Path) -> None:
+    """Not only 'add': every command that appends (here 'trust add', which logs a 'trusted'
+    entry) says what was recorded when the checkpoint after it cannot be written."""
+    from tests.tsa_support import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    code, out, err = run_hooked(case_root, FAIL_CHECKPOINT, "trust", "add", pki.ca, "--name", "test root")
+    assert code == 3, err
+    assert "1 event was recorded in the ledger (entry #2)" in err and "No space left on device" in err
+    assert [e["event"] for e in json.loads(plitool("log", "--json").out)] == ["created", "trusted"]
