@@ -1,0 +1,1 @@
+"""The court-ready exhibit bundle and its independent check."""

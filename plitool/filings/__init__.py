@@ -1,0 +1,1 @@
+"""Filings: complaint drafts assembled from templates/ (law text lives there, not here)."""
