@@ -214,7 +214,7 @@ def _case_data(lang: str, variant: str) -> dict[str, Any]:
             "pi_kinds": ["姓名", "手机号码", "身份证号码", "收货地址"] if zh else
                         ["names", "mobile numbers", "ID numbers", "delivery addresses"],
             "minors": True,
-            "affected": 40,
+            "affected": 1200,
         },
         "announcement": {
             "number": "示检民公告〔2026〕1号" if zh else "Ex. Proc. Civ. Ann. (2026) No. 1",
@@ -330,7 +330,7 @@ LEAKS = [
 ]
 JUNK = [
     (re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}"), "left-over Jinja syntax"),
-    (re.compile(r"\b(None|Undefined|True|False)\b"), "a Python value printed"),
+    (re.compile(r"(?<![A-Za-z])(None|Undefined|True|False)(?![A-Za-z])"), "a Python value printed"),
     (re.compile(r"\['|\[\]|'\]|object at 0x|<[a-z_.]+ "), "a Python repr printed"),
     (re.compile(r"[。，；：、]{2,}|^[。，；：、]"), "doubled Chinese punctuation"),
     (re.compile(r"(?<!\.)\.\.(?!\.)|[,;:]\.| [.,;:]|^[.,;:]"), "doubled punctuation"),
