@@ -12,6 +12,10 @@ plitool document markup. Three fact sets per template and language:
 - ``empty``: an empty case.toml, no parties, no leak analysed: every ``need()`` yields a
   placeholder, and the placeholders in the text must be exactly the keys ``need()`` reported.
 
+Parties behave as the engine's do (``plitool/filings/facts.py``, ``PartyView``): with no party of a
+role the template gets one empty party of that role; a field it prints that case.toml lacks becomes
+a placeholder reported as ``parties.<role>.<field>``; ``party.opt(field)`` reads an optional field.
+
 The fake filters are strict on purpose: ``date`` and ``add_days`` refuse a placeholder, so a
 template that pipes a missing value into them fails here whatever the real engine does.
 
@@ -58,14 +62,33 @@ class Placeholder(str):
     """The marker ``need()`` returns for a missing key (a str, as the engine's may be)."""
 
 
-@dataclass
+PARTY_FIELDS = ("name", "uscc", "address", "representative", "basis")
+
+
 class Party:
-    name: str
-    kind: str = "company"
-    uscc: str = ""
-    address: str = ""
-    representative: str = ""
-    basis: str = ""
+    """A party as the engine shows it: a field the template prints but case.toml lacks becomes a
+    placeholder and is reported missing as ``parties.<role>.<field>``; ``opt(field)`` reads an
+    optional field ("" when absent) and ``kind`` is never a placeholder."""
+
+    def __init__(self, case: "FakeCase", role: str, **data: str) -> None:
+        self._case = case
+        self._role = role
+        self._data = data
+
+    @property
+    def kind(self) -> str:
+        return self._data.get("kind", "")
+
+    def opt(self, name: str) -> str:
+        return self._data.get(name, "")
+
+    def __getattr__(self, name: str) -> str:
+        if name not in PARTY_FIELDS:
+            raise AttributeError(name)
+        value = self._data.get(name, "")
+        if _empty(value):
+            return self._case.mark_missing(f"parties.{self._role}.{name}")
+        return value
 
 
 @dataclass
@@ -119,13 +142,15 @@ class FakeCase:
             node = node[part]
         return node
 
+    def mark_missing(self, key: str) -> Placeholder:
+        self.needed.add(key)
+        self.missing.add(key)
+        return Placeholder(PLACEHOLDER[self.lang].format(key=key))
+
     def need(self, key: str) -> Any:
         self.needed.add(key)
         value = self._lookup(key)
-        if _empty(value):
-            self.missing.add(key)
-            return Placeholder(PLACEHOLDER[self.lang].format(key=key))
-        return value
+        return self.mark_missing(key) if _empty(value) else value
 
     def has(self, key: str) -> bool:
         self.optional.add(key)
@@ -242,22 +267,25 @@ def _case_data(lang: str, variant: str) -> dict[str, Any]:
     }
 
 
-def _parties(lang: str, variant: str) -> tuple[Party | None, list[Party]]:
+def _parties(case: FakeCase, lang: str, variant: str) -> tuple[Party, list[Party]]:
+    """As the engine gives them: with no party of a role, one empty party of that role."""
     zh = lang == "zh"
     if variant == "empty":
-        return None, []
+        return Party(case, "plaintiff"), [Party(case, "defendant")]
     if variant == "measured":
-        plaintiff = Party("示例个人信息保护协会" if zh else "Example PI Protection Association", kind="organisation")
-        return plaintiff, [Party("示例购物科技有限公司" if zh else "Example Shopping Technology Co., Ltd.")]
-    plaintiff = Party("示例市人民检察院" if zh else "Example Municipal People's Procuratorate", kind="procuratorate",
-                      address="示例市示例区检察路1号" if zh else "1 Procuratorate Road, Example City",
+        plaintiff = Party(case, "plaintiff", name="示例个人信息保护协会" if zh else "Example PI Protection Association",
+                          kind="organisation")
+        return plaintiff, [Party(case, "defendant", name="示例购物科技有限公司" if zh else "Example Shopping Technology Co., Ltd.")]
+    plaintiff = Party(case, "plaintiff", name="示例市人民检察院" if zh else "Example Municipal People's Procuratorate",
+                      kind="procuratorate", address="示例市示例区检察路1号" if zh else "1 Procuratorate Road, Example City",
                       representative="王某某" if zh else "Wang Moumou")
     defendants = [
-        Party("示例购物科技有限公司" if zh else "Example Shopping Technology Co., Ltd.", uscc="91990000MA0000000X",
+        Party(case, "defendant", name="示例购物科技有限公司" if zh else "Example Shopping Technology Co., Ltd.",
+              kind="company", uscc="91990000MA0000000X",
               address="示例市示例区虚构路1号" if zh else "1 Fictional Road, Example City",
               representative="李某某" if zh else "Li Moumou"),
-        Party("示例客服外包服务有限公司" if zh else "Example Customer Service Outsourcing Co., Ltd.",
-              uscc="91990000MA0000001Y"),
+        Party(case, "defendant", name="示例客服外包服务有限公司" if zh else "Example Customer Service Outsourcing Co., Ltd.",
+              kind="company", uscc="91990000MA0000001Y"),
     ]
     return plaintiff, defendants
 
@@ -288,7 +316,7 @@ def _evidence(lang: str, variant: str) -> list[EvidenceRow]:
 def fake_context(lang: str, variant: str, kind: str = "recommendation") -> tuple[dict[str, Any], FakeCase]:
     """The template context the contract promises, for one fact set; the FakeCase records reads."""
     case = FakeCase(_case_data(lang, variant), lang)
-    plaintiff, defendants = _parties(lang, variant)
+    plaintiff, defendants = _parties(case, lang, variant)
     evidence = _evidence(lang, variant)
     context: dict[str, Any] = {
         "lang": lang,

@@ -69,11 +69,11 @@ def test_checker_catches_a_list_printed_raw(tmp_path: Path) -> None:
 @pytest.mark.parametrize("lang", LANGS)
 def test_empty_case_lists_exactly_the_required_keys(kind: str, lang: str) -> None:
     text, case, _ = check_render(kind, lang, "empty")
-    common = {"parties.procuratorate", "facts.summary", "facts.affected", "facts.pi_kinds"}
+    common = {"parties.plaintiff.kind", "facts.summary", "facts.affected", "facts.pi_kinds"}
     expected = common | ({"recommendation.number", "recommendation.organ", "recommendation.findings",
                           "recommendation.organ_duties", "recommendation.recommendations"}
                          if kind == "recommendation" else
-                         {"announcement.date", "announcement.contact", "parties.defendant"})
+                         {"announcement.date", "announcement.contact", "parties.defendant.name"})
     assert case.missing == expected
     marker = "【待补充：{}】" if lang == "zh" else "[TO BE COMPLETED: {}]"
     for key in expected:
@@ -166,3 +166,31 @@ def test_dates_accept_toml_dates_and_iso_strings() -> None:
     text = render("announcement", "zh", context)
     assert isinstance(context["val"]("facts.period_start"), dt.date)
     assert "2026年1月1日至2026年10月31日" in text      # period_start is a TOML date, period_end a string
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_party_objects_at_all(kind: str, lang: str) -> None:
+    """The contract's literal reading (no plaintiff object, an empty defendants list) renders too."""
+    context, case = fake_context(lang, "empty", kind)
+    context["plaintiff"], context["defendants"] = None, []
+    text = render(kind, lang, context)
+    assert check_markup(text, lang) == []
+    assert "parties.plaintiff.kind" in case.missing
+    assert ("parties.defendant.name" in case.missing) == (kind == "announcement")
+
+
+def test_a_non_procuratorate_plaintiff_cannot_issue_these_documents() -> None:
+    """An organisation plaintiff leaves the issuer as a placeholder instead of signing as the organisation."""
+    for kind in KINDS:
+        text, case, _ = check_render(kind, "zh", "measured")
+        assert "示例个人信息保护协会" not in text
+        assert "【待补充：parties.plaintiff.kind】" in text and "parties.plaintiff.kind" in case.missing
+
+
+def test_recommendation_names_the_processor_only_when_case_toml_does() -> None:
+    named, _, _ = check_render("recommendation", "zh", "full")
+    unnamed, case, _ = check_render("recommendation", "zh", "empty")
+    assert "示例购物科技有限公司、示例客服外包服务有限公司在处理个人信息" in named
+    assert "有关个人信息处理者在处理个人信息" in unnamed
+    assert "parties.defendant.name" not in case.missing
