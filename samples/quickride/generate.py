@@ -612,8 +612,8 @@ def build() -> tuple[dict[str, bytes], dict[str, Any]]:
     for agent, n in CANARY_COUNTS:
         canaries[agent] = pool[i:i + n]
         pool_lines.append(f"# {agent}: {', '.join(f'M-{marker + k:04d}' for k in range(n))}")
-        for k, p in enumerate(canaries[agent]):
-            markers[p] = f"M-{marker + k:04d}"
+        for k, sim in enumerate(canaries[agent]):
+            markers[sim] = f"M-{marker + k:04d}"
         marker += n
         i += n
     pool_lines += pool
