@@ -177,8 +177,9 @@ def _styles() -> dict[str, Any]:
         "h2": ParagraphStyle("h2", parent=base, fontSize=12, leading=17, spaceBefore=8, spaceAfter=4),
         "body": base,
         "small": ParagraphStyle("small", parent=base, fontSize=8.5, leading=11.5),
-        "mono": ParagraphStyle("mono", parent=base, fontSize=8, leading=11, leftIndent=12, spaceBefore=2, spaceAfter=2,
-                               backColor="#f2f2f2"),
+        # commands break at spaces only, so that a line copied (or extracted) is never cut inside a path
+        "mono": ParagraphStyle("mono", parent=base, fontSize=7.5, leading=10.5, leftIndent=12, spaceBefore=2,
+                               spaceAfter=2, backColor="#f2f2f2", wordWrap=None),
         "cell": ParagraphStyle("cell", parent=base, fontSize=8, leading=10.5),
     }
 
