@@ -27,6 +27,7 @@ import os
 import shutil
 import stat
 import tempfile
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,8 +201,10 @@ def plan_exhibits(case: Case, items: Sequence[EvidenceItem], *, skip_bad: bool) 
         with open(source, "rb") as fh:
             head = fh.read(1024)
         shown = mask_text(item.name or "")
+        # no control or bidi-format character in a file name: it could make a listing lie
+        plain_name = "".join(c for c in shown if unicodedata.category(c) not in ("Cc", "Cf"))
         exhibit = Exhibit(
-            id=item.id, name=shown, file="evidence/" + safe_name(dataclasses.replace(item, name=shown)),
+            id=item.id, name=plain_name, file="evidence/" + safe_name(dataclasses.replace(item, name=plain_name)),
             kind=detect_kind(head, item.name or ""), size=item.size, digests=dict(item.digests),
             source=mask_text(str(item.first.get("source") or "")), purpose=_purpose(item),
         )
@@ -252,10 +255,15 @@ def _copy_evidence(exhibit: Exhibit, source: str, folder: Path, algorithms: Sequ
     exhibit.digests.update(result.digests)
 
 
-def _write_proofs(case: Case, exhibits: Sequence[Exhibit], folder: Path) -> None:
+def _write_proofs(case: Case, exhibits: Sequence[Exhibit], folder: Path, entries: Sequence[Any]) -> None:
     from ..timestamps.proof import build_proof, files_dir_for
+    from ..timestamps.seal import sealed_size
 
+    covered = sealed_size(case, entries)  # cheap: no item beyond it can have a proof
+    added = {e.item: e.seq for e in entries if e.event == "added"}
     for ex in exhibits:
+        if added.get(ex.id, covered + 1) > covered:
+            continue
         try:
             proof, files = build_proof(case, ex.id)
         except NotSealed:
@@ -450,7 +458,7 @@ def build_bundle(
             shutil.copyfile(case.paths.ledger, ledger_dir / "ledger.jsonl", follow_symlinks=False)
             for sub in ("checkpoints", "timestamps", "trust"):
                 _copy_tree(case.paths.state / sub, ledger_dir / sub)
-        _write_proofs(case, exhibits, tmp)
+        _write_proofs(case, exhibits, tmp, scan.entries)
         rows = _hash_rows(tmp, _all_files(tmp), algorithms)
         pre = render_manifest(ManifestFormat.SHA256SUM, [(r, s, d) for r, (s, d) in sorted(rows.items())])
         digest = bundle_digest(pre)

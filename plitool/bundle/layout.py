@@ -132,23 +132,38 @@ def stamp_font_object() -> tuple[Any, Any]:
     raise AssertionError("reportlab wrote no STSong-Light font")
 
 
+#: The middle dot of the stamp is drawn in Helvetica (WinAnsi 0xB7): STSong-Light's U+00B7 is a
+#: glyph that font substitutes (poppler's, for one) lack, and the text must still extract as "·".
+DOT = "\u00b7"
+DOT_FONT_NAME = "/PltDot"
+
+
 def stamp_operators(text: str) -> Callable[[float, float, float, float, int], bytes]:
     """Operators writing ``text`` at the bottom right of the page as it is shown (rotation honoured)."""
     from reportlab.pdfbase import pdfmetrics
 
     register_font()
     font = pdfmetrics.getFont(FONT)
-    # UniGB-UCS2-H, the encoding reportlab gives the font: UTF-16BE code units, here as a hex string
-    encoded_bytes = b"<" + text.encode("utf-16-be").hex().encode("ascii") + b">"
+    parts = text.split(DOT)
+
+    def width(size: float) -> float:
+        return sum(font.stringWidth(p, size) for p in parts) + (len(parts) - 1) * pdfmetrics.stringWidth(DOT, "Helvetica", size)
+
+    def show(size: float) -> bytes:
+        out = []
+        for i, part in enumerate(parts):
+            if i:
+                out.append(f"{DOT_FONT_NAME} {size:.2f} Tf (\\267) Tj /PltStamp {size:.2f} Tf ".encode())
+            # UniGB-UCS2-H, the encoding reportlab gives the font: UTF-16BE code units, as a hex string
+            out.append(b"<" + part.encode("utf-16-be").hex().encode("ascii") + b"> Tj ")
+        return b"".join(out)
 
     def ops(x0: float, y0: float, x1: float, y1: float, rot: int) -> bytes:
         w, h = (x1 - x0, y1 - y0) if rot in (0, 180) else (y1 - y0, x1 - x0)
         size = STAMP_SIZE
-        width = font.stringWidth(text, size)
-        if width > w - 12:
-            size = max(2.0, size * (w - 12) / max(width, 1))
-            width = font.stringWidth(text, size)
-        u, v = max(2.0, w - 8 - width), max(2.0, min(6.0, h / 20))
+        if width(size) > w - 12:
+            size = max(2.0, size * (w - 12) / max(width(size), 1))
+        u, v = max(2.0, w - 8 - width(size)), max(2.0, min(6.0, h / 20))
         if rot == 90:
             m = (0, 1, -1, 0, x1 - v, y0 + u)
         elif rot == 180:
@@ -158,7 +173,7 @@ def stamp_operators(text: str) -> Callable[[float, float, float, float, int], by
         else:
             m = (1, 0, 0, 1, x0 + u, y0 + v)
         mat = " ".join(f"{x:.3f}".rstrip("0").rstrip(".") for x in m)
-        return (f"q 0 g BT /PltStamp {size:.2f} Tf {mat} Tm ".encode() + encoded_bytes + b" Tj ET Q\n")
+        return f"q 0 g BT /PltStamp {size:.2f} Tf {mat} Tm ".encode() + show(size) + b"ET Q\n"
 
     return ops
 

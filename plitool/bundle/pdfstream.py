@@ -41,6 +41,7 @@ from pypdf.generic import (
 _SKIPPED_KEYS = frozenset({"/Parent", "/P", "/B", "/StructParents", "/Thumb"})
 _INHERITED = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
 STAMP_FONT = "/PltStamp"
+DOT_FONT = "/PltDot"
 
 
 @dataclass
@@ -70,6 +71,10 @@ class StreamingPdfWriter:
         self._q = self.add_stream(b"q\n")
         self._big_q = self.add_stream(b"\nQ\n")
         self._font: int | None = None
+        self._dot_font = self.add_object(DictionaryObject({
+            NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"), NameObject("/Encoding"): NameObject("/WinAnsiEncoding"),
+        }))
 
     # -- low level ----------------------------------------------------------------------------
 
@@ -207,17 +212,19 @@ class StreamingPdfWriter:
                 own = [self._clone(contents, memo, todo)]
         parts: list[PdfObject] = [_Ref(self._q), *own, _Ref(self._big_q)]
         if stamp is not None:
-            name = STAMP_FONT
-            while NameObject(name) in new_fonts:
-                name += "X"
+            name, dot = STAMP_FONT, DOT_FONT
+            while NameObject(name) in new_fonts or NameObject(dot) in new_fonts:
+                name, dot = name + "X", dot + "X"
             new_fonts[NameObject(name)] = _Ref(self._stamp_font())
+            new_fonts[NameObject(dot)] = _Ref(self._dot_font)
             box = new.get("/CropBox") or new["/MediaBox"]
             box_obj = box.get_object() if isinstance(box, IndirectObject) else box
             x0, y0, x1, y1 = (float(v.get_object()) for v in box_obj)  # type: ignore[union-attr]
             rotate = new.get("/Rotate")
             rot = int(rotate.get_object()) % 360 if rotate is not None else 0  # type: ignore[call-overload]
             ops = stamp(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1), rot)
-            parts.append(_Ref(self.add_stream(ops.replace(STAMP_FONT.encode(), name.encode()))))
+            ops = ops.replace(STAMP_FONT.encode() + b" ", name.encode() + b" ").replace(DOT_FONT.encode() + b" ", dot.encode() + b" ")
+            parts.append(_Ref(self.add_stream(ops)))
         if new_fonts:
             new_res[NameObject("/Font")] = new_fonts
         new[NameObject("/Resources")] = new_res
