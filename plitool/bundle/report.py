@@ -3,7 +3,8 @@ sealed checkpoints and trusted times; and the exact commands to check it all by 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,9 @@ from .. import __version__
 from ..pii.mask import mask_text
 from ..vault.ledger import Entry
 from . import layout
+
+#: Exhibits laid out per part of the report (bounds reportlab's memory).
+EXHIBITS_PER_PART = 20
 
 if TYPE_CHECKING:
     from ..vault.case import Case
@@ -29,6 +33,13 @@ def _event_summary(e: Entry) -> str:
 
 def write_report(case: Case, lang: str, exhibits: Sequence[Exhibit], entries: Sequence[Entry], target: Path,
                  digest: str, created: str, total_pages: int) -> None:
+    title = layout.LABELS[lang]["report_title"]
+    _write_parts(_sections(case, lang, exhibits, entries, digest, created, total_pages), target, lang, title)
+
+
+def _sections(case: Case, lang: str, exhibits: Sequence[Exhibit], entries: Sequence[Entry], digest: str, created: str,
+              total_pages: int) -> Iterator[list[Any]]:
+    """The report's flowables, a part at a time (each is laid out and dropped before the next)."""
     from reportlab.lib.units import mm
     from reportlab.platypus import Spacer
 
@@ -45,7 +56,10 @@ def write_report(case: Case, lang: str, exhibits: Sequence[Exhibit], entries: Se
     for e in entries:
         if e.item:
             by_item.setdefault(str(e.item), []).append(e)
-    for ex in exhibits:
+    for n, ex in enumerate(exhibits):
+        if n % EXHIBITS_PER_PART == 0:
+            yield flow
+            flow = []
         events = by_item.get(ex.id, [])
         first = events[0].data if events else {}
         flow.append(P(f"{ex.id}  {ex.name}", "h1"))
@@ -70,7 +84,8 @@ def write_report(case: Case, lang: str, exhibits: Sequence[Exhibit], entries: Se
                                                                  for e in events],
                                  [12 * mm, 45 * mm, 22 * mm, 86 * mm]))
 
-    flow.append(P(L["seals"], "h1"))
+    yield flow
+    flow = [P(L["seals"], "h1")]
     sealed = [e for e in entries if e.event == "sealed"]
     if not sealed:
         flow.append(P(L["no_seals"]))
@@ -106,4 +121,33 @@ def write_report(case: Case, lang: str, exhibits: Sequence[Exhibit], entries: Se
     flow.append(P("plitool verify-bundle . --ca ROOT.pem", "mono"))
     flow.append(Spacer(1, 4 * mm))
     flow.append(P(L["masking"], "small"))
-    layout.render(flow, target, L["report_title"])
+    yield flow
+
+
+def _write_parts(sections: Iterable[list[Any]], target: Path, lang: str, title: str) -> None:
+    """reportlab keeps a whole document in memory until it is saved: the report is laid out a
+    part at a time and the parts are streamed into one file, each page numbered in its margin."""
+    import io
+
+    from pypdf import PdfReader
+
+    from .pdfstream import Outline, StreamingPdfWriter
+
+    label = layout.LABELS[lang]["report_page"]
+    with open(target, "xb") as fh:
+        writer = StreamingPdfWriter(fh)
+        for flow in sections:
+            if not flow:
+                continue
+            buf = io.BytesIO()
+            layout.render(flow, buf, title)
+            start = len(writer.pages)
+
+            def numbered(i: int, start: int = start) -> Callable[[float, float, float, float, int], bytes]:
+                return layout.stamp_operators(label.format(page=start + i + 1))
+
+            writer.copy_document(PdfReader(buf), numbered)
+            del buf
+        writer.finish([Outline(title, 0)], {"Title": title, "Creator": f"plitool {__version__}"})
+        fh.flush()
+        os.fsync(fh.fileno())
