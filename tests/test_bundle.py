@@ -268,3 +268,25 @@ def test_stream_writer_output_is_read_by_pypdf_with_rotated_pages(tmp_path: Path
     assert [p.rotation for p in out.pages] == [0, 90, 180, 270]
     for i, p in enumerate(out.pages):
         assert f"stamp {i}" in p.extract_text()
+
+
+def test_sm3_sums_where_the_case_computes_sm3(case: Case, run: Cli, tmp_path: Path) -> None:
+    import hashlib as _hashlib
+
+    if "sm3" not in _hashlib.algorithms_available:
+        pytest.skip("SM3 is not available in this Python's OpenSSL")
+    toml = case.paths.case_file.read_text("utf-8").replace('digests = ["sha256", "blake3"]',
+                                                            'digests = ["sha256", "blake3", "sm3"]')
+    case.paths.case_file.write_text(toml, "utf-8")
+    (tmp_path / "a.txt").write_text("with sm3")
+    assert run("add", str(tmp_path / "a.txt")).exit_code == 0
+    out = tmp_path / "bundle"
+    _bundle(run, out)
+    line = (out / "SM3SUMS").read_text("utf-8").splitlines()[0]
+    digest, name = line.split("  ", 1)
+    assert _hashlib.new("sm3", (out / name).read_bytes()).hexdigest() == digest
+    assert json.loads((out / "bundle.json").read_text("utf-8"))["sums"] == ["SHA256SUMS", "B3SUMS", "SM3SUMS"]
+    res = run("verify-bundle", str(out), case=False)
+    assert res.exit_code == 0, res.output
+    (out / name).write_bytes(b"changed")
+    assert run("verify-bundle", str(out), case=False).exit_code == 1
