@@ -14,7 +14,10 @@ Each side runs ``--repeat`` times alternately; the best time and the largest pea
 Target (issue 11): streamed, memory bounded: plitool's peak RSS must not grow with the page count
 (compare ``--exhibits 50`` with the default), and stays below the reference's.
 
-    python bench/bundle.py [--exhibits 200] [--pages 10] [--repeat 2] [--keep DIR]
+    python bench/bundle.py [--exhibits 200] [--pages 10] [--image-side 160] [--repeat 2] [--keep DIR]
+
+``--image-side 160`` puts a unique ~40 KB JPEG on every page (scans weigh that much and more):
+then the reference holds the whole 80 MB of images in memory until it writes, the bundle does not.
 """
 
 from __future__ import annotations
@@ -61,10 +64,11 @@ print(json.dumps({"seconds": seconds, "rss": rss, "pages": pages}))
 """
 
 
-def make_pdfs(folder: Path, exhibits: int, pages: int) -> list[Path]:
+def make_pdfs(folder: Path, exhibits: int, pages: int, image_side: int = 0) -> list[Path]:
     from reportlab.pdfgen import canvas
 
     out = []
+    rng = __import__("random").Random(11)
     for n in range(exhibits):
         path = folder / f"exhibit-{n:04d}.pdf"
         c = canvas.Canvas(str(path))
@@ -74,6 +78,16 @@ def make_pdfs(folder: Path, exhibits: int, pages: int) -> list[Path]:
             c.setFont("Helvetica", 9)
             for line in range(40):
                 c.drawString(72, 750 - 17 * line, f"{n:04d}-{p:02d}-{line:02d} " + "lorem ipsum dolor sit amet " * 3)
+            if image_side:  # a unique photo-like JPEG per page: what scanned exhibits weigh
+                import io
+
+                from PIL import Image
+                from reportlab.lib.utils import ImageReader
+
+                img = Image.frombytes("RGB", (image_side, image_side), rng.randbytes(image_side * image_side * 3))
+                buf = io.BytesIO()
+                img.save(buf, "JPEG", quality=60)
+                c.drawImage(ImageReader(io.BytesIO(buf.getvalue())), 72, 60, width=300, height=300)
             c.showPage()
         c.save()
         out.append(path)
@@ -94,6 +108,8 @@ def main() -> None:
     ap.add_argument("--exhibits", type=int, default=200)
     ap.add_argument("--pages", type=int, default=10)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--image-side", type=int, default=0,
+                    help="add a unique noise JPEG of this many pixels square to every page (160: about 40 KB)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="plitool-bench-bundle-"))
@@ -101,7 +117,7 @@ def main() -> None:
     src = work / "pdfs"
     src.mkdir(exist_ok=True)
     print(f"generating {args.exhibits} PDFs × {args.pages} pages in {src} …", file=sys.stderr)
-    files = make_pdfs(src, args.exhibits, args.pages)
+    files = make_pdfs(src, args.exhibits, args.pages, args.image_side)
     case_dir = work / "case"
     if not case_dir.exists():
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
