@@ -290,3 +290,30 @@ def test_sm3_sums_where_the_case_computes_sm3(case: Case, run: Cli, tmp_path: Pa
     assert res.exit_code == 0, res.output
     (out / name).write_bytes(b"changed")
     assert run("verify-bundle", str(out), case=False).exit_code == 1
+
+
+def test_a_large_or_turned_photo_is_placed_reduced_and_upright(run: Cli, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from plitool.bundle import layout
+
+    big = tmp_path / "big.png"
+    Image.new("RGB", (4000, 2000), (10, 120, 10)).save(big)
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shot rotated: shown turned 90° clockwise
+    Image.new("RGB", (400, 200), (200, 10, 10)).save(turned, exif=exif)
+    for path in (big, turned):
+        assert run("add", str(path)).exit_code == 0
+    out = tmp_path / "bundle"
+    _bundle(run, out)
+    assert (out / "evidence" / "E-0001_big.png").read_bytes() == big.read_bytes()
+    reader = PdfReader(out / "exhibits.pdf")
+    index = json.loads((out / "bundle.json").read_text("utf-8"))
+    sizes = []
+    for e in index["exhibits"]:
+        page = reader.pages[e["pages"][0] - 1]
+        (image,) = page.images
+        sizes.append(image.image.size)
+    assert max(sizes[0]) <= layout.MAX_PLACED_SIDE
+    assert sizes[1] == (200, 400)  # upright

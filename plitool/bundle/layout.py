@@ -238,14 +238,31 @@ def table(rows: list[list[str]], widths: Sequence[float], header: bool = True) -
     return t
 
 
+#: Larger images are placed as a reduced copy (A4 at 200 dpi is about 1654 × 2339 pixels), so
+#: that one huge picture cannot take the memory of a whole bundle.
+MAX_PLACED_PIXELS = 6_000_000
+MAX_PLACED_SIDE = 2400
+
+
 def image_page(path: Path, caption: str) -> bytes:
     """One A4 page with the image scaled to fit (never enlarged past its own size)."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.utils import ImageReader
     from reportlab.pdfgen import canvas
 
+    from PIL import Image, ImageOps
+
     register_font()
-    img = ImageReader(str(path))
+    with Image.open(path) as probe:
+        big = probe.width * probe.height > MAX_PLACED_PIXELS
+        turned = probe.format == "JPEG" and probe.getexif().get(0x0112, 1) != 1
+        if big or turned:  # a reduced, upright copy on the page; the original stays in evidence/
+            probe.draft("RGB", (MAX_PLACED_SIDE, MAX_PLACED_SIDE))
+            shown = ImageOps.exif_transpose(probe.convert("RGB"))
+            shown.thumbnail((MAX_PLACED_SIDE, MAX_PLACED_SIDE))
+            img = ImageReader(shown)
+        else:
+            img = ImageReader(str(path))  # a JPEG goes in as its own bytes
     iw, ih = img.getSize()
     pw, ph = A4
     margin, top = 36.0, 48.0
