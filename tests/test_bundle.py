@@ -317,3 +317,37 @@ def test_a_large_or_turned_photo_is_placed_reduced_and_upright(run: Cli, tmp_pat
         sizes.append(image.image.size)
     assert max(sizes[0]) <= layout.MAX_PLACED_SIDE
     assert sizes[1] == (200, 400)  # upright
+
+
+def test_a_pdf_failing_half_way_is_taken_back(filled: Cli, case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page the pre-check let through but that cannot be copied: without --skip-bad, nothing is
+    written; with it, the exhibit keeps the page range the index gave it, each page saying why."""
+    from pypdf.errors import PdfReadError
+
+    from plitool.bundle.pdfstream import StreamingPdfWriter
+    from plitool.errors import CorruptDocument
+
+    real = StreamingPdfWriter.copy_page
+    calls = {"n": 0}
+
+    def flaky(self: StreamingPdfWriter, page, memo, stamp=None):  # type: ignore[no-untyped-def]
+        if "/Parent" in page and any("policy" in str(v) for v in [page.extract_text()]):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise PdfReadError("damaged object")
+        return real(self, page, memo, stamp)
+
+    monkeypatch.setattr(StreamingPdfWriter, "copy_page", flaky)
+    with pytest.raises(CorruptDocument, match="E-0001"):
+        build_bundle(case, tmp_path / "b1", lang="en")
+    assert not (tmp_path / "b1").exists()
+    calls["n"] = 0
+    result = build_bundle(case, tmp_path / "b2", skip_bad=True, lang="en")
+    (ex,) = [e for e in result.exhibits if e.id == "E-0001"]
+    assert ex.problem and "damaged object" in ex.problem and ex.page_count == 3
+    reader = PdfReader(tmp_path / "b2" / "exhibits.pdf")
+    assert len(reader.pages) == result.total_pages
+    texts = [reader.pages[n - 1].extract_text() for n in range(ex.pages[0], ex.pages[1] + 1)]
+    assert "could not be merged" in texts[0] and "stands for page 3 of E-0001" in texts[2]
+    assert f"Exhibit E-0001 · page 3/3 · bundle page {ex.pages[1]}" in texts[2]
+    assert filled("verify-bundle", str(tmp_path / "b2"), case=False).exit_code == 0

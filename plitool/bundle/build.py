@@ -331,8 +331,11 @@ def _front_matter(case: Case, lang: str, exhibits: Sequence[Exhibit], digest: st
     return buf.getvalue(), pages
 
 
-def _info_page(lang: str, exhibit: Exhibit, reason: str | None) -> bytes:
+def _info_page(lang: str, exhibit: Exhibit, reason: str | None, pages: int = 1) -> bytes:
+    """The page standing for a file (or for an exhibit that could not be merged); ``pages`` > 1
+    fills the page range the index gave an exhibit that failed half-way."""
     from reportlab.lib.units import mm
+    from reportlab.platypus import PageBreak
 
     L = layout.LABELS[lang]
     intro = L["bad_page"].format(reason=reason) if reason else L["file_page"]
@@ -342,14 +345,18 @@ def _info_page(lang: str, exhibit: Exhibit, reason: str | None) -> bytes:
         rows.append([L["attached"], Path(exhibit.file).name])
     flow = [layout.para(f"{exhibit.id}  {exhibit.name}", "h1"), layout.para(intro),
             layout.table(rows, [40 * mm, 125 * mm], header=False)]
+    for n in range(2, pages + 1):
+        flow += [PageBreak(), layout.para(layout.LABELS[lang]["filler_page"].format(id=exhibit.id, n=n))]
     buf = io.BytesIO()
     layout.render(flow, buf, exhibit.id)
     return buf.getvalue()
 
 
 def _write_exhibits_pdf(case: Case, lang: str, exhibits: Sequence[Exhibit], folder: Path, digest: str, created: str,
-                        progress: Progress | None) -> int:
+                        progress: Progress | None, skip_bad: bool = False) -> int:
     from pypdf import PdfReader
+
+    from ..pii.extract import _pdf_failures
 
     front_count = 2
     for _attempt in range(5):  # the index's length decides where the exhibits start, and the reverse
@@ -386,15 +393,40 @@ def _write_exhibits_pdf(case: Case, lang: str, exhibits: Sequence[Exhibit], fold
             if ex.problem is not None:
                 writer.copy_document(PdfReader(io.BytesIO(_info_page(lang, ex, ex.problem))), stamp_for)
             elif ex.kind == "pdf":
-                with open(path, "rb") as src:
-                    reader = PdfReader(src)
-                    if reader.is_encrypted:
-                        reader.decrypt("")
-                    writer.copy_document(reader, stamp_for)
-                    del reader
+                state = writer.mark()
+                try:
+                    with open(path, "rb") as src:
+                        reader = PdfReader(src)
+                        if reader.is_encrypted:
+                            reader.decrypt("")
+                        writer.copy_document(reader, stamp_for)
+                        del reader
+                except _pdf_failures() as exc:
+                    # The pages were counted but one cannot be copied: take back what was written;
+                    # with --skip-bad the exhibit keeps its page range, filled with pages saying why.
+                    writer.rollback(state)
+                    reason = _("a page of the PDF cannot be copied ({kind}: {error})").format(
+                        kind=type(exc).__name__, error=exc)
+                    if not skip_bad:
+                        raise CorruptDocument(_("{item} ({name}): {reason}; it cannot be merged into exhibits.pdf (use "
+                                                "--skip-bad for pages saying why, the original still in evidence/)").format(
+                            item=ex.id, name=ex.name, reason=reason)) from exc
+                    ex.problem = reason
+                    writer.copy_document(PdfReader(io.BytesIO(_info_page(lang, ex, reason, ex.page_count))), stamp_for)
             elif ex.kind == "image":
                 caption = layout.LABELS[lang]["image_caption"].format(id=ex.id)
-                writer.copy_document(PdfReader(io.BytesIO(layout.image_page(path, caption))), stamp_for)
+                try:
+                    page_pdf = layout.image_page(path, caption)
+                except (OSError, ValueError, SyntaxError, MemoryError) as exc:  # what PIL/reportlab raise on odd images
+                    reason = _("the picture cannot be placed on a page ({kind}: {error})").format(
+                        kind=type(exc).__name__, error=exc)
+                    if not skip_bad:
+                        raise CorruptDocument(_("{item} ({name}): {reason} (use --skip-bad for a page saying why, the "
+                                                "original still in evidence/)").format(item=ex.id, name=ex.name,
+                                                                                       reason=reason)) from exc
+                    ex.problem = reason
+                    page_pdf = _info_page(lang, ex, reason)
+                writer.copy_document(PdfReader(io.BytesIO(page_pdf)), stamp_for)
             else:
                 writer.copy_document(PdfReader(io.BytesIO(_info_page(lang, ex, None))), stamp_for)
                 writer.attach_file(Path(ex.file).name, path, ex.size, f"{ex.id} {ex.name}")
@@ -463,7 +495,7 @@ def build_bundle(
         pre = render_manifest(ManifestFormat.SHA256SUM, [(r, s, d) for r, (s, d) in sorted(rows.items())])
         digest = bundle_digest(pre)
         created = iso_utc(utc_now())
-        total = _write_exhibits_pdf(case, lang, exhibits, tmp, digest, created, progress)
+        total = _write_exhibits_pdf(case, lang, exhibits, tmp, digest, created, progress, skip_bad)
         write_report(case, lang, exhibits, scan.entries, tmp / REPORT, digest, created, total)
         index = {
             "format": BUNDLE_FORMAT, "created": created, "tool": f"plitool {__version__}", "lang": lang,

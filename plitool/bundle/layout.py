@@ -35,6 +35,7 @@ LABELS: dict[str, dict[str, str]] = {
         "file_name": "文件名", "bundle_path": "在证据包中的位置", "size": "大小", "attached": "PDF 附件",
         "bad_page": "本证据无法合并入本文件：{reason}。原件原样存放于证据包文件夹中，摘要如下。",
         "image_caption": "{id} 图片（按页面缩放，原件见证据包）",
+        "filler_page": "本页代表 {id} 的第 {n} 页；该证据无法合并（原因见其第 1 页），原件见证据包文件夹。",
         "report_title": "证据核验报告",
         "report_intro": "本报告说明证据包中每份证据的收集情况、摘要、保管记录与可信时间，以及不借助 plitool 手工核验的方法。",
         "collected_at": "收集时间", "collected_by": "收集人", "method": "收集方法", "tool": "收集工具",
@@ -73,6 +74,8 @@ LABELS: dict[str, dict[str, str]] = {
         "bad_page": "This exhibit could not be merged: {reason}. The original lies unchanged in the bundle folder; "
                     "its digests follow.",
         "image_caption": "{id} image (scaled to the page; the original is in the bundle)",
+        "filler_page": "This page stands for page {n} of {id}, which could not be merged (see its first page for why); "
+                       "the original is in the bundle folder.",
         "report_title": "Verification report",
         "report_intro": "How each exhibit in this bundle was collected, its digests, its custody history and trusted "
                         "times, and how to check all of it by hand without plitool.",

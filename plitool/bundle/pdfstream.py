@@ -239,6 +239,17 @@ class StreamingPdfWriter:
         for i, page in enumerate(reader.pages):
             self.copy_page(page, memo, stamp_for(i) if stamp_for else None)
 
+    def mark(self) -> tuple[int, int, int, int, int | None]:
+        """Where the file stands, to :meth:`rollback` to if copying a source fails half-way."""
+        return self.fh.tell(), len(self.offsets), len(self.pages), len(self.attachments), self._font
+
+    def rollback(self, state: tuple[int, int, int, int, int | None]) -> None:
+        pos, objects, pages, attachments, font = state
+        self.fh.seek(pos)
+        self.fh.truncate()
+        del self.offsets[objects:], self.pages[pages:], self.attachments[attachments:]
+        self._font = font
+
     # -- attachments --------------------------------------------------------------------------
 
     def attach_file(self, name: str, path: str | os.PathLike[str], size: int, description: str) -> None:
