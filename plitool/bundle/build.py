@@ -465,6 +465,13 @@ def build_bundle(
         raise OutputExists(_("{path} already exists (use --force to replace it)").format(path=output))
     if os.path.lexists(output) and not os.path.islink(output) and not os.path.isdir(output):
         raise OutputExists(_("{path} exists and is not a folder; remove it first").format(path=output))
+    real_out, real_case = os.path.realpath(output), os.path.realpath(case.root)
+    if real_case == real_out or real_case.startswith(real_out.rstrip(os.sep) + os.sep):
+        raise UsageError(_("{path} is the case folder or holds it: a bundle never replaces it (with or without "
+                           "--force); choose another place").format(path=output))
+    if os.path.isdir(output) and not os.path.islink(output) and not _replaceable(output):
+        raise OutputExists(_("{path} is a folder that is neither empty nor a plitool bundle: --force replaces only a "
+                             "bundle; choose another place or empty it yourself").format(path=output))
     scan = case.ledger.require_healthy()
     all_items = build_items(scan.entries)
     chosen = get_items(all_items, items) if items else list(all_items.values())
@@ -536,6 +543,21 @@ def build_bundle(
         ])
     return BundleResult(final, digest, exhibits, total, len(rows) + len([a for a in algorithms if a in SUMS]),
                         exhibits_sha, [e for e in exhibits if e.problem])
+
+
+def _replaceable(folder: Path) -> bool:
+    """An empty folder, or one holding a plitool bundle (its bundle.json says so): what --force
+    may replace. A mistyped ``-o ~ --force`` must not delete a home folder."""
+    with os.scandir(folder) as it:
+        if next(it, None) is None:
+            return True
+    index = folder / INDEX
+    try:
+        if not stat.S_ISREG(os.lstat(index).st_mode) or os.lstat(index).st_size > 64 * 1024 * 1024:
+            return False
+        return bool(json.loads(index.read_bytes()).get("format") == BUNDLE_FORMAT)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _move_into_place(tmp: Path, output: Path, force: bool) -> None:

@@ -120,7 +120,7 @@ def _check_sums(folder: Path, files: list[str], report: BundleReport) -> dict[st
             continue
         entries, bad = _parse_sums(texts[name])
         for line in bad:
-            report.fail("sums", name, f"{name}: {line}")
+            report.fail("sums", name, _("{file}: {problem}").format(file=name, problem=line))
         listed_by[algo] = entries
     sums_names = set(SUMS.values())
     for rel in files:
@@ -219,7 +219,7 @@ def _check_tokens(folder: Path, leaves: list[bytes], roots: Sequence[Certificate
             verdict = verify_reply(blob, data=cp_bytes, roots=roots, extra_certs=chain)
             count += 1
             if not verdict.ok:
-                report.fail("timestamp", tsr_rel, f"{tsr_rel}: {verdict.message}")
+                report.fail("timestamp", tsr_rel, _("{file}: {problem}").format(file=tsr_rel, problem=verdict.message))
     report.checked["tokens"] = count
 
 
@@ -237,12 +237,12 @@ def _check_proofs(folder: Path, index: dict[str, Any], roots: Sequence[Certifica
         try:
             result = verify_proof(_read_small(folder / rel), data=folder / ex["file"], roots=roots)
         except PlitoolError as exc:
-            report.fail("proof", rel, f"{rel}: {exc}")
+            report.fail("proof", rel, _("{file}: {problem}").format(file=rel, problem=exc))
             continue
         count += 1
         for c in result.checks:
             if not c.ok:
-                report.fail("proof", rel, f"{rel}: {c.name}: {c.message}")
+                report.fail("proof", rel, _("{file}: {check}: {problem}").format(file=rel, check=c.name, problem=c.message))
     report.checked["proofs"] = count
 
 

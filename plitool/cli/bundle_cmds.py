@@ -39,7 +39,11 @@ def bundle_cmd(ctx: click.Context, output: Path, items: str | None, doc_lang: st
             console.print(plain(_("bundling {item} (page {done} of {total})").format(item=item, done=done + 1, total=total)),
                           end="\r")
 
-    result = build_bundle(case, output, items=chosen, lang=doc_lang, force=force, skip_bad=skip_bad, progress=progress)
+    try:
+        result = build_bundle(case, output, items=chosen, lang=doc_lang, force=force, skip_bad=skip_bad, progress=progress)
+    finally:
+        if not as_json and console.is_terminal:
+            console.print(" " * 60, end="\r")  # clear the progress line
     if as_json:
         emit_json(result.as_json())
         return

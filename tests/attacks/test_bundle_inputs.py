@@ -74,10 +74,26 @@ def test_existing_output_without_force_is_untouched(plitool: Plitool, tmp_path: 
     assert res.code == 2 and "--force" in res.err
     assert (out / "mine.txt").read_text() == "do not lose me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pdf", "bundle", "case"]
-    res = plitool("bundle", "-o", out, "--force")
+    res = plitool("bundle", "-o", out, "--force")  # not a bundle: --force does not delete someone's folder
+    assert res.code == 2 and "neither empty nor a plitool bundle" in res.err
+    assert (out / "mine.txt").read_text() == "do not lose me"
+    (out / "mine.txt").unlink()
+    assert plitool("bundle", "-o", out, "--force").code == 0  # empty: used
+    (out / "exhibits.pdf").write_text("an old bundle's file")
+    res = plitool("bundle", "-o", out, "--force")  # a bundle: replaced whole
     assert res.code == 0, res.err
-    assert not (out / "mine.txt").exists() and (out / "exhibits.pdf").is_file()
+    assert (out / "exhibits.pdf").read_bytes().startswith(b"%PDF")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pdf", "bundle", "case"]
+
+
+@pytest.mark.parametrize("where", [".", ".."])
+def test_the_case_folder_or_one_holding_it_is_never_replaced(plitool: Plitool, case_root: Path, tmp_path: Path,
+                                                             where: str) -> None:
+    _add(plitool, _pdf(tmp_path / "a.pdf"))
+    (case_root / "bundle.json").write_text('{"format": "plitool-bundle/1"}')  # even dressed up as a bundle
+    res = plitool("bundle", "-o", where, "--force")
+    assert res.code == 2 and "case folder" in res.err
+    assert (case_root / ".plitool" / "ledger.jsonl").is_file() and (tmp_path / "a.pdf").is_file()
 
 
 def test_a_link_at_the_output_is_replaced_not_followed(plitool: Plitool, tmp_path: Path) -> None:
@@ -101,6 +117,7 @@ def test_links_planted_inside_an_old_bundle_are_never_written_through(plitool: P
     (victim / "exhibits.pdf").write_text("victim file")
     out = tmp_path / "bundle"
     out.mkdir()
+    (out / "bundle.json").write_text('{"format": "plitool-bundle/1"}')
     (out / "exhibits.pdf").symlink_to(victim / "exhibits.pdf")
     (out / "evidence").symlink_to(victim)
     res = plitool("bundle", "-o", out, "--force")
