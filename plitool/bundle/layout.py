@@ -53,6 +53,7 @@ LABELS: dict[str, dict[str, str]] = {
         "trust_roots": "本案信任的时间戳根证书",
         "masking": "个人信息处理：目录与本报告中的证据名称、来源等按法院公开规则处理（非当事人信息不完整显示）；"
                    "完整信息仅见于证据原件及其保管日志。",
+        "col_time": "时间（UTC）", "col_event": "事件", "col_details": "详情",
         "front": "封面", "index_label": "证据目录", "report_page": "核验报告 · 第 {page} 页",
     },
     "en": {
@@ -96,6 +97,7 @@ LABELS: dict[str, dict[str, str]] = {
         "masking": "Personal data: names and sources in the index and this report follow the court publication rule "
                    "(people who are not parties are never named in full); full values appear only in the original "
                    "evidence and its custody ledger.",
+        "col_time": "time (UTC)", "col_event": "event", "col_details": "details",
         "front": "Cover", "index_label": "Index", "report_page": "Verification report · page {page}",
     },
 }

@@ -31,6 +31,14 @@ def _event_summary(e: Entry) -> str:
     return "; ".join(parts)
 
 
+def _tool(value: object) -> str:
+    """The intake's tool record (``{"name", "version", "python"}``) in words."""
+    if isinstance(value, dict):
+        text = f"{value.get('name', '')} {value.get('version', '')}".strip()
+        return f"{text} (Python {value['python']})" if value.get("python") else text or "—"
+    return str(value or "—")
+
+
 def write_report(case: Case, lang: str, exhibits: Sequence[Exhibit], entries: Sequence[Entry], target: Path,
                  digest: str, created: str, total_pages: int) -> None:
     title = layout.LABELS[lang]["report_title"]
@@ -71,7 +79,7 @@ def _sections(case: Case, lang: str, exhibits: Sequence[Exhibit], entries: Seque
             [L["collected_by"], mask_text(str(first.get("collected_by") or "—"))],
             [L["col_source"], ex.source or "—"],
             [L["method"], mask_text(str(first.get("method") or "—"))],
-            [L["tool"], str(first.get("tool") or "—")],
+            [L["tool"], _tool(first.get("tool"))],
             [L["intake_at"], str(first.get("intake_at") or (events[0].at if events else "—"))],
             *[[k.upper(), v] for k, v in sorted(ex.digests.items())],
             [L["trusted_time"], L["existed"].format(**ex.trusted_time) if ex.trusted_time else L["not_sealed"]],
@@ -80,7 +88,7 @@ def _sections(case: Case, lang: str, exhibits: Sequence[Exhibit], entries: Seque
             rows.append(["!", L["bad_page"].format(reason=ex.problem)])
         flow.append(layout.table(rows, [45 * mm, 120 * mm], header=False))
         flow.append(P(L["custody"], "h2"))
-        flow.append(layout.table([["#", "UTC", "event", ""]] + [[str(e.seq), e.at, e.event, _event_summary(e)]
+        flow.append(layout.table([["#", L["col_time"], L["col_event"], L["col_details"]]] + [[str(e.seq), e.at, e.event, _event_summary(e)]
                                                                  for e in events],
                                  [12 * mm, 45 * mm, 22 * mm, 86 * mm]))
 
