@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/hostile.py --no-before
 	$(BIN)/python bench/attribute.py
+	$(BIN)/python bench/bundle.py
 
 ## make i18n: extract the messages into plitool/locale/plitool.pot, update each .po, compile the
 ## .mo and count what is left to translate (see README, "Translations")

@@ -102,5 +102,19 @@ else
   printf 'Graphviz "dot" is not installed: no picture (the DOT source is %s)\n' "$work/graph.dot" >&2
 fi
 
+step "11. The court-ready exhibit bundle (exhibits.pdf, report, originals, proofs), checked without the case"
+plitool bundle -o "$work/bundle" --force
+plitool verify-bundle "$work/bundle" --ca "$TSA_CA"
+(cd "$work/bundle" && sha256sum -c --quiet SHA256SUMS && echo "bundle: sha256sum -c: all OK" >&2)
+if command -v b3sum >/dev/null; then
+  (cd "$work/bundle" && b3sum -c --quiet B3SUMS && echo "bundle: b3sum -c: all OK" >&2)
+fi
+if command -v pdftoppm >/dev/null; then
+  # the first exhibit's page, stamped in its margin, as a picture
+  first="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["exhibits"][0]["pages"][0])' "$work/bundle/bundle.json")"
+  pdftoppm -png -r 60 -f "$first" -l "$first" -singlefile "$work/bundle/exhibits.pdf" "$work/bundle-page"
+  printf 'A stamped page: %s\n' "$work/bundle-page.png" >&2
+fi
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2

@@ -40,6 +40,8 @@ COMMANDS: dict[str, str] = {
     "attribute": "plitool.cli.provenance_cmds:attribute_cmd",
     "canary": "plitool.cli.provenance_cmds:canary_group",
     "items": "plitool.cli.provenance_cmds:items_group",
+    "bundle": "plitool.cli.bundle_cmds:bundle_cmd",
+    "verify-bundle": "plitool.cli.bundle_cmds:verify_bundle_cmd",
 }
 
 EXIT_CODES_HELP = """\b
@@ -63,7 +65,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 #: Sub-commands that open a case: each also takes ``--case DIR`` after its name.
-OPENS_NO_CASE = frozenset({"init", "verify-proof", "timestamp"})
+OPENS_NO_CASE = frozenset({"init", "verify-proof", "timestamp", "verify-bundle"})
 
 
 class PlitoolCliError(click.ClickException):
