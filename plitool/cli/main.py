@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "attribute": "plitool.cli.provenance_cmds:attribute_cmd",
     "canary": "plitool.cli.provenance_cmds:canary_group",
     "items": "plitool.cli.provenance_cmds:items_group",
+    "draft": "plitool.cli.draft_cmds:draft_cmd",
 }
 
 EXIT_CODES_HELP = """\b
