@@ -49,15 +49,15 @@ def draft_cmd(ctx: click.Context, kind: str | None, doc_lang: str | None, output
     if init_templates:
         if kind is not None:
             raise UsageError(_("--init-templates takes no KIND"))
-        written = copy_templates(case.root)
+        copied = copy_templates(case.root)
         if as_json:
-            emit_json({"templates": [str(p) for p in written]})
+            emit_json({"templates": [str(p) for p in copied]})
             return
-        for path in written:
+        for path in copied:
             click.echo(safe_text(path))
         err().print(ngettext("copied {n} template into the case: edit it there; it wins over plitool's",
                              "copied {n} templates into the case: edit them there; they win over plitool's",
-                             len(written)).format(n=len(written)), highlight=False, markup=False)
+                             len(copied)).format(n=len(copied)), highlight=False, markup=False)
         return
     if kind is None:
         raise UsageError(_("give the KIND of draft: {kinds}").format(kinds=", ".join(KIND_CHOICES)))

@@ -77,9 +77,10 @@ def draft_date(explicit: str | None = None) -> date:
 
 
 def _environment(source: TemplateSource) -> Any:
-    import jinja2
+    import jinja2.sandbox
 
-    env = jinja2.Environment(
+    # Sandboxed: a case may carry its own templates, and a template must not reach Python's insides.
+    env = jinja2.sandbox.SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(source.path.parent)),
         undefined=jinja2.StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -224,7 +225,8 @@ def build_draft(case: Case, kind: str, *, lang: str | None = None, allow_missing
     try:
         text = env.get_template(source.path.name).render(**context)
     except jinja2.TemplateError as exc:
-        where = f"{source.path}:{exc.lineno}" if getattr(exc, "lineno", None) else str(source.path)
+        line = getattr(exc, "lineno", None)
+        where = f"{source.path}:{line}" if line else str(source.path)
         raise UsageError(_("template {path}: {problem}").format(path=where, problem=exc)) from exc
     placeholders = [Placeholder(k, table_key(k)) for k in facts.missing]
     if placeholders and not allow_missing:

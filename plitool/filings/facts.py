@@ -30,6 +30,14 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
+def one_line(text: str) -> str:
+    """A fact as one line: in the document markup a line break would start a new block (a
+    heading, a table), so line breaks and other controls inside a value become spaces."""
+    line = " ".join("".join(" " if ord(c) < 32 or c in "\u2028\u2029\x85" else c for c in text).split())
+    # a value that would open a line as markup (``# title``, ``@table``) is kept as text
+    return "\u200b" + line if line[:1] in ("#", "@") else line
+
+
 def placeholder(lang: str, key: str) -> str:
     return PLACEHOLDER[lang].format(key=key)
 
@@ -77,11 +85,13 @@ class Facts:
                 return None
             node = node[part]
         if isinstance(node, str):
-            node = node.strip()
+            node = one_line(node)
             if parts[0] in MASKED_TABLES or ".".join(parts) in MASKED_KEYS:
                 node = court_mask_text(node)
-        elif isinstance(node, list) and (parts[0] in MASKED_TABLES or ".".join(parts) in MASKED_KEYS):
-            node = [court_mask_text(v) if isinstance(v, str) else v for v in node]
+        elif isinstance(node, list):
+            node = [one_line(v) if isinstance(v, str) else v for v in node]
+            if parts[0] in MASKED_TABLES or ".".join(parts) in MASKED_KEYS:
+                node = [court_mask_text(v) if isinstance(v, str) else v for v in node]
         return node
 
     def mark_missing(self, key: str) -> str:
@@ -127,7 +137,7 @@ class PartyView:
 
     def opt(self, field: str) -> str:
         value = self.data.get(field)
-        return "" if _empty(value) else str(value).strip()
+        return "" if _empty(value) else one_line(str(value))
 
     def __getattr__(self, field: str) -> Any:
         if field not in PARTY_FIELDS:
@@ -135,4 +145,4 @@ class PartyView:
         value = self.data.get(field)
         if _empty(value):
             return self.facts.mark_missing(f"parties.{self.role}.{field}")
-        return str(value).strip()
+        return one_line(str(value))

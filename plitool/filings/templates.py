@@ -71,7 +71,7 @@ def template_for(case_root: Path | None, kind: str, lang: str) -> TemplateSource
 
 def load_law(case_root: Path | None, lang: str) -> tuple[dict[str, Any], TemplateSource]:
     """The parsed ``law.<lang>.yaml`` (the case's copy wins) and where it came from."""
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     source = _find(case_root, f"law.{lang}.yaml")
     try:
