@@ -150,8 +150,8 @@ def sample_personal_values() -> set[str]:
                 digits = re.sub(r"\D", "", cell)
                 if len(digits) >= 11:
                     values.add(digits[-11:] if len(digits) in (11, 13) else cell)
-                elif len(cell) >= 2 and not cell.isascii() and len(cell) <= 4:
-                    values.add(cell)  # a name
+                elif 2 <= len(cell) <= 4 and not cell.isascii() and "示例" not in cell:
+                    values.add(cell)  # a name (示例… are the fictional companies, parties here)
                 elif len(cell) > 6 and not cell.isascii():
                     values.add(cell)  # an address
     return values

@@ -224,7 +224,8 @@ def build_draft(case: Case, kind: str, *, lang: str | None = None, allow_missing
 
     try:
         text = env.get_template(source.path.name).render(**context)
-    except jinja2.TemplateError as exc:
+    except (jinja2.TemplateError, OverflowError, TypeError, ValueError, AttributeError, KeyError, IndexError,
+            ZeroDivisionError) as exc:  # a template's own mistake (the case may carry its own copy)
         line = getattr(exc, "lineno", None)
         where = f"{source.path}:{line}" if line else str(source.path)
         raise UsageError(_("template {path}: {problem}").format(path=where, problem=exc)) from exc
