@@ -103,12 +103,12 @@ def _tables(law: dict[str, Any], rows: list[EvidenceRow], matrix: list[MatrixRow
         headers=tuple(labels["evidence_headers"]),
         rows=tuple((str(r.number), r.id, r.name, r.source, f"{r.collected_by} / {r.collected_at}", r.pages, r.purpose,
                     r.short_sha256, r.trusted_time or str(labels["not_sealed"])) for r in rows),
-        widths=(4, 7, 14, 12, 12, 4, 22, 12, 12))
+        widths=(4, 8, 13, 11, 12, 4, 21, 13, 14))
     flagged = frozenset((i, 3) for i, m in enumerate(matrix) if m.missing)
     matrix_table = TableData(
         headers=tuple(labels["matrix_headers"]),
         rows=tuple((m.element, m.bearer, sep.join(m.evidence_ids) or none, m.filled, m.rebuttal) for m in matrix),
-        widths=(14, 20, 10, 20, 26), flagged=flagged)
+        widths=(13, 19, 13, 21, 24), flagged=flagged)
     digests = TableData(headers=tuple(labels["digests_headers"]),
                         rows=tuple((r.id, r.sha256, r.blake3 or none) for r in rows), widths=(8, 46, 46))
     harm = TableData(
