@@ -96,3 +96,58 @@ def test_libreoffice_converts_each_kind_to_pdf(sample: Cli, tmp_path: Path, kind
     first = reader.pages[0]
     assert round(float(first.mediabox.width)) == 595 and round(float(first.mediabox.height)) == 842  # A4
     assert "— 1 —" in (first.extract_text() or "").replace("\u2014", "—")
+
+
+#: A template written only against the contract (README, "Filings"), as the recommendation and
+#: announcement templates are: every name the contract promises must be there.
+CONTRACT_TEMPLATE = """\
+# 诉前公告（契约测试）
+@center {{ need("announcement.number") }}
+{{ plaintiff.name }}（{{ plaintiff.kind }}）{{ plaintiff.address }}{{ plaintiff.representative }}
+{% for d in defendants %}@noindent {{ d.name }} {{ d.uscc }} {{ d.address }} {{ d.representative }}
+{% endfor %}
+{% for t in third_parties %}{{ t.name }}{% endfor %}
+公告期间：{{ need("announcement.date")|date }}至{{ need("announcement.date")|add_days(30)|date }}。
+{% if has("announcement.responses") %}{{ val("announcement.responses") }}{% else %}无{% endif %}
+{{ val("recommendation.organ_duties", [])|join("、") }}
+{{ "张三丰"|mask_name }}
+## 一、harm
+{% if harm.available %}{% for s in harm.sightings %}{{ s.id }} {{ s.name }} {{ s.records }} {{ s.subjects }} {{ s.kinds|join("、") }} {{ s.sensitive_kinds|join("、") }}
+{% endfor %}{{ harm.total_subjects }} {{ harm.kinds|join("、") }} {{ harm.sensitive_kinds|join("、") }}{% endif %}
+@table harm
+## 二、attribution
+{% if attribution %}{{ attribution.sighting }} {{ attribution.source }} {{ attribution.source_id }} {{ attribution.posterior }} {{ attribution.log10_bf }} {{ attribution.verdict }}
+{% for e in attribution.path %}{{ e["from"] }}→{{ e.to }} {{ e.kind }} {{ e.evidence|join("、") }}
+{% endfor %}{{ attribution.limits }}{% endif %}
+@figure graph
+## 三、matrix
+{% for m in matrix %}{{ m.element }}|{{ m.bearer }}|{{ m.evidence_ids|join("、") }}|{{ m.filled }}|{{ m.rebuttal }}|{{ m.missing }}
+{% endfor %}{{ missing_elements|join("、") }}
+@table matrix
+{% for e in evidence %}{{ e.number }} {{ e.id }} {{ e.name }} {{ e.source }} {{ e.collected_by }} {{ e.collected_at }} {{ e.pages }} {{ e.purpose }} {{ e.short_sha256 }} {{ e.sha256 }} {{ e.blake3 }} {{ e.trusted_time }} {{ e.tags|join(",") }}
+{% endfor %}
+@table evidence
+{% for d in documents %}{{ d.name }}{% endfor %}
+@table documents
+{{ law.elements|length }} {{ lang }} {{ kind }} {{ today }}
+@pagebreak
+@table digests
+@checklist
+@right {{ today }}
+"""
+
+
+@pytest.mark.slow
+def test_a_template_written_to_the_contract_renders(sample: Cli, case: Case, tmp_path: Path) -> None:
+    folder = case.root / "templates" / "cn"
+    folder.mkdir(parents=True)
+    (folder / "announcement.zh.md.j2").write_text(CONTRACT_TEMPLATE, encoding="utf-8")
+    out = _draft(sample, tmp_path / "a.md", "announcement", "--format", "md")
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("# 诉前公告（契约测试）")
+    assert "公告期间：2026年11月2日至2026年12月2日。" in text
+    assert "张某" in text and "张三丰" not in text
+    assert "chat-group 群聊中截获的泄露名单（扣押手机） 40 40" in text
+    assert "cs-contractor" in text and "conclusive" in text
+    assert text.index("## 审查清单") < text.rindex("2026年11月30日")  # @checklist placed it before the date
+    assert "templates/cn/announcement.zh.md.j2, plitool:templates/cn/law.zh.yaml（本案自带模板）" in text
