@@ -74,7 +74,7 @@ def test_civil_pil_docx_structure(ready: Cli, case: Case, tmp_path: Path) -> Non
     items = json.loads(ready("list", "--json").stdout)
     dg = [[c.text for c in r.cells] for r in digests.rows]
     assert dg[1:] == [[i["id"], i["digests"]["sha256"], i["digests"]["blake3"]] for i in items]
-    assert all(r[7] == i["digests"]["sha256"][:16] for r, i in zip(ev[1:], items))
+    assert all(r[7] == i["digests"]["sha256"][:16] + "\n" + i["digests"]["blake3"][:16] for r, i in zip(ev[1:], items))
     # header rows repeat on every page, tables have borders
     for table in doc.tables:
         assert table.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None

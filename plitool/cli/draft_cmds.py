@@ -13,7 +13,7 @@ KIND_CHOICES = ("civil-pil", "recommendation", "announcement", "tort", "producti
 
 
 @click.command("draft")
-@click.argument("kind", required=False, type=click.Choice(KIND_CHOICES))
+@click.argument("kind", required=False, metavar="KIND", type=click.Choice(KIND_CHOICES))
 @click.option("--lang", "doc_lang", type=click.Choice(["zh", "en"]),
               help="Language of the document (default: case.toml's lang). Messages: 'plitool --lang' before 'draft'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),

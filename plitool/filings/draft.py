@@ -102,7 +102,8 @@ def _tables(law: dict[str, Any], rows: list[EvidenceRow], matrix: list[MatrixRow
     evidence = TableData(
         headers=tuple(labels["evidence_headers"]),
         rows=tuple((str(r.number), r.id, r.name, r.source, f"{r.collected_by} / {r.collected_at}", r.pages, r.purpose,
-                    r.short_sha256, r.trusted_time or str(labels["not_sealed"])) for r in rows),
+                    f"{r.short_sha256}\n{r.short_blake3}" if r.short_blake3 else r.short_sha256,
+                    r.trusted_time or str(labels["not_sealed"])) for r in rows),
         widths=(4, 8, 13, 11, 12, 4, 21, 13, 14))
     flagged = frozenset((i, 3) for i, m in enumerate(matrix) if m.missing)
     matrix_table = TableData(

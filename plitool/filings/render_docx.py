@@ -167,7 +167,8 @@ def _runs_xml(text: str, font: str, size: float, *, bold: bool = False, highligh
         props = (f'<w:rFonts w:ascii="{LATIN_FONT}" w:hAnsi="{LATIN_FONT}" w:eastAsia="{font}" w:cs="{LATIN_FONT}"/>'
                  + ("<w:b/>" if bold or r.bold else "") + f'<w:sz w:val="{half}"/><w:szCs w:val="{half}"/>'
                  + ('<w:highlight w:val="yellow"/>' if highlight or r.placeholder else ""))
-        out.append(f'<w:r><w:rPr>{props}</w:rPr><w:t xml:space="preserve">{_xml_text(r.text)}</w:t></w:r>')
+        content = "<w:br/>".join(f'<w:t xml:space="preserve">{_xml_text(t)}</w:t>' for t in r.text.split("\n"))
+        out.append(f"<w:r><w:rPr>{props}</w:rPr>{content}</w:r>")
     return "".join(out)
 
 
