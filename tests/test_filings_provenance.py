@@ -51,6 +51,9 @@ def test_harm_and_causation_come_from_the_attribution(sample: Cli, tmp_path: Pat
     if shutil.which("dot"):
         assert len(doc.inline_shapes) == 1  # the provenance graph
         assert "图：个人信息流转图" in text
+        md = _draft(sample, tmp_path / "c.md", "civil-pil", "--format", "md")
+        assert "![graph](c.graph.png)" in md.read_text(encoding="utf-8")
+        assert (tmp_path / "c.graph.png").read_bytes().startswith(b"\x89PNG")  # written beside it
     else:
         assert "未能生成流转图" in text
 
