@@ -80,9 +80,11 @@ def draft_cmd(ctx: click.Context, kind: str | None, doc_lang: str | None, output
         return
     click.echo(safe_text(written.path))
     console = err()
-    console.print(_("wrote the {kind} draft ({lang}, {format}): {items} evidence item(s); template: {template}").format(
-        kind=kind, lang=lang, format=fmt, items=len(draft.evidence), template=safe_text(draft.template_shown)),
-        highlight=False, markup=False, soft_wrap=True)
+    console.print(ngettext("wrote the {kind} draft ({lang}, {format}): {n} evidence item; template: {template}",
+                           "wrote the {kind} draft ({lang}, {format}): {n} evidence items; template: {template}",
+                           len(draft.evidence)).format(kind=kind, lang=lang, format=fmt, n=len(draft.evidence),
+                                                       template=safe_text(draft.template_shown)),
+                  highlight=False, markup=False, soft_wrap=True)
     for p in draft.placeholders:
         console.print(_("placeholder: {key} is missing in case.toml").format(key=safe_text(p.where)),
                       style="yellow", highlight=False, markup=False, soft_wrap=True)
