@@ -54,6 +54,8 @@ def test_harm_and_causation_come_from_the_attribution(sample: Cli, tmp_path: Pat
         md = _draft(sample, tmp_path / "c.md", "civil-pil", "--format", "md")
         assert "![graph](c.graph.png)" in md.read_text(encoding="utf-8")
         assert (tmp_path / "c.graph.png").read_bytes().startswith(b"\x89PNG")  # written beside it
+        _draft(sample, tmp_path / "p.md", "production-order", "--format", "md")
+        assert not (tmp_path / "p.graph.png").exists()  # no figure in it: no picture beside it
     else:
         assert "未能生成流转图" in text
 

@@ -314,7 +314,8 @@ def write_draft(case: Case, draft: Draft, output: Path, fmt: str, *, force: bool
     from ..vault.ledger import NewEvent
 
     check_output_path(case, output)
-    extra = figure_path(output) if fmt == "md" and draft.figure_png is not None else None
+    shows_figure = draft.figure_png is not None and any(b.type == "figure" for b in draft.blocks)
+    extra = figure_path(output) if fmt == "md" and shows_figure else None
     for path in (output, extra):
         if path is not None and path.exists() and not force:
             raise OutputExists(_("{path} already exists (use --force to replace it)").format(path=path))
