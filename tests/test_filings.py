@@ -88,7 +88,14 @@ def test_civil_pil_docx_structure(ready: Cli, case: Case, tmp_path: Path) -> Non
 
 
 def test_layout_follows_gbt_9704(ready: Cli, tmp_path: Path) -> None:
-    doc = Document(str(_draft(ready, tmp_path, "civil-pil")))
+    path = _draft(ready, tmp_path, "civil-pil")
+    doc = Document(str(path))
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        fonts = z.read("word/fontTable.xml").decode("utf-8")
+    for name, fallback in (("方正小标宋简体", "SimSun"), ("仿宋", "FangSong"), ("黑体", "SimHei"), ("楷体", "KaiTi")):
+        assert f'<w:font w:name="{name}"><w:altName w:val="{fallback}"/>' in fonts  # the fallback where it is missing
     s = doc.sections[0]
     mm = [round(x.mm, 1) for x in (s.page_width, s.page_height, s.top_margin, s.left_margin, s.right_margin, s.bottom_margin)]
     assert mm == [210, 297, 37, 28, 26, 35]  # A4; GB/T 9704 margins (stored in twips)
