@@ -102,7 +102,23 @@ else
   printf 'Graphviz "dot" is not installed: no picture (the DOT source is %s)\n' "$work/graph.dot" >&2
 fi
 
-step "11. The court-ready exhibit bundle (exhibits.pdf, report, originals, proofs), checked without the case"
+step "11. Drafts: the complaint, the production-order application and the rest (case facts in case.toml)"
+# The case facts a filing needs (parties, claims, announcement …) are typed into case.toml by people;
+# here they come from samples/case-facts.toml. 'plitool draft' refuses while a fact is missing.
+sed -i 's/^court = ""/court = "示例市中级人民法院"/; s/^number = ""/number = "示检民公诉〔2026〕1号"/' "$PLITOOL_CASE/case.toml"
+cat "$here/samples/case-facts.toml" >> "$PLITOOL_CASE/case.toml"
+for kind in civil-pil production-order tort recommendation announcement; do
+  if [ ! -f "$here/templates/cn/$kind.zh.md.j2" ]; then
+    echo "(no $kind template in this plitool yet: skipped)" >&2
+    continue
+  fi
+  plitool draft "$kind" -o "$work/drafts/$kind.zh.docx"
+  plitool draft "$kind" --format md -o "$work/drafts/$kind.zh.md"
+done
+plitool draft civil-pil --lang en -o "$work/drafts/civil-pil.en.docx"
+printf 'The drafts: %s\n' "$work/drafts" >&2
+
+step "12. The court-ready exhibit bundle (exhibits.pdf, report, originals, proofs), checked without the case"
 plitool bundle -o "$work/bundle" --force
 plitool verify-bundle "$work/bundle" --ca "$TSA_CA"
 (cd "$work/bundle" && sha256sum -c --quiet SHA256SUMS && echo "bundle: sha256sum -c: all OK" >&2)

@@ -1,10 +1,18 @@
-"""The one masking function: every output of plitool (terminal, JSON, graphs, drafts) uses it.
+"""The one masking module: every output of plitool (terminal, JSON, graphs, drafts) uses it.
 
-Masks follow the way published Chinese judgments mask personal data (legal-basis.md §4): a name
-keeps its surname (张某, or 张某甲 / 张某乙 when two share a surname), a mobile number keeps the
-first three and last four digits (138****1234), an ID number the first six and last four
-(110105********1234); home address, bank account and location are omitted. Values the rules do
-not cover keep at most their last four characters.
+Two conventions, for two kinds of output (legal-basis.md §4):
+
+- **Documents that leave the vault** (drafts, announcements, bundle indexes, reports) follow the
+  court rule of the SPC Provisions on publishing judgments online (2016, Arts. 8-10): a data
+  subject who is not a party appears as 张某 (surname + 某; 张某甲 / 张某乙 when two share a
+  surname, a common local practice), and phone and ID numbers, addresses, bank accounts and
+  similar values are **deleted** ("（略）"), never partially starred: :func:`court_mask`,
+  :func:`court_mask_text`.
+- **Analysis screens** (``scan``, ``leak``, graphs, JSON) use plitool's own display convention,
+  which no court rule prescribes: a mobile number keeps its first three and last four digits
+  (138****1234), an ID number its first six and last four (110105********1234), so that a person
+  can tell records apart; home address, bank account and location are omitted; values no rule
+  covers keep at most their last four characters: :func:`mask`, :func:`mask_text`.
 """
 
 from __future__ import annotations
@@ -52,7 +60,8 @@ def _keep_last(value: str, keep: int = 4) -> str:
 
 
 def mask(kind: str, value: str, *, ordinal: int = 0, partial: bool = False) -> str:
-    """The court-style mask of a normalised value of ``kind``.
+    """plitool's analysis-screen mask of a normalised value of ``kind`` (not a court rule: drafts use
+    :func:`court_mask`).
 
     ``ordinal`` (1, 2, …) adds 甲, 乙, … to a name whose surname another name in the same output
     shares (see :class:`NameMasks`). ``partial``: the value was already masked where it was
@@ -129,9 +138,17 @@ def _may_hold_personal_data(text: str) -> bool:
             or sum(c.isdigit() for c in text) >= 6)
 
 
+def court_mask(kind: str, value: str, *, ordinal: int = 0) -> str:
+    """The court rule for documents that leave the vault: a name becomes 张某 (张某甲 with
+    ``ordinal``), every other value is deleted ("（略）"), whether or not it was already masked."""
+    if kind == "name":
+        return mask("name", value, ordinal=ordinal)
+    return OMITTED
+
+
 def mask_text(text: str) -> str:
     """Any text plitool shows about evidence (a location, a note, a parser's error, a file name)
-    with the personal values in it masked.
+    with the personal values in it masked (analysis-screen convention).
 
     Locations name keys, header names and query parameters, which are themselves data (a JSON
     object keyed by phone numbers, a cookie named after the user's number); file names and
@@ -140,6 +157,25 @@ def mask_text(text: str) -> str:
     (11: a phone's mask, 18: an ID number's, else the last four digits), valid or not: here a
     false positive costs a few digits of a location, a miss leaks a person.
     """
+    return _mask_spans(text, court=False)
+
+
+#: A partial mask left in text (``138****1234``, ``110105********1234``, ``****1234``): a court
+#: document shows none.
+_LONG_DIGITS = re.compile(r"[0-9]{11,}[Xx]?")
+_PARTIAL_MASK = re.compile(r"[0-9A-Za-z]*[*＊]{3,}[0-9A-Za-z]*")
+
+
+def court_mask_text(text: str) -> str:
+    """Text from the vault (an item's name, source or note) as a court document may show it:
+    names found as 张某, every number, address or account deleted ("（略）"), and any long digit
+    run or partial mask left in the text deleted too."""
+    masked = _mask_spans(text, court=True)
+    masked = _LONG_DIGITS.sub(OMITTED, masked)  # runs no detector could split (two numbers glued together)
+    return _PARTIAL_MASK.sub(OMITTED, masked) if "*" in masked or "＊" in masked else masked
+
+
+def _mask_spans(text: str, *, court: bool) -> str:
     if not text or not _may_hold_personal_data(text):
         return text
     from .detect import detect_text
@@ -148,14 +184,19 @@ def mask_text(text: str) -> str:
     for found in detect_text(text):
         if found.start < 0 or not found.raw:
             continue
-        shown = found.value if found.partial and found.kind not in ("address", "location", "bank_card") else mask(
-            found.kind, found.value, partial=found.partial)
+        if court:
+            shown = court_mask(found.kind, found.value) if not found.partial or found.kind != "name" else found.value
+        else:
+            shown = found.value if found.partial and found.kind not in ("address", "location", "bank_card") else mask(
+                found.kind, found.value, partial=found.partial)
         spans.append((found.start, found.start + len(found.raw), shown))
     for m in _DIGIT_RUN.finditer(text):
         if any(a < m.end() and m.start() < b for a, b, _s in spans):
             continue
         run = m.group()
-        if len(run) == 11:
+        if court:
+            shown = OMITTED
+        elif len(run) == 11:
             shown = f"{run[:3]}****{run[-4:]}"
         elif len(run) == 18:
             shown = f"{run[:6]}{'*' * 8}{run[-4:]}"
