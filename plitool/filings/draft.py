@@ -21,7 +21,7 @@ from .analysis import MatrixRow, Provenance, build_matrix, provenance_for
 from .evidence import EvidenceRow, evidence_rows
 from .facts import Facts, PartyView, add_days, format_date, table_key
 from .render_docx import TableData
-from .templates import KINDS, TemplateSource, load_law, template_for
+from .templates import TemplateSource, load_law, template_for
 
 if TYPE_CHECKING:
     from ..vault.case import Case
