@@ -91,3 +91,35 @@ def test_every_format_as_a_path_and_as_an_evidence_id(run: Cli, tmp_path: Path, 
         masked = f"{phone[:3]}****{phone[-4:]}"
         assert masked in [x["masked"] for x in f["findings"]]
         assert phone not in result.stdout
+
+
+def test_docx_form_table_reads_labels_beside_their_values(run: Cli, tmp_path: Path) -> None:
+    """Chinese forms (statements, registration sheets) are two-column label | value tables, often
+    with two pairs per row. The label names the field of the cell beside it; the first row is not
+    a header, and the labels themselves are not personal data."""
+    import docx
+
+    phone, name, address = _phone(7), "赵大伟", "示例省示例市和平路12号3单元"
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=4)
+    for r, cells in enumerate([("姓名", name, "性别", "男"), ("联系电话", phone, "", ""),
+                               ("住址", address, "", "")]):
+        for c, text in enumerate(cells):
+            table.cell(r, c).text = text
+    path = tmp_path / "询问笔录.docx"
+    document.save(str(path))
+    assert run("add", str(path)).exit_code == 0
+    result = run("scan", "E-0001", "--json")
+    assert result.exit_code == 0, result.output
+    (f,) = json.loads(result.stdout)["files"]
+    by_kind: dict[str, list[dict[str, object]]] = {}
+    for finding in f["findings"]:
+        by_kind.setdefault(str(finding["type"]), []).append(finding)
+    assert [x["masked"] for x in by_kind.get("name", [])] == ["赵某"], f["findings"]
+    assert any(x["location"] == "table 1 row 1 col 2" for x in by_kind["name"])
+    assert f"{phone[:3]}****{phone[-4:]}" in [x["masked"] for x in by_kind.get("phone", [])]
+    assert "address" in by_kind, f["findings"]
+    for label in ("联某", "住某", "性某"):
+        assert label not in result.stdout
+    for raw in (name, phone, address):
+        assert raw not in result.stdout

@@ -544,7 +544,7 @@ def _docx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
                 yield TextUnit(para.text, f"paragraph {number}")
         for tnum, table in enumerate(document.tables, start=1):
             rows = [[cell.text for cell in row.cells] for row in table.rows]
-            yield _table_from_rows(f"table {tnum}", rows, _docx_locator(f"table {tnum}"))
+            yield from _docx_table(f"table {tnum}", rows, _docx_locator(f"table {tnum}"))
         for snum, section in enumerate(document.sections, start=1):
             for where, part in (("header", section.header), ("footer", section.footer)):
                 if part.is_linked_to_previous and snum > 1:
@@ -554,7 +554,7 @@ def _docx(path: Path, state: ExtractState, limits: ArchiveLimits) -> Iterator[Pa
                         yield TextUnit(para.text, f"section {snum} {where} paragraph {pnum}")
                 for tnum, table in enumerate(part.tables, start=1):
                     rows = [[cell.text for cell in row.cells] for row in table.rows]
-                    yield _table_from_rows(f"{where} table {tnum}", rows,
+                    yield from _docx_table(f"{where} table {tnum}", rows,
                                            _docx_locator(f"section {snum} {where} table {tnum}"))
     except (CorruptDocument, UnsafeArchive):
         raise
@@ -569,6 +569,34 @@ def _docx_locator(prefix: str) -> Callable[[int, int], str]:
         return f"{prefix} row {r} col {c + 1}"
 
     return locate
+
+
+def _is_form(rows: list[list[str]]) -> bool:
+    """A form: label | value pairs side by side (姓名 | 张三 | 性别 | 男), the usual layout of Chinese
+    statements and registration sheets. Most rows then start with a field's label, while the
+    first row of a data table is its only row of labels."""
+    labelled = sum(1 for row in rows if row and field_for_label(row[0].strip()))
+    return len(rows) >= 2 and labelled >= 2 and labelled * 2 >= len(rows)
+
+
+def _docx_table(name: str, rows: list[list[str]], locate: Callable[[int, int], str]) -> Iterator[Part]:
+    if not _is_form(rows):
+        yield _table_from_rows(name, rows, locate)
+        return
+    for r, row in enumerate(rows, start=1):
+        c = 0
+        while c < len(row):
+            text = row[c].strip()
+            field = field_for_label(text) if text else None
+            if field and c + 1 < len(row):
+                # the label names the field of the cell beside it; the label itself is no value
+                if row[c + 1].strip():
+                    yield TextUnit(row[c + 1], locate(r, c + 1), field)
+                c += 2
+                continue
+            if text:
+                yield TextUnit(row[c], locate(r, c))
+            c += 1
 
 
 def _table_from_rows(name: str, rows: list[list[str]], locate: Callable[[int, int], str]) -> Table:
