@@ -38,7 +38,7 @@ from ..errors import CorruptDocument, DocumentProblem, UnsafeArchive
 from ..i18n import _
 from .extract import ExtractState, TextUnit
 
-LANGS = tuple(os.environ.get("PLITOOL_OCR_LANGS", "chi_sim+eng").split("+"))
+LANGS = ("chi_sim", "eng")
 INSTALL_HINT = "install tesseract-ocr and tesseract-ocr-chi-sim"
 #: Below this Tesseract word confidence (0-100) a value is a candidate, never a certain finding.
 CANDIDATE_BELOW = 70
@@ -83,6 +83,11 @@ class OcrLine(TextUnit):
     page_word: str = "page"  # "page" (PDF, single images) or "frame" (TIFF)
     words: tuple[Word, ...] = ()
     owners: tuple[int, ...] = ()
+
+    def doubtful(self, kind: str, value: str) -> bool:
+        """A name in Latin letters on a line of Chinese: what Tesseract makes of a Chinese name it
+        cannot read (``EFM`` for ``彭强``), whatever confidence it claims."""
+        return kind == "name" and value.isascii() and _CJK.search(self.text) is not None
 
     def place(self, start: int, length: int) -> tuple[str, tuple[int, int, int, int] | None, float | None]:
         """(location, box, confidence) of the characters ``[start, start + length)``."""
@@ -135,7 +140,7 @@ def _limit_memory(limit: int) -> Any:
     return apply
 
 
-def run_tesseract(image: Any, limits: OcrLimits, psm: int = 3) -> list[dict[str, Any]]:
+def run_tesseract(image: Any, limits: OcrLimits, psm: int = 3, langs: tuple[str, ...] = LANGS) -> list[dict[str, Any]]:
     """Tesseract's words for one grayscale PIL image: dicts with block/par/line keys, box, conf, text."""
     exe = check_engine()
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
@@ -144,7 +149,7 @@ def run_tesseract(image: Any, limits: OcrLimits, psm: int = 3) -> list[dict[str,
         image.save(src, format="PNG", compress_level=1)
         try:
             done = subprocess.run(
-                [exe, src, "stdout", "-l", "+".join(LANGS), "--psm", os.environ.get("PLITOOL_OCR_PSM", str(psm)), "-c", "preserve_interword_spaces=1", "tsv"],
+                [exe, src, "stdout", "-l", "+".join(langs), "--psm", str(psm), "-c", "preserve_interword_spaces=1", "tsv"],
                 capture_output=True, timeout=limits.timeout, env=env, check=False,
                 preexec_fn=_limit_memory(limits.memory) if os.name == "posix" else None,  # noqa: PLW1509 - no threads forked
             )
@@ -174,6 +179,48 @@ def run_tesseract(image: Any, limits: OcrLimits, psm: int = 3) -> list[dict[str,
     return words
 
 
+_LATIN_WORD = re.compile(r"(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9,.;:'\"!?\-]+")
+#: A Latin word read below this confidence on a line of Chinese is read again with chi_sim alone.
+REREAD_BELOW = 90
+
+
+def read_page(image: Any, limits: OcrLimits) -> list[dict[str, Any]]:
+    """Tesseract's words for a page. With both models loaded, Tesseract sometimes reads a Chinese
+    name as Latin letters (``谢子涵`` → ``Wi, Hid``) with low confidence: such words on a line that
+    also holds Chinese are replaced by what chi_sim alone reads in the same place, when that is
+    Chinese and read with more confidence (a second pass, only for pages that need it)."""
+    words = run_tesseract(image, limits)
+    cjk_page = any(_CJK.search(w["text"]) for w in words)
+    doubtful = [i for i, w in enumerate(words) if w["conf"] < REREAD_BELOW and _LATIN_WORD.fullmatch(w["text"])
+                and cjk_page]
+    if not doubtful:
+        return words
+    chinese = run_tesseract(image, limits, langs=("chi_sim",))
+    spans: list[list[int]] = []
+    for i in doubtful:  # neighbouring doubtful words of a line are read again together
+        if spans and spans[-1][-1] == i - 1 and words[i - 1]["line"] == words[i]["line"] \
+                and words[i - 1]["key"] == words[i]["key"]:
+            spans[-1].append(i)
+        else:
+            spans.append([i])
+    replaced: dict[int, list[dict[str, Any]]] = {}
+    for span in spans:
+        i = span[0]
+        w = {**words[i], "box": (words[i]["box"][0], min(words[j]["box"][1] for j in span), words[span[-1]]["box"][2],
+                                 max(words[j]["box"][3] for j in span)),
+             "conf": sum(words[j]["conf"] for j in span) / len(span)}
+        x0, y0, x1, y1 = w["box"]
+        slack = (y1 - y0) * 0.3
+        inside = [c for c in chinese if x0 - slack <= (c["box"][0] + c["box"][2]) / 2 <= x1 + slack
+                  and y0 - slack <= (c["box"][1] + c["box"][3]) / 2 <= y1 + slack]
+        if inside and all(_CJK.match(c["text"]) for c in inside) \
+                and sum(c["conf"] for c in inside) / len(inside) > w["conf"]:
+            replaced[i] = [{**c, "key": w["key"], "line": w["line"]} for c in sorted(inside, key=lambda c: c["box"][0])]
+            for j in span[1:]:
+                replaced[j] = []
+    return [r for i, w in enumerate(words) for r in replaced.get(i, [w])]
+
+
 # -- from words to lines -----------------------------------------------------------------------
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
@@ -195,7 +242,7 @@ def _label_before_colon() -> re.Pattern[str]:
     from .fields import LABEL_WORDS
 
     cjk = [w for w in LABEL_WORDS if _CJK.match(w[0])]
-    return re.compile(r"(?<=\S)(?:" + "|".join(map(re.escape, cjk)) + r")(?=\s*[:：])")
+    return re.compile(r"(?<=\S)(?:" + "|".join(map(re.escape, cjk)) + r")(?=\s*[:：0-9])")
 
 
 _LABEL_AT = _label_before_colon()
@@ -223,6 +270,29 @@ def tidy_spaces(text: str, owners: list[int]) -> tuple[str, list[int]]:
     out += chars[pos:]
     out_own += own[pos:]
     return "".join(out), out_own
+
+
+#: A masked mobile number whose asterisks OCR read as quotes, dots or an x (``188” ”0806``).
+_MASKED_MOBILE = re.compile(r"(?<![0-9A-Za-z])(1[3-9][0-9])([*＊”“\"'`·.・xX× ]{2,7})([0-9]{4})(?![0-9])")
+
+
+def repair_masks(text: str, owners: list[int]) -> tuple[str, list[int]]:
+    """``188” ”0806`` → ``188****0806``: a mask stays a mask (partial), never a lost value."""
+    out: list[str] = []
+    own: list[int] = []
+    pos = 0
+    for m in _MASKED_MOBILE.finditer(text):
+        middle = m.group(2)
+        if sum(c != " " for c in middle) < 2 or middle.strip() == "":
+            continue
+        out += list(text[pos:m.start(2)])
+        own += owners[pos:m.start(2)]
+        out += list("****")
+        own += [owners[m.start(2) + min(i, len(middle) - 1)] for i in range(4)]
+        pos = m.end(2)
+    out += list(text[pos:])
+    own += owners[pos:]
+    return "".join(out), own
 
 
 def repair_digits(text: str, owners: list[int]) -> tuple[str, list[int]]:
@@ -266,6 +336,7 @@ def _unit(ws: list[dict[str, Any]], page: int, page_word: str, scale: float, fld
         x0, y0, x1, y1 = w["box"]
         kept.append(Word((round(x0 / scale), round(y0 / scale), round(x1 / scale), round(y1 / scale)), w["conf"]))
     text, owners = tidy_spaces(text, owners)
+    text, owners = repair_masks(text, owners)
     text, fixed = repair_digits(text, owners)
     if not text.strip():
         return None
@@ -309,30 +380,22 @@ def _tables(lines: list[list[dict[str, Any]]]) -> Iterator[tuple[set[int], list[
         starts = [c[0]["box"][0] for c in cells]
         bottom = max(w["box"][3] for w in line)
         pitch = max(_height(w) for w in line) * 3
-        rest = [w for ln in ordered[index + 1:] for w in ln if id(w) not in used and w["box"][1] >= bottom - 2]
-        rest.sort(key=lambda w: (w["box"][1] + w["box"][3]) / 2)
+        below = sorted((ln for ln in ordered[index + 1:] if not any(id(w) in used for w in ln)
+                        and min(w["box"][1] for w in ln) >= bottom - 2), key=lambda ln: min(w["box"][1] for w in ln))
         out: list[tuple[str, list[dict[str, Any]]]] = []
         taken = {id(w) for w in line}
-        while rest:
-            first = rest[0]
-            if first["box"][1] - bottom > pitch:
+        for row in below:  # a row as Tesseract grouped it (a skewed row stays one line)
+            if min(w["box"][1] for w in row) - bottom > pitch:
                 break
-            mid = (first["box"][1] + first["box"][3]) / 2
-            row = [w for w in rest if abs((w["box"][1] + w["box"][3]) / 2 - mid) <= _height(first) * 0.6]
             columns: dict[int, list[dict[str, Any]]] = {}
             for w in sorted(row, key=lambda w: w["box"][0]):
                 centre = (w["box"][0] + w["box"][2]) / 2
                 col = max([i for i, x in enumerate(starts) if x <= centre + _height(w)] or [0])
                 columns.setdefault(col, []).append(w)
-            if len(columns) < 2:
-                break
             for col, ws in sorted(columns.items()):
-                fld = fields[col]
-                out.append((fld or "", ws))
+                out.append((fields[col] or "", ws))
             taken |= {id(w) for w in row}
-            ids = {id(w) for w in row}
-            rest = [w for w in rest if id(w) not in ids]
-            bottom = max(w["box"][3] for w in row)
+            bottom = max(bottom, max(w["box"][3] for w in row))
         if out:
             used |= taken
             yield taken, out
@@ -398,8 +461,10 @@ def _open_image(path: Path, limits: OcrLimits, state: ExtractState) -> Any:
     w, h = im.size
     if w * h > limits.max_decode_pixels:
         if im.format == "JPEG":
-            target = int((limits.max_ocr_pixels / (w * h)) ** 0.5 * w), int((limits.max_ocr_pixels / (w * h)) ** 0.5 * h)
-            im.draft("L", target)
+            # draft() picks the largest 1/2, 1/4, 1/8 reduction that stays at least ``target`` on each
+            # side, so under twice it: a quarter of the limit in pixels keeps the result within it
+            ratio = (limits.max_decode_pixels / (4 * w * h)) ** 0.5
+            im.draft("L", (max(1, int(w * ratio)), max(1, int(h * ratio))))
             if im.size[0] * im.size[1] <= limits.max_decode_pixels:
                 state.notes.append(_("image of {w}×{h} pixels decoded at reduced scale {dw}×{dh} (limit {limit} pixels)")
                                    .format(w=w, h=h, dw=im.size[0], dh=im.size[1], limit=limits.max_decode_pixels))
@@ -455,7 +520,7 @@ def image_parts(path: Path, kind: str, state: ExtractState, settings: OcrSetting
                     gray, scale = _prepared(frame, settings.limits, state, f"{word} {number}")
                 except (OSError, ValueError, SyntaxError) as exc:
                     raise CorruptDocument(_("not a readable image ({error})").format(error=exc)) from exc
-                words = run_tesseract(gray, settings.limits)
+                words = read_page(gray, settings.limits)
                 yield from lines_from_words(words, number, word, scale)
     finally:
         im.close()
@@ -499,7 +564,7 @@ def pdf_page_lines(path: Path, number: int, size_pt: tuple[float, float] | None,
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(out + ".png") as page:
                 gray, scale = _prepared(page, limits, state, f"page {number}")
-    words = run_tesseract(gray, limits)
+    words = read_page(gray, limits)
     yield from lines_from_words(words, number, "page", scale)
 
 

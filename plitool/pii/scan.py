@@ -240,7 +240,8 @@ def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder) -> None:
         threshold = options.ocr.candidate_below
         for m in found:
             where, box, conf = unit.place(m.start, len(m.raw))
-            rec.add(m, where, OcrPlace(unit.page, box, conf, conf is None or conf < threshold))
+            doubtful = conf is None or conf < threshold or unit.doubtful(m.kind, m.value)
+            rec.add(m, where, OcrPlace(unit.page, box, conf, doubtful))
         return
     for m in found:
         rec.add(m, unit.location)
