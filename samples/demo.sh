@@ -102,5 +102,18 @@ else
   printf 'Graphviz "dot" is not installed: no picture (the DOT source is %s)\n' "$work/graph.dot" >&2
 fi
 
+step "11. A screenshot read by OCR: where on the image the victim's data is (boxes, masked labels)"
+# samples/screens/scam-sms-2026-10-21.png is drawn by samples/make_screenshot.py (synthetic).
+plitool add "$here/samples/screens/scam-sms-2026-10-21.png" --tag harm --tag causation \
+  --source "victim's phone" --collected-by "检察官 示例" --method "screen capture"
+if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx chi_sim; then
+  # The number the scammer quotes is the leaked list's first row: the same fingerprint in both files.
+  plitool scan E-0004 "$here/samples/screens/scam-sms-2026-10-21.png" --limit 8
+  plitool scan "$here/samples/screens/scam-sms-2026-10-21.png" --show-boxes -o "$work/scam-sms.marked.png"
+  printf 'The marked copy (boxes and masked labels): %s\n' "$work/scam-sms.marked.png" >&2
+else
+  echo "(Tesseract with its Chinese model is not installed: apt install tesseract-ocr tesseract-ocr-chi-sim; the screenshot is not read)" >&2
+fi
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2

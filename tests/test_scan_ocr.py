@@ -379,3 +379,18 @@ def test_a_hanging_ocr_engine_is_stopped(tmp_path: Path, monkeypatch: pytest.Mon
     Image.new("RGB", (100, 50), (255, 255, 255)).save(shot)
     result = scan_file(shot, "shot.png", ScanOptions(ocr=OcrSettings(limits=OcrLimits(timeout=1))))
     assert result.status == "failed" and "gave up after 1 seconds" in (result.error or "")
+
+
+def test_the_sample_screenshot_is_what_its_script_draws(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .conftest import PROJECT_ROOT
+
+    noto = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+    if not noto.is_file():
+        pytest.skip("the committed sample is drawn with Noto Sans CJK SC (fonts-noto-cjk)")
+    out = tmp_path / "shot.png"
+    subprocess.run([sys.executable, str(PROJECT_ROOT / "samples" / "make_screenshot.py"), str(out)], check=True,
+                   capture_output=True, timeout=120)
+    assert out.read_bytes() == (PROJECT_ROOT / "samples" / "screens" / "scam-sms-2026-10-21.png").read_bytes()
