@@ -394,3 +394,18 @@ def test_the_sample_screenshot_is_what_its_script_draws(tmp_path: Path) -> None:
     subprocess.run([sys.executable, str(PROJECT_ROOT / "samples" / "make_screenshot.py"), str(out)], check=True,
                    capture_output=True, timeout=120)
     assert out.read_bytes() == (PROJECT_ROOT / "samples" / "screens" / "scam-sms-2026-10-21.png").read_bytes()
+
+
+@needs_ocr
+def test_frames_beyond_the_limit_are_noted(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from plitool.pii.ocr import OcrLimits, OcrSettings
+    from plitool.pii.scan import ScanOptions, scan_file
+
+    frames = [Image.new("L", (60, 40), 255) for _ in range(5)]
+    tiff = tmp_path / "many.tif"
+    frames[0].save(tiff, save_all=True, append_images=frames[1:])
+    result = scan_file(tiff, "many.tif", ScanOptions(ocr=OcrSettings(limits=OcrLimits(max_frames=2))))
+    assert result.status == "scanned"
+    assert any("only the first 2 of 5 frames" in n for n in result.notes)
