@@ -180,15 +180,16 @@ def run_tesseract(image: Any, limits: OcrLimits, psm: int = 3, langs: tuple[str,
 
 
 _LATIN_WORD = re.compile(r"(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9,.;:'\"!?\-]+")
-#: A Latin word read below this confidence on a line of Chinese is read again with chi_sim alone.
+#: A Latin word read below this confidence on a page of Chinese is read again with chi_sim alone.
 REREAD_BELOW = 90
 
 
 def read_page(image: Any, limits: OcrLimits) -> list[dict[str, Any]]:
     """Tesseract's words for a page. With both models loaded, Tesseract sometimes reads a Chinese
-    name as Latin letters (``谢子涵`` → ``Wi, Hid``) with low confidence: such words on a line that
-    also holds Chinese are replaced by what chi_sim alone reads in the same place, when that is
-    Chinese and read with more confidence (a second pass, only for pages that need it)."""
+    name as Latin letters (``谢子涵`` → ``Wi, Hid``) with low confidence: such words on a page that
+    holds Chinese are replaced by what chi_sim alone reads in the same place, when that is Chinese
+    and read with more confidence on average (a second pass, only for pages that have such words).
+    A real English word is read as Latin by chi_sim too, so it stays."""
     words = run_tesseract(image, limits)
     cjk_page = any(_CJK.search(w["text"]) for w in words)
     doubtful = [i for i, w in enumerate(words) if w["conf"] < REREAD_BELOW and _LATIN_WORD.fullmatch(w["text"])
@@ -309,8 +310,7 @@ def repair_digits(text: str, owners: list[int]) -> tuple[str, list[int]]:
             continue
         fixed = run.translate(_LOOKALIKE)
         compact = fixed.replace(" ", "").replace("-", "")
-        groups = re.split(r"[ \-]+", fixed.strip())
-        standard = [len(g) for g in groups] == [3, 4, 4]
+        standard = re.fullmatch(r"[0-9]{3}[ \-][0-9]{4}[ \-][0-9]{4}", fixed) is not None  # 138 1234 5678
         keep_spaces = standard or not (
             (len(compact) == 11 and compact.isdigit() and compact[0] == "1")
             or (len(compact) == 18 and compact[:17].isdigit()))
