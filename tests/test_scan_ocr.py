@@ -409,3 +409,23 @@ def test_frames_beyond_the_limit_are_noted(tmp_path: Path) -> None:
     result = scan_file(tiff, "many.tif", ScanOptions(ocr=OcrSettings(limits=OcrLimits(max_frames=2))))
     assert result.status == "scanned"
     assert any("only the first 2 of 5 frames" in n for n in result.notes)
+
+
+@needs_ocr
+@pytest.mark.slow
+def test_show_boxes_on_a_scanned_pdf_marks_its_pages(run: Cli, tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    (pdf,) = make_set(tmp_path / "scanned", "scanned", count=1)
+    (item,) = _add(run, pdf)
+    assert run("scan", item, "--show-boxes", "-o", str(tmp_path / "m.png")).exit_code == 2  # pages: .pdf or .tif
+    out = tmp_path / "marked.pdf"
+    result = run("scan", item, "--show-boxes", "-o", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    data = _json(result)
+    reader = PdfReader(out)
+    assert len(reader.pages) == 2  # both pages hold findings
+    width = float(reader.pages[0].mediabox.width)
+    assert 590 < width < 600  # still A4 paper (595 pt)
+    assert data["marked_copy"]["boxes"] == data["files"][0]["total"]
+    assert pdf.read_bytes()[:5] == b"%PDF-" and run("verify").exit_code == 0

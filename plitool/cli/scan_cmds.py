@@ -94,9 +94,9 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
         record_reveal(case, items, reason, kinds)
     if marked_format is not None:
         source = stored_path(case, items[0])
-        if sniff_format(source, items[0].name) != "image":
-            raise UsageError(_("--show-boxes draws on images (PNG, JPEG, WebP, TIFF, BMP); {item} is not one").format(
-                item=items[0].id))
+        if sniff_format(source, items[0].name) not in ("image", "pdf"):
+            raise UsageError(_("--show-boxes draws on images (PNG, JPEG, WebP, TIFF, BMP) and PDF pages read by OCR; "
+                               "{item} is neither").format(item=items[0].id))
         check_marked_source(source, marked_format)
     options = ScanOptions(kinds=kinds, limit=None if marked_format else (limit or None), password=password,
                           known_values=known, ocr=OcrSettings(mode=ocr_mode))
@@ -106,7 +106,7 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
     marked = None
     if marked_format is not None and output is not None and results[0].status == "scanned":
         marked = write_marked_copy(case, items[0], stored_path(case, items[0]), results[0], fingerprinter, names,
-                                   output, marked_format, force=force)
+                                   output, marked_format, force=force, password=password)
         if limit:
             results[0].findings = results[0].findings[:limit]
     shared = shared_values(results, fingerprinter, names)

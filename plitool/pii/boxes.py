@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,11 +59,20 @@ def check_marked_output(case: Any, output: Path, force: bool) -> str:
     return fmt
 
 
+def _is_pdf(source: Path) -> bool:
+    with open(source, "rb") as f:
+        return f.read(5) == b"%PDF-"
+
+
 def check_marked_source(source: Path, fmt: str) -> None:
-    """Before the scan: the evidence is an image the marked copy can be written for."""
+    """Before the scan: the evidence is an image (or a PDF) the marked copy can be written for."""
     from .extract import ExtractState
     from .ocr import OcrLimits, _open_image
 
+    if _is_pdf(source):
+        if fmt not in MULTI_PAGE:
+            raise UsageError(_("a PDF's marked pages are written as .pdf or .tif"))
+        return
     im = _open_image(source, OcrLimits(), ExtractState())
     try:
         frames = getattr(im, "n_frames", 1)
@@ -120,10 +129,32 @@ def draw_boxes(frame: Any, labelled: Sequence[tuple[tuple[int, int, int, int], s
     return img
 
 
+def _pdf_pages(source: Path, numbers: list[int], password: str | None) -> Iterator[tuple[int, Any]]:
+    """The PDF pages ``numbers``, rendered in colour at the size their OCR boxes were measured on."""
+    from pypdf import PdfReader
+
+    from .ocr import OcrLimits, render_pdf_page
+
+    with open(source, "rb") as f:
+        reader = PdfReader(f)
+        if reader.is_encrypted:
+            reader.decrypt(password or "")
+        sizes: dict[int, tuple[float, float] | None] = {}
+        for n in numbers:
+            try:
+                box = reader.pages[n - 1].mediabox
+                sizes[n] = (float(box.width), float(box.height))
+            except Exception:  # noqa: BLE001 - as extract does: pdftoppm decides the size
+                sizes[n] = None
+    for n in numbers:
+        yield n, render_pdf_page(source, n, sizes[n], OcrLimits(), password, colour=True)
+
+
 def write_marked_copy(case: Any, item: Any, source: Path, scan: FileScan, fp: Fingerprinter, names: NameMasks,
-                      output: Path, fmt: str, *, force: bool = False) -> MarkedCopy:
+                      output: Path, fmt: str, *, force: bool = False, password: str | None = None) -> MarkedCopy:
     """Draw ``scan``'s OCR findings on a copy of the image at ``source`` (the stored evidence),
-    write it to ``output`` atomically and log it as a derived file of ``item``."""
+    write it to ``output`` atomically and log it as a derived file of ``item``. For a PDF, the
+    pages where OCR found something are rendered again (same size as for OCR) and marked."""
     from PIL import ImageSequence
 
     from .extract import ExtractState
@@ -137,16 +168,23 @@ def write_marked_copy(case: Any, item: Any, source: Path, scan: FileScan, fp: Fi
         style = "masked" if f.partial else "candidate" if f.candidate else "certain"
         label = "{kind} {masked}{mark}".format(kind=f.kind, masked=rec["masked"], mark="?" if f.candidate else "")
         by_frame.setdefault(f.page, []).append((f.box, label, style))
-    im = _open_image(source, OcrLimits(), ExtractState())
-    try:
-        frames = [draw_boxes(frame, by_frame.get(n, [])) for n, frame in enumerate(ImageSequence.Iterator(im), start=1)
-                  if n <= OcrLimits().max_frames]
-    finally:
-        im.close()
+    if _is_pdf(source):
+        frames = [draw_boxes(page, by_frame[n]) for n, page in _pdf_pages(source, sorted(by_frame), password)]
+        if not frames:
+            raise UsageError(_("nothing was found by OCR on the PDF's pages: no marked copy to write"))
+    else:
+        im = _open_image(source, OcrLimits(), ExtractState())
+        try:
+            frames = [draw_boxes(frame, by_frame.get(n, []))
+                      for n, frame in enumerate(ImageSequence.Iterator(im), start=1) if n <= OcrLimits().max_frames]
+        finally:
+            im.close()
     if len(frames) > 1 and fmt not in MULTI_PAGE:
         raise UsageError(_("the image has {n} frames: write the marked copy as .tif or .pdf").format(n=len(frames)))
     buf = io.BytesIO()
     extra: dict[str, Any] = {"save_all": True, "append_images": frames[1:]} if len(frames) > 1 else {}
+    if fmt == "PDF" and _is_pdf(source):
+        extra["resolution"] = float(OcrLimits().dpi)  # the pages keep their paper size
     frames[0].save(buf, format=fmt, **extra)
     data = buf.getvalue()
     atomic_write(output, data, overwrite=force)

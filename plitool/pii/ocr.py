@@ -532,19 +532,33 @@ def image_parts(path: Path, kind: str, state: ExtractState, settings: OcrSetting
 def pdf_page_lines(path: Path, number: int, size_pt: tuple[float, float] | None, state: ExtractState,
                    settings: OcrSettings, password: str | None = None) -> Iterator[OcrLine]:
     """OCR of one PDF page rendered by pdftoppm (boxes in pixels at the dpi noted)."""
+    check_engine()
+    page = render_pdf_page(path, number, size_pt, settings.limits, password)
+    gray, scale = _prepared(page, settings.limits, state, f"page {number}")
+    words = read_page(gray, settings.limits)
+    yield from lines_from_words(words, number, "page", scale)
+
+
+def render_pdf_page(path: Path, number: int, size_pt: tuple[float, float] | None, limits: OcrLimits,
+                    password: str | None = None, *, colour: bool = False) -> Any:
+    """Page ``number`` as a PIL image, at ``limits.dpi`` or less for a page so large that the
+    pixels would exceed ``limits.max_ocr_pixels`` (the same size every time: the marked copy of a
+    page is drawn on the pixels its boxes were measured in). A page of unknown size is rendered
+    with its long side at 4,000 pixels."""
     from PIL import Image
 
-    check_engine()
     exe = shutil.which("pdftoppm")
     if exe is None:
         raise OcrUnavailable(_("page {n}: not read by OCR (install poppler-utils for pdftoppm)").format(n=number))
-    limits = settings.limits
     dpi = limits.dpi
+    args = [exe, "-f", str(number), "-l", str(number), "-png", "-singlefile"] + ([] if colour else ["-gray"])
     if size_pt is not None and size_pt[0] > 0 and size_pt[1] > 0:
         pixels = size_pt[0] / 72 * dpi * size_pt[1] / 72 * dpi
         if pixels > limits.max_ocr_pixels:
             dpi = max(20, int(dpi * (limits.max_ocr_pixels / pixels) ** 0.5))
-    args = [exe, "-r", str(dpi), "-f", str(number), "-l", str(number), "-gray", "-png", "-singlefile"]
+        args += ["-r", str(dpi)]
+    else:
+        args += ["-scale-to", "4000"]
     if password:
         args += ["-upw", password]
     with tempfile.TemporaryDirectory(prefix="plitool-pdf-") as tmp:
@@ -563,9 +577,8 @@ def pdf_page_lines(path: Path, number: int, size_pt: tuple[float, float] | None,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(out + ".png") as page:
-                gray, scale = _prepared(page, limits, state, f"page {number}")
-    words = read_page(gray, limits)
-    yield from lines_from_words(words, number, "page", scale)
+                page.load()
+                return page.copy()
 
 
 @dataclass
