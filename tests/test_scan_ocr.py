@@ -429,3 +429,18 @@ def test_show_boxes_on_a_scanned_pdf_marks_its_pages(run: Cli, tmp_path: Path) -
     assert 590 < width < 600  # still A4 paper (595 pt)
     assert data["marked_copy"]["boxes"] == data["files"][0]["total"]
     assert pdf.read_bytes()[:5] == b"%PDF-" and run("verify").exit_code == 0
+
+
+@needs_ocr
+def test_pdf_pages_beyond_the_ocr_limit_are_noted(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from plitool.pii.ocr import OcrLimits, OcrSettings
+    from plitool.pii.scan import ScanOptions, scan_file
+
+    pages = [Image.new("L", (200, 280), 255) for _ in range(3)]
+    pdf = tmp_path / "blank.pdf"
+    pages[0].save(pdf, "PDF", resolution=30, save_all=True, append_images=pages[1:])
+    result = scan_file(pdf, "blank.pdf", ScanOptions(ocr=OcrSettings(limits=OcrLimits(max_frames=1))))
+    assert result.status == "scanned"
+    assert any("only the first 1 pages without text were read by OCR" in n for n in result.notes), result.notes

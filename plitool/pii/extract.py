@@ -495,7 +495,13 @@ def _pdf_ocr(path: Path, number: int, page: Any, state: ExtractState, ocr: OcrSe
     """OCR one page (see :mod:`.ocr`); a page OCR cannot read is noted, the others still read."""
     from .ocr import OcrUnavailable, pdf_page_lines
 
-    if done.off or len(done.pages) >= ocr.limits.max_frames:
+    if done.off:
+        return
+    if len(done.pages) >= ocr.limits.max_frames:
+        if not done.capped:
+            done.capped = True
+            state.notes.append(_("only the first {limit} pages without text were read by OCR (limit)")
+                               .format(limit=ocr.limits.max_frames))
         return
     try:
         box = page.mediabox

@@ -587,3 +587,4 @@ class OcrTally:
 
     pages: list[int] = field(default_factory=list)
     off: bool = False
+    capped: bool = False
