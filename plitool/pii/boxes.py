@@ -122,6 +122,8 @@ def draw_boxes(frame: Any, labelled: Sequence[tuple[tuple[int, int, int, int], s
             _dashed(draw, (x0, y0, x1, y1), colour, width)
         else:
             draw.rectangle((x0, y0, x1, y1), outline=colour, width=width)
+        if not label:
+            continue
         left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
         ty = y0 - (bottom - top) - 2 * width if y0 - (bottom - top) - 2 * width >= 0 else y1 + width
         draw.rectangle((x0, ty, x0 + right - left + 2 * width, ty + bottom - top + 2 * width), fill=colour)
@@ -167,7 +169,8 @@ def write_marked_copy(case: Any, item: Any, source: Path, scan: FileScan, fp: Fi
         rec = finding_record(f, fp, names)
         style = "masked" if f.partial else "candidate" if f.candidate else "certain"
         label = "{kind} {masked}{mark}".format(kind=f.kind, masked=rec["masked"], mark="?" if f.candidate else "")
-        by_frame.setdefault(f.page, []).append((f.box, label, style))
+        for i, box in enumerate(f.lines or (f.box,)):  # a wrapped value: one box per line, labelled once
+            by_frame.setdefault(f.page, []).append((box, label if i == 0 else "", style))
     if _is_pdf(source):
         frames = [draw_boxes(page, by_frame[n]) for n, page in _pdf_pages(source, sorted(by_frame), password)]
         if not frames:
@@ -189,7 +192,7 @@ def write_marked_copy(case: Any, item: Any, source: Path, scan: FileScan, fp: Fi
     data = buf.getvalue()
     atomic_write(output, data, overwrite=force)
     sha = hashlib.sha256(data).hexdigest()
-    boxes = sum(len(v) for v in by_frame.values())
+    boxes = sum(1 for v in by_frame.values() for _box, label, _style in v if label)
     with case.locked():
         case.ledger.append([NewEvent("note", item.id, {
             "action": "scan --show-boxes", "derived": "marked copy (boxes and masked labels)",

@@ -72,6 +72,7 @@ class OcrSettings:
 class Word:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the pixels of the original image/page
     conf: float
+    line: tuple[int, int, int] = (0, 0, 0)  # Tesseract's block, paragraph and line
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,16 @@ class OcrLine(TextUnit):
         return "{page_word} {page} box {x0},{y0},{x1},{y1} conf {conf}".format(
             page_word=self.page_word, page=self.page, x0=box[0], y0=box[1], x1=box[2], y1=box[3],
             conf=round(conf)), box, conf
+
+    def line_boxes(self, start: int, length: int) -> tuple[tuple[int, int, int, int], ...]:
+        """The box of the characters ``[start, start + length)`` on each line they cover (a value
+        wrapped over two lines of a bubble has two)."""
+        idx = {self.owners[i] for i in range(max(start, 0), min(start + max(length, 1), len(self.owners)))} - {-1}
+        by_line: dict[tuple[int, int, int], list[tuple[int, int, int, int]]] = {}
+        for i in sorted(idx):
+            by_line.setdefault(self.words[i].line, []).append(self.words[i].box)
+        return tuple((min(b[0] for b in bs), min(b[1] for b in bs), max(b[2] for b in bs), max(b[3] for b in bs))
+                     for bs in by_line.values())
 
 
 # -- the engine --------------------------------------------------------------------------------
@@ -334,7 +345,8 @@ def _unit(ws: list[dict[str, Any]], page: int, page_word: str, scale: float, fld
         text += sep + piece
         owners += [-1] * len(sep) + [len(kept)] * len(piece)
         x0, y0, x1, y1 = w["box"]
-        kept.append(Word((round(x0 / scale), round(y0 / scale), round(x1 / scale), round(y1 / scale)), w["conf"]))
+        kept.append(Word((round(x0 / scale), round(y0 / scale), round(x1 / scale), round(y1 / scale)), w["conf"],
+                         (*w["key"], w["line"])))
     text, owners = tidy_spaces(text, owners)
     text, owners = repair_masks(text, owners)
     text, fixed = repair_digits(text, owners)

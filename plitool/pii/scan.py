@@ -66,6 +66,7 @@ class Finding:
     box: tuple[int, int, int, int] | None = None
     confidence: float | None = None
     candidate: bool = False
+    lines: tuple[tuple[int, int, int, int], ...] = ()  # the box on each line, when it wraps over several
 
 
 @dataclass
@@ -111,6 +112,7 @@ class OcrPlace:
     box: tuple[int, int, int, int] | None
     confidence: float | None
     candidate: bool
+    lines: tuple[tuple[int, int, int, int], ...] = ()
 
 
 class _Recorder:
@@ -132,7 +134,7 @@ class _Recorder:
             where = mask_text(location if isinstance(location, str) else location())
             f = Finding(m.kind, m.value, m.raw, where, m.partial, m.via) if ocr is None else Finding(
                 m.kind, m.value, m.raw, where, m.partial, "ocr" if m.via == "pattern" else f"ocr+{m.via}",
-                ocr.page, ocr.box, ocr.confidence, candidate)
+                ocr.page, ocr.box, ocr.confidence, candidate, ocr.lines if len(ocr.lines) > 1 else ())
             if keep:
                 self.scan.findings.append(f)
             if self.on_finding is not None:
@@ -241,7 +243,7 @@ def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder) -> None:
         for m in found:
             where, box, conf = unit.place(m.start, len(m.raw))
             doubtful = conf is None or conf < threshold or unit.doubtful(m.kind, m.value)
-            rec.add(m, where, OcrPlace(unit.page, box, conf, doubtful))
+            rec.add(m, where, OcrPlace(unit.page, box, conf, doubtful, unit.line_boxes(m.start, len(m.raw))))
         return
     for m in found:
         rec.add(m, unit.location)
@@ -519,6 +521,8 @@ def finding_record(f: Finding, fp: Fingerprinter, names: NameMasks, *, reveal: b
     if f.page is not None:  # read by OCR
         record.update({"page": f.page, "box": list(f.box) if f.box else None,
                        "confidence": None if f.confidence is None else round(f.confidence), "candidate": f.candidate})
+        if f.lines:  # wrapped over several lines: the box on each
+            record["line_boxes"] = [list(b) for b in f.lines]
     if reveal:
         record["value"] = f.raw
         record["normalized"] = f.value
