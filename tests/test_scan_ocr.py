@@ -444,3 +444,15 @@ def test_pdf_pages_beyond_the_ocr_limit_are_noted(tmp_path: Path) -> None:
     result = scan_file(pdf, "blank.pdf", ScanOptions(ocr=OcrSettings(limits=OcrLimits(max_frames=1))))
     assert result.status == "scanned"
     assert any("only the first 1 pages without text were read by OCR" in n for n in result.notes), result.notes
+
+
+def test_ocr_never_leaves_images_unscanned(run: Cli, tmp_path: Path) -> None:
+    from PIL import Image
+
+    shot = tmp_path / "shot.png"
+    Image.new("RGB", (120, 80), (255, 255, 255)).save(shot)
+    (item,) = _add(run, shot)
+    result = run("scan", item, "--json", "--ocr", "never")
+    assert result.exit_code == 0
+    (rec,) = _json(result)["files"]
+    assert rec["status"] == "not scanned" and rec["notes"] == ["not scanned: image (--ocr never)"]
