@@ -102,7 +102,20 @@ else
   printf 'Graphviz "dot" is not installed: no picture (the DOT source is %s)\n' "$work/graph.dot" >&2
 fi
 
-step "11. Drafts: the complaint, the production-order application and the rest (case facts in case.toml)"
+step "11. A screenshot read by OCR: where on the image the victim's data is (boxes, masked labels)"
+# samples/screens/scam-sms-2026-10-21.png is drawn by samples/make_screenshot.py (synthetic).
+plitool add "$here/samples/screens/scam-sms-2026-10-21.png" --tag harm --tag causation \
+  --source "victim's phone" --collected-by "检察官 示例" --method "screen capture"
+if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx chi_sim; then
+  # The number the scammer quotes is the leaked list's first row: the same fingerprint in both files.
+  plitool scan E-0004 "$here/samples/screens/scam-sms-2026-10-21.png" --limit 8
+  plitool scan "$here/samples/screens/scam-sms-2026-10-21.png" --show-boxes -o "$work/scam-sms.marked.png"
+  printf 'The marked copy (boxes and masked labels): %s\n' "$work/scam-sms.marked.png" >&2
+else
+  echo "(Tesseract with its Chinese model is not installed: apt install tesseract-ocr tesseract-ocr-chi-sim; the screenshot is not read)" >&2
+fi
+
+step "12. Drafts: the complaint, the production-order application and the rest (case facts in case.toml)"
 # The case facts a filing needs (parties, claims, announcement …) are typed into case.toml by people;
 # here they come from samples/case-facts.toml. 'plitool draft' refuses while a fact is missing.
 sed -i 's/^court = ""/court = "示例市中级人民法院"/; s/^number = ""/number = "示检民公诉〔2026〕1号"/' "$PLITOOL_CASE/case.toml"
@@ -118,7 +131,7 @@ done
 plitool draft civil-pil --lang en -o "$work/drafts/civil-pil.en.docx"
 printf 'The drafts: %s\n' "$work/drafts" >&2
 
-step "12. The court-ready exhibit bundle (exhibits.pdf, report, originals, proofs), checked without the case"
+step "13. The court-ready exhibit bundle (exhibits.pdf, report, originals, proofs), checked without the case"
 plitool bundle -o "$work/bundle" --force
 plitool verify-bundle "$work/bundle" --ca "$TSA_CA"
 (cd "$work/bundle" && sha256sum -c --quiet SHA256SUMS && echo "bundle: sha256sum -c: all OK" >&2)

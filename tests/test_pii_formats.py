@@ -365,10 +365,13 @@ def test_text_lines(tmp_path: Path) -> None:
 
 
 def test_other_types_are_not_scanned(tmp_path: Path) -> None:
-    png = tmp_path / "shot.png"
+    gif = tmp_path / "anim.gif"
+    gif.write_bytes(b"GIF89a" + b"\x00" * 20)
+    result = scan(gif)
+    assert result.status == "not scanned" and result.notes == ["not scanned: GIF image"]
+    png = tmp_path / "shot.png"  # images are read by OCR now (tests/test_scan_ocr.py); a damaged one fails
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
-    result = scan(png)
-    assert result.status == "not scanned" and result.notes == ["not scanned: PNG image"]
+    assert sniff_format(png, "shot.png") == "image" and scan(png).status == "failed"
     blob = tmp_path / "data.bin"
     blob.write_bytes(bytes(range(256)))
     assert scan(blob).status == "not scanned"

@@ -62,10 +62,25 @@ def _eml(p: Path, phone: str) -> None:
     files.make_eml(p, "someone@example.invalid", phone, phone)
 
 
+def _image(p: Path, phone: str) -> None:
+    """A screenshot line read by OCR (skipped where Tesseract or a CJK font is missing)."""
+    import shutil
+
+    from PIL import Image, ImageDraw
+
+    from .ocr_screens import _font, cjk_font_path
+
+    if shutil.which("tesseract") is None or cjk_font_path() is None:
+        pytest.skip("OCR needs tesseract-ocr, tesseract-ocr-chi-sim and a CJK font (fonts-noto-cjk); CI installs them")
+    img = Image.new("RGB", (720, 200), (255, 255, 255))
+    ImageDraw.Draw(img).text((30, 70), f"手机号：{phone}", font=_font(40), fill=(0, 0, 0))
+    img.save(p, format="PNG")
+
+
 FORMATS: dict[str, tuple[str, Callable[[Path, str], None]]] = {
     "csv": (".csv", _csv), "tsv": (".tsv", _tsv), "json": (".json", _json), "jsonl": (".jsonl", _jsonl),
     "text": (".txt", _text), "pdf": (".pdf", _pdf), "docx": (".docx", _docx), "xlsx": (".xlsx", _xlsx),
-    "har": (".har", _har), "eml": (".eml", _eml),
+    "har": (".har", _har), "eml": (".eml", _eml), "image": (".png", _image),
 }
 
 

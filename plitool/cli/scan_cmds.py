@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -23,12 +24,21 @@ from .common import byte_progress, emit_json, err, json_option, open_case, out, 
               help="File of the test device's values ('phone: …', 'device_id: …', one a line): also find their "
                    "url-encoded, base64 and MD5/SHA-1/SHA-256 forms.")
 @click.option("--password", "ask_password", is_flag=True, help="Ask for the password of encrypted PDFs (not echoed).")
+@click.option("--ocr", "ocr_mode", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Read images, and PDF pages without a text layer, by OCR (Tesseract chi_sim+eng); 'always' also "
+                   "OCRs PDF pages that have text; 'never' skips images.")
+@click.option("--show-boxes", "show_boxes", is_flag=True,
+              help="With -o FILE and one image: write a copy with each finding's box and masked label (logged as a "
+                   "derived file; the evidence is not changed).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="The marked copy (--show-boxes).")
+@click.option("--force", is_flag=True, help="Replace the -o file if it exists.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
               help="Findings listed per file (0: all; on a table of millions of rows that is millions). Counts are always complete.")
 @json_option
 @click.pass_context
 def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | None, reveal: bool, reason: str | None,
-             known_values: str | None, ask_password: bool, limit: int, as_json: bool) -> None:
+             known_values: str | None, ask_password: bool, ocr_mode: str, show_boxes: bool, output: Path | None,
+             force: bool, limit: int, as_json: bool) -> None:
     """Find personal data in evidence items (E-0003) or files.
 
     A file that is not yet evidence is added to the vault first, so every file analysed is
@@ -37,15 +47,24 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
     row+column / line / HAR entry+part / JSON path). Fingerprints are keyed BLAKE3 under the
     case's secret key: the same value in two files has the same fingerprint.
 
-    Exit code 1 when a file could not be read (corrupt, encrypted, a zip bomb); the other files
-    are still scanned.
+    Images (PNG, JPEG, WebP, TIFF frames, BMP) and PDF pages without text are read by OCR:
+    each finding has its page and box (page 2 box 120,340,410,372) and the OCR confidence; a
+    value read with low confidence is a candidate, never a certain finding. --show-boxes -o
+    marked.png draws the boxes with masked labels on a copy.
+
+    Exit code 1 when a file could not be read (corrupt, encrypted, a zip bomb, an image without
+    an OCR engine installed); the other files are still scanned.
     """
     from ..errors import UsageError
     from ..pii.detect import KnownValues
     from ..pii.fields import parse_types
+    from ..pii.boxes import check_marked_output, check_marked_source, write_marked_copy
+    from ..pii.extract import sniff_format
     from ..pii.fingerprint import Fingerprinter
+    from ..pii.ocr import OcrSettings
     from ..pii.scan import (
         ScanOptions,
+        stored_path,
         file_record,
         name_masks,
         record_reveal,
@@ -58,20 +77,38 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
         raise UsageError(_("--reveal needs --reason TEXT: showing raw personal data is logged with its reason"))
     if reason and not reveal:
         raise UsageError(_("--reason goes with --reveal"))
+    if show_boxes and (output is None or len(targets) != 1):
+        raise UsageError(_("--show-boxes needs one image and -o FILE for the marked copy"))
+    if output is not None and not show_boxes:
+        raise UsageError(_("-o goes with --show-boxes"))
     kinds = parse_types(types_text)
     known = KnownValues.load(known_values) if known_values else None
     password = click.prompt(_("PDF password"), hide_input=True, err=True) if ask_password else None
     case = open_case(ctx)
+    marked_format = check_marked_output(case, output, force) if output is not None else None
     fingerprinter = Fingerprinter.for_case(case.paths.fingerprint_key)
     with lazy_progress(_("adding")) as advance:  # drawn only when a new file is hashed into the vault
         items, added = resolve_targets(case, targets, progress=advance)
     if reveal:
         assert reason is not None
         record_reveal(case, items, reason, kinds)
-    options = ScanOptions(kinds=kinds, limit=limit or None, password=password, known_values=known)
+    if marked_format is not None:
+        source = stored_path(case, items[0])
+        if sniff_format(source, items[0].name) not in ("image", "pdf"):
+            raise UsageError(_("--show-boxes draws on images (PNG, JPEG, WebP, TIFF, BMP) and PDF pages read by OCR; "
+                               "{item} is neither").format(item=items[0].id))
+        check_marked_source(source, marked_format)
+    options = ScanOptions(kinds=kinds, limit=None if marked_format else (limit or None), password=password,
+                          known_values=known, ocr=OcrSettings(mode=ocr_mode))
     with byte_progress(_("scanning"), sum(it.size for it in items)) as (advance, _set_total):
         results = scan_items(case, items, options, progress=advance)
     names = name_masks(results)
+    marked = None
+    if marked_format is not None and output is not None and results[0].status == "scanned":
+        marked = write_marked_copy(case, items[0], stored_path(case, items[0]), results[0], fingerprinter, names,
+                                   output, marked_format, force=force, password=password)
+        if limit:
+            results[0].findings = results[0].findings[:limit]
     shared = shared_values(results, fingerprinter, names)
     limited = any(r.total > len(r.findings) for r in results)  # shared values compare listed findings only
 
@@ -83,10 +120,17 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
             "added": added,
             "revealed": reveal,
             "types": sorted(kinds),
+            **({"marked_copy": {"path": str(marked.path), "sha256": marked.sha256, "boxes": marked.boxes}}
+               if marked is not None else {}),
         })
     else:
         _print_results(results, shared, limited, fingerprinter, names, reveal)
     console = err()
+    if marked is not None:
+        console.print(shown(ngettext("marked copy with {n} box written to {path} (logged for {item})",
+                                     "marked copy with {n} boxes written to {path} (logged for {item})",
+                                     marked.boxes).format(n=marked.boxes, path=marked.path, item=items[0].id)),
+                      highlight=False)
     for a in added:
         console.print(_("added {item} to the vault before scanning").format(item=a), highlight=False)
     failed = [r for r in results if r.status == "failed"]
@@ -150,6 +194,8 @@ def _print_results(results: list[Any], shared: list[dict[str, Any]], limited: bo
                           highlight=False)
         counts = [f"{k} {v}" for k, v in sorted(r.counts.items())]
         counts += [_("{kind} (masked) {count}").format(kind=k, count=v) for k, v in sorted(r.partial_counts.items())]
+        counts += [_("{kind} (OCR candidate) {count}").format(kind=k, count=v)
+                   for k, v in sorted(r.candidate_counts.items())]
         if counts:
             line = " · ".join(counts)
             if r.status == "failed":
@@ -157,7 +203,7 @@ def _print_results(results: list[Any], shared: list[dict[str, Any]], limited: bo
             console.print("  " + shown(line), highlight=False)
         elif r.status == "failed":
             pass  # a file not read has no verdict on personal data
-        elif not r.text_layer:
+        elif not r.text_layer and not r.ocr_units:
             console.print("  " + shown(_("no text layer: scanned pages? Nothing could be read (OCR them first)")),
                           highlight=False)
         else:
@@ -168,7 +214,8 @@ def _print_results(results: list[Any], shared: list[dict[str, Any]], limited: bo
             table = Table(*columns, box=None, padding=(0, 1, 0, 2))
             for f in r.findings:
                 rec: dict[str, Any] = finding_record(f, fingerprinter, names, reveal=reveal)
-                kind = rec["type"] + (_(" (masked)") if rec["partial"] else "")
+                kind = rec["type"] + (_(" (masked)") if rec["partial"] else _(" (candidate?)") if rec.get("candidate")
+                                      else "")
                 via = rec["via"].removeprefix("known:")
                 row = [kind, rec["masked"], fingerprint_prefix(rec["fingerprint"]), via, rec["location"]]
                 if reveal:

@@ -32,12 +32,15 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ..errors import CorruptDocument, EncryptedDocument, UnreadableInput, UnsafeArchive
+from ..errors import CorruptDocument, DocumentProblem, EncryptedDocument, UnreadableInput, UnsafeArchive
 from ..i18n import _
 from .fields import field_for_label
+
+if TYPE_CHECKING:
+    from .ocr import OcrSettings, OcrTally
 
 SNIFF_BYTES = 64 * 1024
 
@@ -263,7 +266,7 @@ _EXTENSIONS = {
     ".txt": "text", ".log": "text", ".md": "text", ".text": "text", ".xml": "text", ".html": "text",
     ".htm": "text", ".sql": "text", ".ini": "text", ".yaml": "text", ".yml": "text",
 }
-FORMATS = ("pdf", "docx", "xlsx", "csv", "tsv", "json", "jsonl", "har", "eml", "text")
+FORMATS = ("pdf", "docx", "xlsx", "csv", "tsv", "json", "jsonl", "har", "eml", "text", "image")
 
 
 def sniff_format(path: Path, name: str) -> str:
@@ -289,6 +292,10 @@ def sniff_format(path: Path, name: str) -> str:
     fmt = _EXTENSIONS.get(ext)
     if fmt in ("pdf", "docx", "xlsx"):
         return fmt  # wrong magic: the parser names it as a damaged file
+    from .ocr import sniff_image
+
+    if sniff_image(head) is not None:
+        return "image"  # read by OCR (plitool.pii.ocr)
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return f"not scanned: {kind}"
@@ -317,11 +324,24 @@ def extract(
     *,
     password: str | None = None,
     limits: ArchiveLimits = ArchiveLimits(),
+    ocr: OcrSettings | None = None,
 ) -> Iterator[Part]:
-    """The parts of one file in ``fmt``; raises :class:`CorruptDocument` & co. while iterating."""
+    """The parts of one file in ``fmt``; raises :class:`CorruptDocument` & co. while iterating.
+    ``ocr``: how images and PDF pages without text are read (:mod:`.ocr`; default: auto)."""
+    from .ocr import OcrSettings
+
+    from .ocr import OcrSettings
+
+    ocr = ocr or OcrSettings()
     with _Counting(state):
         if fmt == "pdf":
-            yield from _pdf(path, state, password, limits)
+            yield from _pdf(path, state, password, limits, ocr)
+        elif fmt == "image":
+            from .ocr import image_parts, sniff_image
+
+            with _open_binary(path) as f:
+                head = f.read(64)
+            yield from image_parts(path, sniff_image(head) or "?", state, ocr)
         elif fmt == "docx":
             yield from _docx(path, state, limits)
         elif fmt == "xlsx":
@@ -377,11 +397,14 @@ def _pdf_page_key(page: Any) -> tuple[Any, ...] | None:
     return tuple(parts)
 
 
-def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveLimits) -> Iterator[Part]:
+def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveLimits,
+         ocr: OcrSettings | None = None) -> Iterator[Part]:
     """Pages and document information are read independently: a broken information dictionary
     costs the metadata, not the text; a broken page costs that page (noted), not the others."""
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError
+
+    from .ocr import OcrTally
 
     failures = _pdf_failures()
     f = _open_binary(path)
@@ -414,6 +437,7 @@ def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveL
                 yield TextUnit(value, f"metadata {key}")
         seen: dict[tuple[Any, ...], int] = {}
         repeated = bad = with_text = read = 0
+        ocr_done = OcrTally()
         for number in range(1, count + 1):
             try:
                 page = pages[number - 1]
@@ -440,6 +464,14 @@ def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveL
             for lineno, line in enumerate(text.splitlines(), start=1):
                 if line.strip():
                     yield TextUnit(line, f"page {number} line {lineno}")
+            if ocr is not None and (ocr.mode == "always" or (ocr.mode == "auto" and not text.strip())):
+                yield from _pdf_ocr(path, number, page, state, ocr, password, ocr_done)
+        if ocr_done.pages:
+            from .ocr import LANGS
+
+            state.notes.append(_("{count} page(s) read by OCR (Tesseract {langs}, rendered at up to {dpi} dpi; boxes "
+                                 "in those pixels)").format(count=len(ocr_done.pages), langs="+".join(LANGS),
+                                                            dpi=ocr.limits.dpi if ocr else 300))
         if repeated:
             state.notes.append(_("{count} page(s) repeat the content of an earlier page: read once")
                                .format(count=repeated))
@@ -449,10 +481,41 @@ def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveL
             raise CorruptDocument(_("not a readable PDF: none of its {count} pages could be read").format(count=count))
         if count and not with_text and bad < read:
             state.text_layer = False
-            state.notes.append(_("no text layer: scanned pages? ({count} page(s) without text; OCR them first)")
-                               .format(count=count))
+            if not ocr_done.pages:
+                state.notes.append(_("no text layer: scanned pages? ({count} page(s) without text; OCR them first)")
+                                   .format(count=count))
+            else:
+                state.notes.append(_("no text layer: the pages are images (scanned?), read by OCR"))
     finally:
         f.close()
+
+
+def _pdf_ocr(path: Path, number: int, page: Any, state: ExtractState, ocr: OcrSettings, password: str | None,
+             done: OcrTally) -> Iterator[Part]:
+    """OCR one page (see :mod:`.ocr`); a page OCR cannot read is noted, the others still read."""
+    from .ocr import OcrUnavailable, pdf_page_lines
+
+    if done.off:
+        return
+    if len(done.pages) >= ocr.limits.max_frames:
+        if not done.capped:
+            done.capped = True
+            state.notes.append(_("only the first {limit} pages without text were read by OCR (limit)")
+                               .format(limit=ocr.limits.max_frames))
+        return
+    try:
+        box = page.mediabox
+        size: tuple[float, float] | None = (float(box.width), float(box.height))
+    except Exception:  # noqa: BLE001 - a damaged box: pdftoppm decides the size
+        size = None
+    try:
+        yield from pdf_page_lines(path, number, size, state, ocr, password)
+        done.pages.append(number)
+    except OcrUnavailable as exc:
+        state.notes.append(str(exc))
+        done.off = True  # said once; the text layer of later pages is still read
+    except DocumentProblem as exc:
+        state.notes.append(str(exc))
 
 
 # -- zip containers: DOCX, XLSX -----------------------------------------------------------

@@ -36,6 +36,7 @@ from .extract import ArchiveLimits, ExtractState, Table, TextUnit, extract, snif
 from .fields import KINDS, field_for_label
 from .fingerprint import PREFIX_LEN, Fingerprinter
 from .mask import NameMasks, mask, mask_text
+from .ocr import OcrLine, OcrSettings
 
 ProgressCallback = Callable[[int], None]
 
@@ -47,6 +48,7 @@ class ScanOptions:
     password: str | None = None
     known_values: KnownValues | None = None
     archive_limits: ArchiveLimits = ArchiveLimits()
+    ocr: OcrSettings = OcrSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,14 @@ class Finding:
     location: str
     partial: bool = False
     via: str = "pattern"
+    #: Read by OCR: the page/frame, the box on it (x0, y0, x1, y1 in its pixels) and the lowest
+    #: confidence (0-100) of the words the value covers. ``candidate``: below the OCR threshold,
+    #: a value to check by eye, never a certain one (counted apart, never linked across files).
+    page: int | None = None
+    box: tuple[int, int, int, int] | None = None
+    confidence: float | None = None
+    candidate: bool = False
+    lines: tuple[tuple[int, int, int, int], ...] = ()  # the box on each line, when it wraps over several
 
 
 @dataclass
@@ -68,8 +78,10 @@ class FileScan:
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     partial_counts: dict[str, int] = field(default_factory=dict)
+    candidate_counts: dict[str, int] = field(default_factory=dict)  # low-confidence OCR values
     findings: list[Finding] = field(default_factory=list)
     units: int = 0  # text units and table rows read
+    ocr_units: int = 0  # of which paragraphs and table cells read by OCR
     text_layer: bool = True  # False: pages without any text (scanned images): nothing was read
     encoding: str | None = None
     replaced_bytes: int = 0
@@ -77,7 +89,7 @@ class FileScan:
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values()) + sum(self.partial_counts.values())
+        return sum(self.counts.values()) + sum(self.partial_counts.values()) + sum(self.candidate_counts.values())
 
     @property
     def truncated(self) -> bool:
@@ -94,6 +106,15 @@ class ScanReport:
         return [f for f in self.files if f.status == "failed"]
 
 
+@dataclass(frozen=True, slots=True)
+class OcrPlace:
+    page: int
+    box: tuple[int, int, int, int] | None
+    confidence: float | None
+    candidate: bool
+    lines: tuple[tuple[int, int, int, int], ...] = ()
+
+
 class _Recorder:
     __slots__ = ("scan", "limit", "on_finding", "counts", "partial")
 
@@ -104,13 +125,16 @@ class _Recorder:
         self.counts = scan.counts
         self.partial = scan.partial_counts
 
-    def add(self, m: Match, location: Callable[[], str] | str) -> None:
-        bucket = self.partial if m.partial else self.counts
+    def add(self, m: Match, location: Callable[[], str] | str, ocr: OcrPlace | None = None) -> None:
+        candidate = ocr is not None and not m.partial and ocr.candidate
+        bucket = self.partial if m.partial else self.scan.candidate_counts if candidate else self.counts
         bucket[m.kind] = bucket.get(m.kind, 0) + 1
         keep = self.limit is None or len(self.scan.findings) < self.limit
         if keep or self.on_finding is not None:
             where = mask_text(location if isinstance(location, str) else location())
-            f = Finding(m.kind, m.value, m.raw, where, m.partial, m.via)
+            f = Finding(m.kind, m.value, m.raw, where, m.partial, m.via) if ocr is None else Finding(
+                m.kind, m.value, m.raw, where, m.partial, "ocr" if m.via == "pattern" else f"ocr+{m.via}",
+                ocr.page, ocr.box, ocr.confidence, candidate, ocr.lines if len(ocr.lines) > 1 else ())
             if keep:
                 self.scan.findings.append(f)
             if self.on_finding is not None:
@@ -162,12 +186,18 @@ def _scan_file(
     state = ExtractState()
     rec = _Recorder(result, options.limit, on_finding)
     try:
-        for part in extract(path, fmt, state, password=options.password, limits=options.archive_limits):
+        if fmt == "image" and options.ocr.mode == "never":
+            result.status = "not scanned"
+            result.notes.append(_("not scanned: image (--ocr never)"))
+            return result
+        for part in extract(path, fmt, state, password=options.password, limits=options.archive_limits,
+                            ocr=options.ocr):
             if isinstance(part, Table):
                 _scan_table(part, options.kinds, rec, result, progress, options.known_values)
             else:
                 _scan_unit(part, options, rec)
                 result.units += 1
+                result.ocr_units += isinstance(part, OcrLine)
     except DocumentProblem as exc:
         result.status = "failed"
         result.error = str(exc)
@@ -208,6 +238,13 @@ def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder) -> None:
     if unit.keep is not None:  # a piece of a long line: the overlap belongs to a neighbour
         lo, hi = unit.keep
         found = [m for m in found if lo <= m.start < hi]
+    if isinstance(unit, OcrLine):
+        threshold = options.ocr.candidate_below
+        for m in found:
+            where, box, conf = unit.place(m.start, len(m.raw))
+            doubtful = conf is None or conf < threshold or unit.doubtful(m.kind, m.value)
+            rec.add(m, where, OcrPlace(unit.page, box, conf, doubtful, unit.line_boxes(m.start, len(m.raw))))
+        return
     for m in found:
         rec.add(m, unit.location)
 
@@ -481,6 +518,11 @@ def finding_record(f: Finding, fp: Fingerprinter, names: NameMasks, *, reveal: b
         "partial": f.partial,
         "via": f.via,
     }
+    if f.page is not None:  # read by OCR
+        record.update({"page": f.page, "box": list(f.box) if f.box else None,
+                       "confidence": None if f.confidence is None else round(f.confidence), "candidate": f.candidate})
+        if f.lines:  # wrapped over several lines: the box on each
+            record["line_boxes"] = [list(b) for b in f.lines]
     if reveal:
         record["value"] = f.raw
         record["normalized"] = f.value
@@ -500,6 +542,7 @@ def file_record(s: FileScan, fp: Fingerprinter, names: NameMasks, *, reveal: boo
         "text_layer": s.text_layer,
         "counts": dict(sorted(s.counts.items())),
         "masked_counts": dict(sorted(s.partial_counts.items())),
+        "candidate_counts": dict(sorted(s.candidate_counts.items())),
         "total": s.total,
         "findings": [finding_record(f, fp, names, reveal=reveal) for f in s.findings],
         "findings_truncated": s.truncated,
@@ -516,7 +559,7 @@ def shared_values(files: Sequence[FileScan], fp: Fingerprinter, names: NameMasks
     seen: dict[str, dict[str, Any]] = {}
     for s in files:
         for f in s.findings:
-            if f.partial:
+            if f.partial or f.candidate:
                 continue
             key = fp.fingerprint(f.kind, f.value)
             entry = seen.setdefault(key, {"type": f.kind, "fingerprint": key, "items": [],
