@@ -35,11 +35,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptDocument, DocumentProblem, UnsafeArchive
-from ..i18n import _
+from ..i18n import N_, _, ngettext
 from .extract import ExtractState, TextUnit
 
 LANGS = ("chi_sim", "eng")
-INSTALL_HINT = "install tesseract-ocr and tesseract-ocr-chi-sim"
+INSTALL_HINT = N_("install tesseract-ocr and tesseract-ocr-chi-sim")
 #: Below this Tesseract word confidence (0-100) a value is a candidate, never a certain finding.
 CANDIDATE_BELOW = 70
 OCR_MODES = ("auto", "always", "never")
@@ -127,7 +127,7 @@ def check_engine() -> str:
     """The tesseract executable, or :class:`OcrUnavailable` when it or a language model is missing."""
     exe = tesseract_path()
     if exe is None:
-        raise OcrUnavailable(_("not scanned: image ({hint})").format(hint=INSTALL_HINT))
+        raise OcrUnavailable(_("not scanned: image ({hint})").format(hint=_(INSTALL_HINT)))
     if exe not in _langs_cache:
         try:
             done = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30, check=False)
@@ -135,7 +135,7 @@ def check_engine() -> str:
         except (OSError, subprocess.TimeoutExpired):
             _langs_cache[exe] = frozenset()
     if not set(LANGS) <= _langs_cache[exe]:
-        raise OcrUnavailable(_("not scanned: image ({hint})").format(hint=INSTALL_HINT))
+        raise OcrUnavailable(_("not scanned: image ({hint})").format(hint=_(INSTALL_HINT)))
     return exe
 
 
@@ -518,8 +518,9 @@ def image_parts(path: Path, kind: str, state: ExtractState, settings: OcrSetting
         if frames > settings.limits.max_frames:
             state.notes.append(_("only the first {limit} of {count} frames were read (limit)").format(
                 limit=settings.limits.max_frames, count=frames))
-        state.notes.append(_("{kind} image of {w}×{h} pixels, {n} frame(s), read by OCR (Tesseract {langs})").format(
-            kind=kind, w=im.width, h=im.height, n=frames, langs="+".join(LANGS)))
+        state.notes.append(ngettext("{kind} image of {w}×{h} pixels, {n} frame, read by OCR (Tesseract {langs})",
+                                    "{kind} image of {w}×{h} pixels, {n} frames, read by OCR (Tesseract {langs})",
+                                    frames).format(kind=kind, w=im.width, h=im.height, n=frames, langs="+".join(LANGS)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             for number, frame in enumerate(ImageSequence.Iterator(im), start=1):
@@ -529,7 +530,8 @@ def image_parts(path: Path, kind: str, state: ExtractState, settings: OcrSetting
                     raise UnsafeArchive(_("refused: frame {n} is {w}×{h} pixels (limit {limit} pixels)").format(
                         n=number, w=frame.width, h=frame.height, limit=settings.limits.max_decode_pixels))
                 try:
-                    gray, scale = _prepared(frame, settings.limits, state, f"{word} {number}")
+                    gray, scale = _prepared(frame, settings.limits, state,
+                                              (_("frame {n}") if frames > 1 else _("page {n}")).format(n=number))
                 except (OSError, ValueError, SyntaxError) as exc:
                     raise CorruptDocument(_("not a readable image ({error})").format(error=exc)) from exc
                 words = read_page(gray, settings.limits)
