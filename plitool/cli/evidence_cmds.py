@@ -147,6 +147,17 @@ def _load_items(ctx: click.Context):  # type: ignore[no-untyped-def]
     return case, items
 
 
+def _load_item(ctx: click.Context, wanted: str):  # type: ignore[no-untyped-def]
+    """One item, from the ledger index when it vouches for the ledger (only its entries are read)."""
+    from ..vault.evidence import item_entries
+
+    case = open_case(ctx)
+    found = item_entries(case, wanted)
+    if found is None:
+        return _load_items(ctx)
+    return case, found
+
+
 # -- list -------------------------------------------------------------------------------------
 
 #: The evidence table's columns, in order: key, header. Which ones are shown depends on the width.
@@ -370,7 +381,7 @@ def show_cmd(ctx: click.Context, item_id: str, as_json: bool) -> None:
     """One item and its whole custody history, every recorded field in words."""
     from ..vault.evidence import get_items
 
-    case, items = _load_items(ctx)
+    case, items = _load_item(ctx, item_id)
     (item,) = get_items(items, [item_id])
     if as_json:
         emit_json({**item.summary(), "record": item.first, "history": [_entry_json(e) for e in item.events]})

@@ -33,6 +33,7 @@ from ..fsutil import sync_filesystem
 from .hashing import HashResult, ProgressCallback, describe_file_type, hash_file
 from ..i18n import _
 from .journal import IntakeJournal
+from .index import IndexedLedger
 from .ledger import NewEvent, iso_utc, utc_now
 from .store import ObjectStore
 from .times import check_collection_time, read_in_zone
@@ -228,7 +229,7 @@ def add_evidence(
         stated = read_in_zone(options.collected_at, case.config.zone)
         check_collection_time(stated, utc_now())
         options = replace(options, collected_at=stated)
-    case.ledger.require_healthy()  # fail before reading gigabytes, not after
+    case.ledger.checked()  # fail before reading gigabytes, not after
     plan = plan_intake(paths, options, case)
     if on_plan is not None:
         on_plan(plan)
@@ -317,10 +318,16 @@ def _record(
         "stored": "copy" if options.copy else "reference",
     }
     with case.locked():
-        scan = case.ledger.require_healthy()
-        items = build_items(scan.entries)
-        by_digest = {it.sha256: it.id for it in items.values()}
-        next_number = len(items) + 1
+        scan = case.ledger.checked()
+        by_digest: dict[str, str] = {}
+        if isinstance(scan, IndexedLedger):  # the index answers per digest: nothing else is read
+            known: Callable[[str], str | None] = lambda sha: by_digest.get(sha) or scan.item_for_sha(sha)  # noqa: E731
+            next_number = scan.items + 1
+        else:
+            items = build_items(scan.entries)
+            by_digest = {it.sha256: it.id for it in items.values()}
+            known = by_digest.get
+            next_number = len(items) + 1
         events: list[NewEvent] = []
         for path, result in hashed:
             sha = result.digests["sha256"]
@@ -331,8 +338,9 @@ def _record(
                 "digests": result.digests,
                 **common,
             }
-            if sha in by_digest:
-                ident, kind = by_digest[sha], "re-collected"
+            found = known(sha)
+            if found is not None:
+                ident, kind = found, "re-collected"
             else:
                 ident, kind = item_id(next_number), "added"
                 next_number += 1
@@ -344,5 +352,6 @@ def _record(
                     _("{item} ({path}) is empty (0 bytes); recorded anyway: an empty file is still a fact").format(
                         item=ident, path=_display(path))
                 )
-        case.ledger.append(events, scan=scan)
-        report.checkpoint_size = len(scan.entries)
+        appended = case.ledger.append(events, scan=scan)
+        report.checkpoint_size = appended[-1].seq if appended else (
+            scan.size if isinstance(scan, IndexedLedger) else len(scan.entries))
