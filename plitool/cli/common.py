@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,24 @@ def open_case(ctx: click.Context) -> Case:
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def emit_json_array(elements: Iterable[Any]) -> None:
+    """The same text as ``emit_json(list(elements))``, written element by element: a list of a
+    million records is never held in memory, whole or as one string."""
+    parts: list[str] = []
+    size = 0
+    first = True
+    for element in elements:
+        text = ("[\n  " if first else ",\n  ") + json.dumps(element, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        first = False
+        parts.append(text)
+        size += len(text)
+        if size > 1 << 16:
+            click.echo("".join(parts), nl=False)
+            parts, size = [], 0
+    parts.append("[]\n" if first else "\n]\n")
+    click.echo("".join(parts), nl=False)
 
 
 def out() -> Console:

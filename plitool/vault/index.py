@@ -233,6 +233,23 @@ class IndexedLedger:
             "SELECT seq, off, len FROM events WHERE item = ? AND seq <= ? ORDER BY seq", (item, self.size)).fetchall()
         return self.index.read_entries(rows)
 
+    def entries(self) -> Iterator[Entry]:
+        """Every entry of the checked ledger, read in order, one at a time (memory stays flat)."""
+        fd = os.open(self.index.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            for raw, _off in _lines(fd, 0, self.byte_length):
+                yield decode_entry(raw)[0]
+        except _Unusable:
+            raise self.index.disagrees() from None
+        finally:
+            os.close(fd)
+
+    def items_with_later_events(self) -> set[str]:
+        """Items named by more than their ``added`` entry (usually few)."""
+        rows = self.index.conn.execute(
+            "SELECT item FROM events WHERE item IS NOT NULL AND seq <= ? GROUP BY item HAVING count(*) > 1", (self.size,))
+        return {str(r[0]) for r in rows}
+
     def sealed_entries(self) -> list[Entry]:
         rows = self.index.conn.execute(
             "SELECT seq, off, len FROM events WHERE event = 'sealed' AND seq <= ? ORDER BY seq", (self.size,)).fetchall()

@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import merkle
 from ..errors import InputNotFound, LedgerDamaged, OutputExists, PlitoolError, StorageError
-from ..fsutil import atomic_write, read_regular_file
+from ..fsutil import atomic_write, open_for_reading, read_regular_file
 from ..i18n import _, ngettext
 
 if TYPE_CHECKING:
@@ -210,6 +210,33 @@ def scan_ledger(path: Path) -> LedgerScan:
         previous = entry
         expected_seq = entry.seq + 1
     return LedgerScan(entries, problems, tail, altered)
+
+
+def iter_ledger(path: Path) -> Iterator[Entry]:
+    """The entries :func:`scan_ledger` keeps (every complete line that parses), read one at a
+    time and checked for nothing: for output that must not hold a million entries in memory."""
+    try:
+        fh = open_for_reading(path)
+    except InputNotFound:
+        return
+    except PlitoolError as exc:
+        raise StorageError(_("cannot read the ledger {path}: {error}").format(path=path, error=exc)) from exc
+    with fh:
+        pending = b""
+        while True:
+            try:
+                chunk = fh.read(8 * 1024 * 1024)
+            except OSError as exc:
+                raise StorageError(_("cannot read the ledger {path}: {error}").format(path=path, error=exc)) from exc
+            if not chunk:
+                return  # what is left in ``pending`` is an incomplete last line: scan_ledger skips it too
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for raw in lines:
+                try:
+                    yield _decode(raw)
+                except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                    continue
 
 
 def _parse_at(text: str) -> datetime | None:

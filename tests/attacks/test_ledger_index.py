@@ -87,6 +87,22 @@ def test_show_from_index_matches_show_from_the_ledger(plitool: Plitool, case_roo
     assert missing.code != 0 and "E-9999" in missing.err
 
 
+def test_streamed_list_and_log_print_what_the_whole_ledger_gives(plitool: Plitool, case_root: Path,
+                                                                tmp_path: Path) -> None:
+    synth_items(case_root, 25, note_every=4)
+    _add(plitool, tmp_path, "a.txt")
+    _add(plitool, tmp_path, "a.txt")
+    streamed = {c: plitool(c, "--json").out for c in ("list", "log")}
+    _index(case_root).unlink()
+    _index(case_root).mkdir()  # list now builds every item in memory, as before
+    whole = {c: plitool(c, "--json").out for c in ("list", "log")}
+    assert streamed == whole
+    listed = json.loads(streamed["list"])
+    assert [i["id"] for i in listed] == [f"E-{n:04d}" for n in range(1, 27)]
+    assert listed[0]["events"] == 2 and listed[-1]["events"] == 2
+    assert len(json.loads(streamed["log"])) == len(lines(case_root))
+
+
 def test_appends_made_without_the_index_are_picked_up(plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
     synth_items(case_root, 20)
     _add(plitool, tmp_path, "a.txt")
