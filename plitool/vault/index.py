@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 INDEX_FILE = "index.sqlite"
 SCHEMA = 1
-CHUNK = 8 * 1024 * 1024
+CHUNK = 1024 * 1024
 EVENT_BATCH = 5000
 
 _SCHEMA_SQL = """
@@ -151,7 +151,14 @@ class _Feeder:
             entry, obj = decode_entry(raw)
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise _Unusable from exc
-        if entry.seq != self.seq + 1 or entry.prev != self.last or canonical_json(obj) != raw:
+        if canonical_json(obj) != raw:
+            raise _Unusable
+        self.feed_entry(entry, offset)
+
+    def feed_entry(self, entry: Entry, offset: int) -> None:
+        """An entry already decoded (or just encoded by this process: canonical by construction)."""
+        raw = entry.raw
+        if entry.seq != self.seq + 1 or entry.prev != self.last:
             raise _Unusable
         if self.checker.check(entry):
             raise _Unusable
@@ -478,7 +485,7 @@ class LedgerIndex:
                 feeder = _Feeder(conn, state, view.size, view.last_digest, list(view.edge), {checkpoint.size})
                 offset = view.byte_length
                 for e in new:
-                    feeder.feed(e.raw, offset)
+                    feeder.feed_entry(e, offset)
                     offset += len(e.raw) + 1
                 feeder.flush()
                 if offset != now[2] or feeder.roots.get(checkpoint.size) != checkpoint.root:

@@ -35,7 +35,7 @@ from ..i18n import _
 from .journal import IntakeJournal
 from .index import IndexedLedger
 from .ledger import NewEvent, iso_utc, utc_now
-from .store import ObjectStore
+from .store import READ_ONLY, ObjectStore
 from .times import check_collection_time, read_in_zone
 
 #: Tags naming the legal elements an item supports (legal-basis.md §2); free tags are allowed.
@@ -260,26 +260,31 @@ def _hash_and_store(
 ) -> list[tuple[bytes, HashResult]]:
     """Read each file once (copying it to staging when there is a journal), then link into the store."""
     hashed: list[tuple[bytes, HashResult]] = []
-    staged: list[Path] = []  # every staging file made, removed in all cases once done
+    staged: list[str] = []  # every staging file made, removed in all cases once done
+    batch = store.staging_batch(journal.staging_prefix) if journal is not None else None
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash") as pool:
             for path in plan.files:
-                if journal is not None:
-                    sink, temp = store.open_staging(journal.staging_prefix)
+                if batch is not None:
+                    fd, temp = batch.open()
                     staged.append(temp)
-                    with sink:
+                    with os.fdopen(fd, "wb", buffering=0) as sink:
                         hashed.append((path, _hash_source(path, algorithms, sink=sink, progress=progress, executor=pool)))
+                        os.fchmod(fd, READ_ONLY)  # read-only before it is linked into the store
                 else:
                     hashed.append((path, _hash_source(path, algorithms, progress=progress, executor=pool)))
         if journal is not None and staged:
             sync_filesystem(case.paths.staging)
             journal.record_objects([r.digests["sha256"] for _path, r in hashed])
             for temp, (_path, result) in zip(staged, hashed, strict=True):
-                store.commit(temp, result.digests["sha256"], result.size)
+                store.commit(temp, result.digests["sha256"], result.size, read_only=True)
             sync_filesystem(case.paths.objects)
     finally:
         for temp in staged:
-            temp.unlink(missing_ok=True)
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
     return hashed
 
 
