@@ -1,6 +1,6 @@
 """Scale benchmark (issue 12): per-command cost against the case's size, side by side in one run.
 
-    python bench/scale.py [--sizes 10000,100000,1000000] [--runs 3] [--baseline /work/main]
+    python bench/scale.py [--sizes 10000,100000,1000000] [--runs 3] [--baseline /work/main] [--intake-files 10000]
 
 For each size a case is built directly (the ledger's lines and checkpoint are generated as
 plitool writes them: ``tests/attacks/forge.synth_items``, no 10^n ``add`` runs), then each
@@ -111,18 +111,61 @@ def bench_size(tree: Path, case: Path, size: int, runs: int, work: Path, label: 
     return out
 
 
+def bench_intake(tree: Path, work: Path, files: int, runs: int) -> dict[str, float]:
+    """``add -r`` of ``files`` × 4 KB (copy mode) beside ``cp -r`` + ``sync -f`` and ``hashdeep``."""
+    src = work / "intake-src"
+    if not src.exists():
+        for n in range(files):
+            folder = src / f"d{n // 1000}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"f{n}.bin").write_bytes(os.urandom(4096))
+    subprocess.run(["sh", "-c", f"cat {src}/*/* > /dev/null"], check=True)
+
+    def add() -> tuple[float, float]:
+        case = build_case(work, 0)
+        try:
+            return run(tree, ["add", "-r", str(src)], case)
+        finally:
+            shutil.rmtree(case)
+
+    def cp_sync() -> float:
+        dest = work / "cp-dest"
+        shutil.rmtree(dest, ignore_errors=True)
+        start = time.perf_counter()
+        subprocess.run(["sh", "-c", f"cp -r {src} {dest} && sync -f {dest}"], check=True)
+        took = time.perf_counter() - start
+        shutil.rmtree(dest)
+        return took
+
+    def hashdeep() -> float:
+        start = time.perf_counter()
+        subprocess.run(["hashdeep", "-c", "sha256", "-r", str(src)], check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    plitool, _peak = median(runs, add)
+    reference = statistics.median(cp_sync() for _ in range(runs))
+    hashed = statistics.median(hashdeep() for _ in range(runs)) if shutil.which("hashdeep") else float("nan")
+    return {"add -r": plitool, "cp -r + sync -f": reference, "hashdeep -c sha256 -r": hashed}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated item counts (10^6 takes long)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="another plitool tree to run beside this one")
     parser.add_argument("--work", type=Path, help="folder for the cases (default: a temporary one)")
+    parser.add_argument("--intake-files", type=int, default=0,
+                        help="also time add -r of this many 4 KB files beside cp -r + sync -f and hashdeep (e.g. 10000)")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    sizes = [int(s) for s in args.sizes.split(",") if s and int(s)]
     trees = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     work = args.work or Path(tempfile.mkdtemp(prefix="plitool-scale-"))
     results: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
+    intake: dict[str, dict[str, float]] = {}
     try:
+        if args.intake_files:
+            for label, tree in trees:
+                intake[label] = bench_intake(tree, work, args.intake_files, args.runs)
         for size in sizes:
             for label, tree in trees:
                 case = build_case(work, size)
@@ -134,6 +177,12 @@ def main() -> None:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
     print(f"load: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    for label, got in intake.items():
+        ref, hd = got["cp -r + sync -f"], got["hashdeep -c sha256 -r"]
+        print(f"{label}: add -r of {args.intake_files:,} x 4 KB {got['add -r']:.2f} s; ÷ (cp -r + sync -f) "
+              f"{got['add -r'] / ref:.2f} (target <= 1.5); ÷ hashdeep {got['add -r'] / hd:.2f} (target <= 3)")
+    if not sizes:
+        return
     measures = list(next(iter(results.values())))
     header = "| measure | tree | " + " | ".join(f"{s:,} items" for s in sizes) + " | growth per x10 |"
     print(header)
