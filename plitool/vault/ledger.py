@@ -225,7 +225,7 @@ def iter_ledger(path: Path) -> Iterator[Entry]:
         pending = b""
         while True:
             try:
-                chunk = fh.read(8 * 1024 * 1024)
+                chunk = fh.read(1024 * 1024)
             except OSError as exc:
                 raise StorageError(_("cannot read the ledger {path}: {error}").format(path=path, error=exc)) from exc
             if not chunk:
