@@ -99,7 +99,8 @@ class _Unusable(Exception):
 
 
 class _DbState(MeaningState):
-    """The meaning rules' memory, in the index (reads see the open transaction's own writes)."""
+    """The meaning rules' memory, in the index. New items wait in memory and are written in
+    batches (:meth:`flush`); reads look there first, then in the open transaction."""
 
     def __init__(self, conn: sqlite3.Connection, items: int, latest_seq: int | None, latest_text: str) -> None:
         super().__init__()
@@ -108,12 +109,22 @@ class _DbState(MeaningState):
         self.latest_seq = latest_seq
         self.latest_text = latest_text
         self.latest_at = _parse_at(latest_text) if latest_text else None
+        self.pending: dict[str, FirstRecord] = {}
+        self.pending_shas: dict[str, str] = {}
 
     def first(self, item: str) -> FirstRecord | None:
+        if item in self.pending:
+            return self.pending[item]
+        if item == f"E-{self.items + 1:04d}":
+            # Every item indexed is E-0001 … E-<items> (an id out of order stops the check), so
+            # the next id was never added: no need to ask the database.
+            return None
         row = self.conn.execute("SELECT seq, size, digests FROM items WHERE id = ?", (item,)).fetchone()
         return None if row is None else FirstRecord(row[0], row[1], json.loads(row[2]))
 
     def owner_of(self, sha: str) -> str | None:
+        if sha in self.pending_shas:
+            return self.pending_shas[sha]
         row = self.conn.execute("SELECT item FROM shas WHERE sha = ?", (sha,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -121,12 +132,18 @@ class _DbState(MeaningState):
         return self.items
 
     def add_first(self, item: str, record: FirstRecord) -> None:
-        self.conn.execute("INSERT INTO items(id, seq, size, digests) VALUES (?, ?, ?, ?)",
-                          (item, record.seq, record.size, json.dumps(record.digests, sort_keys=True)))
+        self.pending[item] = record
         self.items += 1
 
     def add_sha(self, sha: str, item: str) -> None:
-        self.conn.execute("INSERT INTO shas(sha, item) VALUES (?, ?)", (sha, item))
+        self.pending_shas[sha] = item
+
+    def flush(self) -> None:
+        self.conn.executemany("INSERT INTO items(id, seq, size, digests) VALUES (?, ?, ?, ?)",
+                              [(item, r.seq, r.size, json.dumps(r.digests, sort_keys=True)) for item, r in self.pending.items()])
+        self.conn.executemany("INSERT INTO shas(sha, item) VALUES (?, ?)", list(self.pending_shas.items()))
+        self.pending.clear()
+        self.pending_shas.clear()
 
 
 @dataclass
@@ -178,6 +195,7 @@ class _Feeder:
     def flush(self) -> None:
         self.conn.executemany("INSERT INTO events(seq, off, len, event, item) VALUES (?, ?, ?, ?, ?)", self.rows)
         self.rows.clear()
+        self.state.flush()
 
 
 def _lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, int]]:
