@@ -145,5 +145,11 @@ if command -v pdftoppm >/dev/null; then
   printf 'A stamped page: %s\n' "$work/bundle-page.png" >&2
 fi
 
+step "14. The ledger index: removed, rebuilt by one full check, then used"
+# The ledger index (issue 12): derived from the ledger, rebuilt whenever it is missing or stale.
+rm -f "$work/case/.plitool/index.sqlite" "$work/case/.plitool/index.sqlite-wal" "$work/case/.plitool/index.sqlite-shm"
+plitool show E-0001 >/dev/null  # one full check of the ledger rebuilds it; later commands read only what is new
+plitool list --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)), "items listed (streamed, one at a time)")'
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2

@@ -14,6 +14,7 @@ from .common import (
     byte_progress,
     case_zone,
     emit_json,
+    emit_json_array,
     err,
     human_size,
     json_option,
@@ -26,6 +27,8 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from rich.table import Table
 
     from ..vault.evidence import EvidenceItem
@@ -147,6 +150,17 @@ def _load_items(ctx: click.Context):  # type: ignore[no-untyped-def]
     return case, items
 
 
+def _load_item(ctx: click.Context, wanted: str):  # type: ignore[no-untyped-def]
+    """One item, from the ledger index when it vouches for the ledger (only its entries are read)."""
+    from ..vault.evidence import item_entries
+
+    case = open_case(ctx)
+    found = item_entries(case, wanted)
+    if found is None:
+        return _load_items(ctx)
+    return case, found
+
+
 # -- list -------------------------------------------------------------------------------------
 
 #: The evidence table's columns, in order: key, header. Which ones are shown depends on the width.
@@ -238,9 +252,16 @@ def evidence_table(rows: list[dict[str, str]], keys: list[str], widths: dict[str
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """The evidence table: id, name, size, collection time, tags, events and, if the width
     allows, digest prefixes (full records: --json)."""
+    if as_json:
+        from ..vault.evidence import stream_items
+
+        streamed = stream_items(open_case(ctx))
+        if streamed is not None:  # the index vouches for the ledger: one item at a time
+            emit_json_array(it.summary() for it in streamed)
+            return
     case, items = _load_items(ctx)
     if as_json:
-        emit_json([it.summary() for it in items.values()])
+        emit_json_array(it.summary() for it in items.values())
         return
     if not items:
         err().print(_("no evidence yet: add some with 'plitool add FILES'"), highlight=False, markup=False)
@@ -370,7 +391,7 @@ def show_cmd(ctx: click.Context, item_id: str, as_json: bool) -> None:
     """One item and its whole custody history, every recorded field in words."""
     from ..vault.evidence import get_items
 
-    case, items = _load_items(ctx)
+    case, items = _load_item(ctx, item_id)
     (item,) = get_items(items, [item_id])
     if as_json:
         emit_json({**item.summary(), "record": item.first, "history": [_entry_json(e) for e in item.events]})
@@ -398,15 +419,20 @@ def show_cmd(ctx: click.Context, item_id: str, as_json: bool) -> None:
 @click.pass_context
 def log_cmd(ctx: click.Context, item_filter: str | None, as_json: bool) -> None:
     """The custody ledger, one line per entry (every field: --json)."""
+    from ..vault.ledger import iter_ledger
+
     case = open_case(ctx)
-    entries = case.ledger.scan().entries
+    entries: Iterable[Entry]
     if item_filter:
         from ..vault.evidence import build_items, get_items
 
-        (it,) = get_items(build_items(entries), [item_filter])
-        entries = [e for e in entries if e.item == it.id]
+        all_entries = case.ledger.scan().entries
+        (it,) = get_items(build_items(all_entries), [item_filter])
+        entries = [e for e in all_entries if e.item == it.id]
+    else:
+        entries = iter_ledger(case.paths.ledger)  # the entries scan() keeps, read one at a time
     if as_json:
-        emit_json([_entry_json(e) for e in entries])
+        emit_json_array(_entry_json(e) for e in entries)
         return
     zone = case_zone(case)
     for e in entries:

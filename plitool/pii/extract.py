@@ -21,6 +21,7 @@ import base64
 import binascii
 import codecs
 import csv
+import functools
 import io
 import json
 import os
@@ -824,6 +825,17 @@ def _csv(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
 # -- JSON, JSON Lines, HAR -----------------------------------------------------------------
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _key_step(key: str) -> tuple[str, str | None]:
+    """A key's path step and the field it names: decided once per distinct key (a dump of a
+    million records repeats the same ten keys)."""
+    step = f".{key}" if _PLAIN_KEY.fullmatch(key) else f"[{json.dumps(key, ensure_ascii=False)}]"
+    return step, field_for_label(key)
+
+
 def _json_units(obj: Any, prefix: str, field: str | None = None, root: str = "$") -> Iterator[TextUnit]:
     """Every scalar of a JSON value, with a JSONPath-like location and the field its key names."""
     stack: list[tuple[Any, str, str | None]] = [(obj, root, field)]
@@ -831,9 +843,8 @@ def _json_units(obj: Any, prefix: str, field: str | None = None, root: str = "$"
         value, where, fld = stack.pop()
         if isinstance(value, dict):
             for key in reversed(list(value)):
-                k = str(key)
-                step = f".{k}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) else f"[{json.dumps(k, ensure_ascii=False)}]"
-                stack.append((value[key], where + step, field_for_label(k) or fld))
+                step, named = _key_step(str(key))
+                stack.append((value[key], where + step, named or fld))
         elif isinstance(value, list):
             for i in reversed(range(len(value))):
                 stack.append((value[i], f"{where}[{i}]", fld))

@@ -41,7 +41,7 @@ from ..errors import (
 )
 from ..fsutil import MAX_INPUT_BYTES, atomic_write, read_input, read_regular_file
 from ..i18n import _
-from ..vault.ledger import Checkpoint, Entry, NewEvent
+from ..vault.ledger import Checkpoint, Entry, LedgerScan, NewEvent
 from .timestamp import (
     REQUEST_HASHES,
     TokenVerdict,
@@ -354,7 +354,12 @@ def prepare_offline(case: Case, *, hash_name: str = "sha256") -> OfflineRequest:
     """Write the checkpoint and a request for it, to be carried to a machine that can reach a TSA."""
     _check_hash(hash_name)
     with case.locked():
-        cp, cp_bytes, _entries, _scan = _current_checkpoint(case)
+        view = case.ledger.checked()  # from the ledger index when it vouches for the prefix
+        if isinstance(view, LedgerScan):
+            cp = case.ledger.checkpoint_for(view.entries)
+        else:
+            cp = Checkpoint(case.origin, view.size, view.root())
+        cp_bytes = cp.text().encode("ascii")
         folder = seal_dir(case, cp.size)
         cp_path = _write_checkpoint_file(folder, cp_bytes)
         query = make_query(cp_bytes, hash_name)
@@ -708,12 +713,17 @@ def sealed_size(case: Case, entries: Sequence[Entry]) -> int:
 
     Cheap (no token is verified): for ``list`` and ``show``. ``verify`` checks the tokens.
     """
+    return sealed_size_of(case, entries, len(entries))
+
+
+def sealed_size_of(case: Case, entries: Sequence[Entry], total: int) -> int:
+    """:func:`sealed_size` over the ``sealed`` entries (others are skipped) of a ledger of ``total`` entries."""
     best = 0
     for entry in entries:
         if entry.event != "sealed":
             continue
         size = entry.data.get("checkpoint", {}).get("size")
-        if not isinstance(size, int) or size > len(entries) or size <= best:
+        if not isinstance(size, int) or size > total or size <= best:
             continue
         if any((case.paths.state / str(tok.get("tsr", ""))).is_file() for tok in entry.data.get("tokens", [])):
             best = size

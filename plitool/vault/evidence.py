@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnknownEvidence
 from ..i18n import _
 from .ledger import Entry
+
+if TYPE_CHECKING:
+    from .case import Case
 
 ITEM_PREFIX = "E-"
 
@@ -139,10 +142,53 @@ def mark_sealed(items: dict[str, EvidenceItem], sealed_size: int) -> None:
 def get_items(items: dict[str, EvidenceItem], ids: Iterable[str]) -> list[EvidenceItem]:
     out = []
     for raw in ids:
-        key = raw.strip().upper()
-        if key.isdigit():
-            key = item_id(int(key))
+        key = normalise_id(raw)
         if key not in items:
             raise UnknownEvidence(_("no evidence item {item!r} in this case (see 'plitool list')").format(item=raw))
         out.append(items[key])
     return out
+
+
+def normalise_id(raw: str) -> str:
+    key = raw.strip().upper()
+    return item_id(int(key)) if key.isdigit() else key
+
+
+def item_entries(case: Case, wanted: str) -> dict[str, EvidenceItem] | None:
+    """``{id: item}`` for one item (or ``{}`` when there is none), built from its own entries
+    through the ledger index, with ``sealed`` set; None when the index cannot vouch for the
+    ledger (the caller then reads it whole, as before)."""
+    from ..timestamps.seal import sealed_size_of
+
+    view = case.ledger.index.open_checked()
+    if view is None:
+        return None
+    key = normalise_id(wanted)
+    items = build_items(view.entries_of(key))
+    mark_sealed(items, sealed_size_of(case, view.sealed_entries(), view.size))
+    return items
+
+
+def stream_items(case: Case) -> Iterator[EvidenceItem] | None:
+    """Every item in id order, with ``sealed`` set, built one at a time from the ledger read in
+    order (an item with later events has them read back through the index): memory stays flat
+    whatever the case's size. None when the index cannot vouch for the ledger."""
+    from ..timestamps.seal import sealed_size_of
+
+    view = case.ledger.index.open_checked()
+    if view is None:
+        return None
+    sealed = sealed_size_of(case, view.sealed_entries(), view.size)
+    later = view.items_with_later_events()
+
+    def generate() -> Iterator[EvidenceItem]:
+        for entry in view.entries():
+            if entry.event != "added" or not isinstance(entry.item, str):
+                continue
+            built = build_items(view.entries_of(entry.item) if entry.item in later else [entry])
+            item = built.get(entry.item)
+            if item is not None and item.events[0].seq == entry.seq:
+                item.sealed = entry.seq <= sealed
+                yield item
+
+    return generate()

@@ -33,8 +33,9 @@ from ..fsutil import sync_filesystem
 from .hashing import HashResult, ProgressCallback, describe_file_type, hash_file
 from ..i18n import _
 from .journal import IntakeJournal
+from .index import IndexedLedger
 from .ledger import NewEvent, iso_utc, utc_now
-from .store import ObjectStore
+from .store import READ_ONLY, ObjectStore
 from .times import check_collection_time, read_in_zone
 
 #: Tags naming the legal elements an item supports (legal-basis.md §2); free tags are allowed.
@@ -228,7 +229,7 @@ def add_evidence(
         stated = read_in_zone(options.collected_at, case.config.zone)
         check_collection_time(stated, utc_now())
         options = replace(options, collected_at=stated)
-    case.ledger.require_healthy()  # fail before reading gigabytes, not after
+    case.ledger.checked()  # fail before reading gigabytes, not after
     plan = plan_intake(paths, options, case)
     if on_plan is not None:
         on_plan(plan)
@@ -259,26 +260,31 @@ def _hash_and_store(
 ) -> list[tuple[bytes, HashResult]]:
     """Read each file once (copying it to staging when there is a journal), then link into the store."""
     hashed: list[tuple[bytes, HashResult]] = []
-    staged: list[Path] = []  # every staging file made, removed in all cases once done
+    staged: list[str] = []  # every staging file made, removed in all cases once done
+    batch = store.staging_batch(journal.staging_prefix) if journal is not None else None
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash") as pool:
             for path in plan.files:
-                if journal is not None:
-                    sink, temp = store.open_staging(journal.staging_prefix)
+                if batch is not None:
+                    fd, temp = batch.open()
                     staged.append(temp)
-                    with sink:
+                    with os.fdopen(fd, "wb", buffering=0) as sink:
                         hashed.append((path, _hash_source(path, algorithms, sink=sink, progress=progress, executor=pool)))
+                        os.fchmod(fd, READ_ONLY)  # read-only before it is linked into the store
                 else:
                     hashed.append((path, _hash_source(path, algorithms, progress=progress, executor=pool)))
         if journal is not None and staged:
             sync_filesystem(case.paths.staging)
             journal.record_objects([r.digests["sha256"] for _path, r in hashed])
             for temp, (_path, result) in zip(staged, hashed, strict=True):
-                store.commit(temp, result.digests["sha256"], result.size)
+                store.commit(temp, result.digests["sha256"], result.size, read_only=True)
             sync_filesystem(case.paths.objects)
     finally:
         for temp in staged:
-            temp.unlink(missing_ok=True)
+            try:
+                os.unlink(temp)
+            except FileNotFoundError:
+                pass
     return hashed
 
 
@@ -317,10 +323,16 @@ def _record(
         "stored": "copy" if options.copy else "reference",
     }
     with case.locked():
-        scan = case.ledger.require_healthy()
-        items = build_items(scan.entries)
-        by_digest = {it.sha256: it.id for it in items.values()}
-        next_number = len(items) + 1
+        scan = case.ledger.checked()
+        by_digest: dict[str, str] = {}
+        if isinstance(scan, IndexedLedger):  # the index answers per digest: nothing else is read
+            known: Callable[[str], str | None] = lambda sha: by_digest.get(sha) or scan.item_for_sha(sha)  # noqa: E731
+            next_number = scan.items + 1
+        else:
+            items = build_items(scan.entries)
+            by_digest = {it.sha256: it.id for it in items.values()}
+            known = by_digest.get
+            next_number = len(items) + 1
         events: list[NewEvent] = []
         for path, result in hashed:
             sha = result.digests["sha256"]
@@ -331,8 +343,9 @@ def _record(
                 "digests": result.digests,
                 **common,
             }
-            if sha in by_digest:
-                ident, kind = by_digest[sha], "re-collected"
+            found = known(sha)
+            if found is not None:
+                ident, kind = found, "re-collected"
             else:
                 ident, kind = item_id(next_number), "added"
                 next_number += 1
@@ -344,5 +357,6 @@ def _record(
                     _("{item} ({path}) is empty (0 bytes); recorded anyway: an empty file is still a fact").format(
                         item=ident, path=_display(path))
                 )
-        case.ledger.append(events, scan=scan)
-        report.checkpoint_size = len(scan.entries)
+        appended = case.ledger.append(events, scan=scan)
+        report.checkpoint_size = appended[-1].seq if appended else (
+            scan.size if isinstance(scan, IndexedLedger) else len(scan.entries))

@@ -21,16 +21,19 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import merkle
 from ..errors import InputNotFound, LedgerDamaged, OutputExists, PlitoolError, StorageError
-from ..fsutil import atomic_write, read_regular_file
+from ..fsutil import atomic_write, open_for_reading, read_regular_file
 from ..i18n import _, ngettext
+
+if TYPE_CHECKING:
+    from .index import IndexedLedger, LedgerIndex
 
 #: How far an entry's ``at`` may lie before the entry preceding it: a clock corrected by NTP
 #: steps back by seconds; more than this is an entry written out of order (or forged).
@@ -131,11 +134,12 @@ def encode_entry(seq: int, prev: str, at: str, event: NewEvent) -> bytes:
     )
 
 
-def _decode(raw: bytes) -> Entry:
+def decode_entry(raw: bytes) -> tuple[Entry, dict[str, Any]]:
+    """The entry a line holds, and the object parsed from it (for the canonical-form check)."""
     obj = json.loads(raw.decode("utf-8"))
     if not isinstance(obj, dict):
         raise ValueError("not an object")
-    return Entry(
+    entry = Entry(
         seq=int(obj["seq"]),
         prev=str(obj["prev"]),
         at=str(obj["at"]),
@@ -144,6 +148,11 @@ def _decode(raw: bytes) -> Entry:
         data=dict(obj.get("data") or {}),
         raw=raw,
     )
+    return entry, obj
+
+
+def _decode(raw: bytes) -> Entry:
+    return decode_entry(raw)[0]
 
 
 def scan_ledger(path: Path) -> LedgerScan:
@@ -203,6 +212,33 @@ def scan_ledger(path: Path) -> LedgerScan:
     return LedgerScan(entries, problems, tail, altered)
 
 
+def iter_ledger(path: Path) -> Iterator[Entry]:
+    """The entries :func:`scan_ledger` keeps (every complete line that parses), read one at a
+    time and checked for nothing: for output that must not hold a million entries in memory."""
+    try:
+        fh = open_for_reading(path)
+    except InputNotFound:
+        return
+    except PlitoolError as exc:
+        raise StorageError(_("cannot read the ledger {path}: {error}").format(path=path, error=exc)) from exc
+    with fh:
+        pending = b""
+        while True:
+            try:
+                chunk = fh.read(1024 * 1024)
+            except OSError as exc:
+                raise StorageError(_("cannot read the ledger {path}: {error}").format(path=path, error=exc)) from exc
+            if not chunk:
+                return  # what is left in ``pending`` is an incomplete last line: scan_ledger skips it too
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for raw in lines:
+                try:
+                    yield _decode(raw)
+                except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                    continue
+
+
 def _parse_at(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -246,6 +282,135 @@ class MeaningProblem:
     message: str
 
 
+@dataclass(frozen=True)
+class FirstRecord:
+    """What an item's first ``added`` entry recorded, as far as the meaning rules need it."""
+
+    seq: int
+    size: int
+    digests: dict[str, str]
+
+
+class MeaningState:
+    """What :class:`MeaningChecker` remembers between entries: items, their digests, the latest time.
+
+    This one keeps it in memory; the ledger index (``index.py``) keeps it in SQLite, so that the
+    entries appended since the last check are judged without reading the ones before them.
+    """
+
+    def __init__(self) -> None:
+        self._firsts: dict[str, FirstRecord] = {}
+        self._by_sha: dict[str, str] = {}
+        self.latest_seq: int | None = None
+        self.latest_text = ""
+        self.latest_at: datetime | None = None
+
+    def first(self, item: str) -> FirstRecord | None:
+        return self._firsts.get(item)
+
+    def owner_of(self, sha: str) -> str | None:
+        return self._by_sha.get(sha)
+
+    def count(self) -> int:
+        return len(self._firsts)
+
+    def add_first(self, item: str, record: FirstRecord) -> None:
+        self._firsts[item] = record
+
+    def add_sha(self, sha: str, item: str) -> None:
+        self._by_sha[sha] = item
+
+
+class MeaningChecker:
+    """The rules of :func:`check_meaning`, one entry at a time, over a :class:`MeaningState`."""
+
+    def __init__(self, state: MeaningState | None = None) -> None:
+        self.state = state if state is not None else MeaningState()
+
+    def check(self, e: Entry) -> list[MeaningProblem]:
+        out: list[MeaningProblem] = []
+        st = self.state
+
+        def bad(message: str) -> None:
+            out.append(MeaningProblem(e.seq, message))
+
+        at = _parse_at(e.at)
+        if at is None:
+            bad(_("ledger entry #{seq} has no valid time ('at' is {at!r})").format(seq=e.seq, at=e.at))
+        elif st.latest_seq is not None and st.latest_at is not None and at < st.latest_at - CLOCK_TOLERANCE:
+            bad(_("ledger entry #{seq} is dated {at}, before entry #{prev} ({prev_at}): time in the ledger never "
+                  "runs backwards by more than {minutes} minutes").format(
+                seq=e.seq, at=e.at, prev=st.latest_seq, prev_at=st.latest_text,
+                minutes=int(CLOCK_TOLERANCE.total_seconds() // 60)))
+        if at is not None and (st.latest_at is None or at > st.latest_at):
+            st.latest_seq, st.latest_text, st.latest_at = e.seq, e.at, at
+        if at is not None and e.event in ("added", "re-collected"):
+            _check_intake_times(e, at, bad)
+
+        if e.event not in EVENTS:
+            bad(_("ledger entry #{seq} records an unknown event {event!r}").format(seq=e.seq, event=e.event))
+            return out
+        if e.event == "created":
+            if e.seq != 1:
+                bad(_("ledger entry #{seq} is a second 'created' entry: a case is created once, by entry #1").format(seq=e.seq))
+            return out
+        if e.seq == 1:
+            bad(_("ledger entry #1 is a {event!r} entry: the ledger starts with the case's 'created' entry").format(event=e.event))
+        if e.event in ITEMLESS_EVENTS:
+            if e.item is not None:
+                bad(_("ledger entry #{seq} ({event}) names item {item}: this event never names one").format(
+                    seq=e.seq, event=e.event, item=e.item))
+            return out
+        if e.item is None:
+            if e.event != "note":
+                bad(_("ledger entry #{seq} ({event}) names no item").format(seq=e.seq, event=e.event))
+            return out
+        item = str(e.item)
+        if e.event == "added":
+            known = st.first(item)
+            if known is not None:
+                bad(_("ledger entry #{seq} adds {item} again (first added by entry #{first}): an item is added exactly "
+                      "once").format(seq=e.seq, item=item, first=known.seq))
+                return out
+            if not _valid_record(e.data):
+                bad(_("ledger entry #{seq} adds {item} without valid digests and size").format(seq=e.seq, item=item))
+                return out
+            expected = f"E-{st.count() + 1:04d}"
+            if item != expected:
+                bad(_("ledger entry #{seq} adds {item}, but the next id is {expected}: ids are given in order").format(
+                    seq=e.seq, item=item, expected=expected))
+            sha = e.data["digests"]["sha256"]
+            other = st.owner_of(sha)
+            if other is not None:
+                bad(_("ledger entry #{seq} adds {item} with the same content as {other}: the same content is "
+                      "re-collected, never added twice").format(seq=e.seq, item=item, other=other))
+            else:
+                st.add_sha(sha, item)
+            st.add_first(item, FirstRecord(e.seq, e.data["size"], dict(e.data["digests"])))
+            return out
+        first = st.first(item)
+        if first is None:
+            bad(_("ledger entry #{seq} ({event}) names {item}, which no earlier entry added").format(
+                seq=e.seq, event=e.event, item=item))
+            return out
+        if e.event == "re-collected":
+            recorded = first.digests
+            digests = e.data.get("digests")
+            same = (
+                _valid_record(e.data)
+                and isinstance(digests, dict)
+                and e.data.get("size") == first.size
+                and all(recorded[a] == d for a, d in digests.items() if a in recorded)
+            )
+            if not same:
+                bad(_("ledger entry #{seq} re-collects {item} with other digests or size than entry #{first} "
+                      "recorded: an item's digests and size never change").format(seq=e.seq, item=item, first=first.seq))
+        elif e.event == "exported" and e.data.get("sha256") not in (None, first.digests["sha256"]):
+            bad(_("ledger entry #{seq} exports {item} with another sha256 than entry #{first} recorded: an item's "
+                  "digests never change").format(seq=e.seq, item=item, first=first.seq))
+        return out
+
+
 def check_meaning(entries: Iterable[Entry]) -> list[MeaningProblem]:
     """What the entries say, checked against what plitool ever writes (a chain shows none of this).
 
@@ -254,87 +419,10 @@ def check_meaning(entries: Iterable[Entry]) -> list[MeaningProblem]:
     a size that change, an event about an item nobody added, a time running backwards. Each
     problem names the entry and the rule it breaks.
     """
+    checker = MeaningChecker()
     out: list[MeaningProblem] = []
-    firsts: dict[str, Entry] = {}  # item -> its (first) 'added' entry
-    by_sha: dict[str, str] = {}
-    latest: Entry | None = None  # the entry with the latest time so far
-    latest_at: datetime | None = None
     for e in entries:
-        def bad(message: str, e: Entry = e) -> None:
-            out.append(MeaningProblem(e.seq, message))
-
-        at = _parse_at(e.at)
-        if at is None:
-            bad(_("ledger entry #{seq} has no valid time ('at' is {at!r})").format(seq=e.seq, at=e.at))
-        elif latest is not None and latest_at is not None and at < latest_at - CLOCK_TOLERANCE:
-            bad(_("ledger entry #{seq} is dated {at}, before entry #{prev} ({prev_at}): time in the ledger never "
-                  "runs backwards by more than {minutes} minutes").format(
-                seq=e.seq, at=e.at, prev=latest.seq, prev_at=latest.at,
-                minutes=int(CLOCK_TOLERANCE.total_seconds() // 60)))
-        if at is not None and (latest_at is None or at > latest_at):
-            latest, latest_at = e, at
-        if at is not None and e.event in ("added", "re-collected"):
-            _check_intake_times(e, at, bad)
-
-        if e.event not in EVENTS:
-            bad(_("ledger entry #{seq} records an unknown event {event!r}").format(seq=e.seq, event=e.event))
-            continue
-        if e.event == "created":
-            if e.seq != 1:
-                bad(_("ledger entry #{seq} is a second 'created' entry: a case is created once, by entry #1").format(seq=e.seq))
-            continue
-        if e.seq == 1:
-            bad(_("ledger entry #1 is a {event!r} entry: the ledger starts with the case's 'created' entry").format(event=e.event))
-        if e.event in ITEMLESS_EVENTS:
-            if e.item is not None:
-                bad(_("ledger entry #{seq} ({event}) names item {item}: this event never names one").format(
-                    seq=e.seq, event=e.event, item=e.item))
-            continue
-        if e.item is None:
-            if e.event != "note":
-                bad(_("ledger entry #{seq} ({event}) names no item").format(seq=e.seq, event=e.event))
-            continue
-        item = str(e.item)
-        if e.event == "added":
-            if item in firsts:
-                bad(_("ledger entry #{seq} adds {item} again (first added by entry #{first}): an item is added exactly "
-                      "once").format(seq=e.seq, item=item, first=firsts[item].seq))
-                continue
-            if not _valid_record(e.data):
-                bad(_("ledger entry #{seq} adds {item} without valid digests and size").format(seq=e.seq, item=item))
-                continue
-            expected = f"E-{len(firsts) + 1:04d}"
-            if item != expected:
-                bad(_("ledger entry #{seq} adds {item}, but the next id is {expected}: ids are given in order").format(
-                    seq=e.seq, item=item, expected=expected))
-            sha = e.data["digests"]["sha256"]
-            if sha in by_sha:
-                bad(_("ledger entry #{seq} adds {item} with the same content as {other}: the same content is "
-                      "re-collected, never added twice").format(seq=e.seq, item=item, other=by_sha[sha]))
-            else:
-                by_sha[sha] = item
-            firsts[item] = e
-            continue
-        first = firsts.get(item)
-        if first is None:
-            bad(_("ledger entry #{seq} ({event}) names {item}, which no earlier entry added").format(
-                seq=e.seq, event=e.event, item=item))
-            continue
-        if e.event == "re-collected":
-            recorded = first.data["digests"]
-            digests = e.data.get("digests")
-            same = (
-                _valid_record(e.data)
-                and isinstance(digests, dict)
-                and e.data.get("size") == first.data["size"]
-                and all(recorded[a] == d for a, d in digests.items() if a in recorded)
-            )
-            if not same:
-                bad(_("ledger entry #{seq} re-collects {item} with other digests or size than entry #{first} "
-                      "recorded: an item's digests and size never change").format(seq=e.seq, item=item, first=first.seq))
-        elif e.event == "exported" and e.data.get("sha256") not in (None, first.data["digests"]["sha256"]):
-            bad(_("ledger entry #{seq} exports {item} with another sha256 than entry #{first} recorded: an item's "
-                  "digests never change").format(seq=e.seq, item=item, first=first.seq))
+        out += checker.check(e)
     return out
 
 
@@ -370,6 +458,7 @@ class Ledger:
         self.path = path
         self.checkpoints_dir = checkpoints_dir
         self.origin = origin
+        self._index: LedgerIndex | None = None
 
     def scan(self) -> LedgerScan:
         return scan_ledger(self.path)
@@ -385,7 +474,7 @@ class Ledger:
         # Checkpoints too: a ledger cut short or with its last entry edited still chains, and
         # appending to it would bury the damage under new entries.
         problems = scan.problems or [p.message for p in check_meaning(scan.entries)] or \
-            check_checkpoints(self, scan.entries)[0]
+            check_checkpoints(self, scan.entries)[0] or seal_root_problems(scan.entries)
         if problems:
             raise LedgerDamaged(
                 _("the ledger is damaged, so nothing more is appended to it: {problem}; "
@@ -393,13 +482,34 @@ class Ledger:
             )
         return scan
 
+    @property
+    def index(self) -> LedgerIndex:
+        from .index import LedgerIndex
+
+        if self._index is None:
+            self._index = LedgerIndex(self)
+        return self._index
+
+    def checked(self) -> LedgerScan | IndexedLedger:
+        """What :meth:`require_healthy` establishes, answered from the ledger index when it can
+        vouch for the ledger's prefix (then only the entries appended since are read): see
+        ``index.py`` for what that trusts. Raises like :meth:`require_healthy` otherwise."""
+        view = self.index.open_checked()
+        return view if view is not None else self.require_healthy()
+
     def append(
-        self, events: Iterable[NewEvent], *, scan: LedgerScan | None = None, at: datetime | None = None
+        self, events: Iterable[NewEvent], *, scan: LedgerScan | IndexedLedger | None = None, at: datetime | None = None
     ) -> list[Entry]:
         """Append events durably (one write, one fsync) and write a checkpoint of the new head."""
-        scan = scan if scan is not None else self.require_healthy()
-        prev = scan.entries[-1].digest if scan.entries else GENESIS
-        seq = len(scan.entries)
+        from .index import IndexedLedger, _file_stat
+
+        events = list(events)
+        view = scan if scan is not None else self.checked()
+        if isinstance(view, IndexedLedger):
+            prev, seq = view.last_digest, view.size
+        else:
+            prev = view.entries[-1].digest if view.entries else GENESIS
+            seq = len(view.entries)
         stamp = iso_utc(at or utc_now())
         new: list[Entry] = []
         for ev in events:
@@ -413,18 +523,36 @@ class Ledger:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
-                view = memoryview(payload)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                if isinstance(view, IndexedLedger) and _file_stat(os.fstat(fd)) != view.stat:
+                    # changed since it was checked (even under the case lock): check it whole
+                    os.close(fd)
+                    fd = -1
+                    return self.append(events, scan=self.require_healthy(), at=at)
+                view_mem = memoryview(payload)
+                while view_mem:
+                    written = os.write(fd, view_mem)
+                    view_mem = view_mem[written:]
                 os.fsync(fd)
+                after = _file_stat(os.fstat(fd))
             finally:
-                os.close(fd)
+                if fd >= 0:
+                    os.close(fd)
         except OSError as exc:
             raise StorageError(_("cannot append to the ledger {path}: {reason}").format(
                 path=self.path, reason=exc.strerror)) from exc
-        all_entries = scan.entries + new
-        scan.entries = all_entries
+        if isinstance(view, IndexedLedger):
+            edge = list(view.edge)
+            for e in new:
+                merkle.compact_append(edge, e.leaf)
+            cp = Checkpoint(self.origin, seq, merkle.compact_root(edge))
+            try:
+                self.write_checkpoint(cp)
+            except PlitoolError as exc:
+                raise _recorded_but(new, exc) from exc
+            self.index.record_append(view, new, after, cp)
+            return new
+        all_entries = view.entries + new
+        view.entries = all_entries
         try:
             self.write_checkpoint(all_entries)
         except PlitoolError as exc:
@@ -434,9 +562,10 @@ class Ledger:
     def checkpoint_for(self, entries: list[Entry]) -> Checkpoint:
         return Checkpoint(self.origin, len(entries), merkle.root([e.leaf for e in entries]))
 
-    def write_checkpoint(self, entries: list[Entry]) -> Checkpoint:
-        """Write the checkpoint of this head; an existing checkpoint is never replaced."""
-        cp = self.checkpoint_for(entries)
+    def write_checkpoint(self, head: list[Entry] | Checkpoint) -> Checkpoint:
+        """Write the checkpoint of this head (all its entries, or its checkpoint already worked out
+        from the ledger index); an existing checkpoint is never replaced."""
+        cp = head if isinstance(head, Checkpoint) else self.checkpoint_for(head)
         path = self.checkpoint_path(cp.size)
         try:
             atomic_write(path, cp.text().encode("ascii"), overwrite=False)
@@ -453,6 +582,42 @@ class Ledger:
         if not self.checkpoints_dir.is_dir():
             return []
         return sorted(p for p in self.checkpoints_dir.iterdir() if CHECKPOINT_RE.match(p.name))
+
+
+def sealed_checkpoint(entry: Entry) -> tuple[int, bytes] | None:
+    """The (size, root) a ``sealed`` entry recorded, when it recorded them in a usable form."""
+    cp = entry.data.get("checkpoint")
+    if entry.event != "sealed" or not isinstance(cp, dict):
+        return None
+    size, root = cp.get("size"), cp.get("root")
+    if not isinstance(size, int) or isinstance(size, bool) or not isinstance(root, str):
+        return None
+    try:
+        return size, base64.b64decode(root, validate=True)
+    except ValueError:
+        return None
+
+
+def seal_root_problems(entries: Sequence[Entry], roots: Mapping[int, bytes] | None = None) -> list[str]:
+    """Seals whose recorded root is not the root of the ledger's prefix they name.
+
+    Checkpoint files can be rewritten along with a re-chained ledger; a ``sealed`` entry keeps
+    the root its TSAs signed, so a prefix changed under a seal shows here without checking a
+    token (``verify`` checks the tokens). ``roots`` may give the prefix roots already known.
+    """
+    sealed = [(e.seq, rec) for e in entries if e.event == "sealed" and (rec := sealed_checkpoint(e)) is not None]
+    sizes = [size for _seq, (size, _root) in sealed if 0 < size <= len(entries)]
+    if not sizes:
+        return []
+    known = dict(roots or {})
+    missing = [s for s in sizes if s not in known]
+    if missing:
+        known.update(merkle.roots_at([e.leaf for e in entries], missing))
+    return [
+        _("seal entry #{seq} recorded another root for the ledger's first {size} entries than they have now: "
+          "one of them was changed under the seal").format(seq=seq, size=size)
+        for seq, (size, root) in sealed if 0 < size <= len(entries) and known.get(size) != root
+    ]
 
 
 @dataclass

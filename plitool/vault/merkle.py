@@ -159,3 +159,37 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+# -- a compact range: the log's right edge, enough to extend it and to compute its root -----------
+
+CompactRange = list[tuple[int, bytes]]  # (subtree size, hash), sizes strictly decreasing
+
+
+def compact_append(stack: CompactRange, leaf: bytes) -> None:
+    """Add one leaf hash to the right edge of the tree (amortised O(1))."""
+    stack.append((1, leaf))
+    while len(stack) >= 2 and stack[-1][0] == stack[-2][0]:
+        (s, right), (_, left) = stack.pop(), stack.pop()
+        stack.append((2 * s, node_hash(left, right)))
+
+
+def compact_root(stack: CompactRange) -> bytes:
+    """The RFC 6962 root of the log whose right edge is ``stack``."""
+    if not stack:
+        return EMPTY_ROOT
+    acc = stack[-1][1]
+    for _, h in reversed(stack[:-1]):
+        acc = node_hash(h, acc)
+    return acc
+
+
+def compact_pack(stack: CompactRange) -> bytes:
+    """The right edge as bytes (8-byte size + 32-byte hash per subtree), for the ledger index."""
+    return b"".join(size.to_bytes(8, "big") + h for size, h in stack)
+
+
+def compact_unpack(blob: bytes) -> CompactRange:
+    if len(blob) % 40:
+        raise ValueError("a compact range is a whole number of 40-byte records")
+    return [(int.from_bytes(blob[i:i + 8], "big"), blob[i + 8:i + 40]) for i in range(0, len(blob), 40)]

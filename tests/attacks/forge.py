@@ -64,3 +64,62 @@ def blake3_hex(data: bytes) -> str:
     import blake3
 
     return blake3.blake3(data).hexdigest()  # type: ignore[no-any-return]
+
+
+def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int = 0) -> None:
+    """Append ``n`` well-formed 'added' entries (references to files that need not exist) and
+    the checkpoint of the new head, as plitool would have written them, without running ``add``
+    n times: a large case in seconds. With ``seal``, a last 'sealed' entry records the root of
+    the ledger before it (no token: what the index and ``add`` check is the recorded root)."""
+    import base64
+
+    from plitool.vault import merkle
+
+    old = lines(case_root)
+    leaves = [merkle.leaf_hash(raw) for raw in old]
+    prev = hashlib.sha256(old[-1]).hexdigest()
+    at = json.loads(old[-1])["at"]
+    out: list[bytes] = []
+    seq = len(old)
+    number = sum(1 for raw in old if json.loads(raw)["event"] == "added")
+
+    def emit(obj: dict[str, Any]) -> None:
+        nonlocal prev, seq
+        seq += 1
+        raw = canonical_json({**obj, "seq": seq, "prev": prev, "at": at})
+        out.append(raw)
+        leaves.append(merkle.leaf_hash(raw))
+        prev = hashlib.sha256(raw).hexdigest()
+
+    for i in range(n):
+        number += 1
+        item = f"E-{number:04d}"
+        sha = hashlib.sha256(b"synthetic item %d" % number).hexdigest()
+        emit({"event": "added", "item": item, "data": {
+            "digests": {"sha256": sha}, "size": 4096, "stored": "reference",
+            "original_path": f"/seized/dir{number // 1000}/file{number}.dat", "original_name": f"file{number}.dat",
+            "tags": ["harm"]}})
+        if note_every and i % note_every == 0:
+            emit({"event": "accessed", "item": item, "data": {"reason": "review"}})
+    if seal:
+        size = seq
+        emit({"event": "sealed", "item": None, "data": {
+            "checkpoint": {"size": size, "root": base64.b64encode(merkle.root(leaves[:size])).decode(),
+                           "file": f"timestamps/{size:010d}/checkpoint.txt", "sha256": "0" * 64},
+            "tokens": [], "failures": []}})
+    with ledger_path(case_root).open("ab") as fh:
+        fh.write(b"".join(raw + b"\n" for raw in out))
+    write_checkpoint(case_root, leaves)
+
+
+def write_checkpoint(case_root: Path, leaves: list[bytes]) -> Path:
+    """The checkpoint file of a ledger with these leaf hashes, as plitool writes it."""
+    import base64
+
+    from plitool.vault import merkle
+
+    meta = json.loads((case_root / ".plitool" / "case.json").read_text())
+    path = case_root / ".plitool" / "checkpoints" / f"{len(leaves):010d}.txt"
+    root = base64.b64encode(merkle.root(leaves)).decode()
+    path.write_text(f"plitool.case/{meta['id']}\n{len(leaves)}\n{root}\n")
+    return path

@@ -1,0 +1,520 @@
+"""A derived index of the custody ledger (``.plitool/index.sqlite``), so that a command's cost does
+not grow with the ledger's length.
+
+The ledger stays the only truth; the index is a cache of what a full check of it established:
+the verified prefix (its byte length, entry count, the SHA-256 of its last line, the right edge
+of its Merkle tree), the roots of the checkpoints it was checked against, each item's first
+record, and each entry's place in the file. It can be deleted at any time; the next command
+rebuilds it from the ledger (one full check, as every command did before it existed).
+
+How much the index is trusted, and why:
+
+* A command (``add``, ``show``, ``seal --offline`` …) accepts the verified prefix without reading
+  it again only when the ledger file's identity and times are exactly those recorded when the
+  prefix was checked (device, inode, size, ``mtime_ns`` and ``ctime_ns``; the change time cannot
+  be set back by a user), and every checkpoint file holds the root recorded for its size. Any
+  other change (the ledger grew without plitool recording it, a checkpoint appeared or changed,
+  the filesystem keeps only whole-second times) makes the command re-hash the prefix (one
+  SHA-256 per line, no JSON parsing) and compare its Merkle root with the recorded one before
+  checking only the new entries; any mismatch makes it check the whole ledger from the first
+  byte, as before, and refuse to append when that check fails.
+* The index proves nothing by itself: it lives in the same folder as the ledger, with no secret
+  an intruder lacks. Someone who edits an old ledger line *and* rewrites the index's recorded
+  file times hides the edit from ``add`` and ``show`` — but that person could equally re-chain
+  the ledger and rewrite the checkpoints, which no command short of ``verify`` catches either.
+  ``verify`` never uses the index: it reads and checks the ledger from its first byte, and the
+  seals' RFC 3161 tokens are what pin the ledger against a writer of this folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import stat as stat_mod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import merkle
+from ..errors import LedgerDamaged, PlitoolError, StorageError
+from ..fsutil import read_regular_file
+from ..i18n import _
+from .ledger import (
+    CHECKPOINT_RE,
+    GENESIS,
+    Checkpoint,
+    Entry,
+    FirstRecord,
+    MeaningChecker,
+    MeaningState,
+    _parse_at,
+    canonical_json,
+    decode_entry,
+    sealed_checkpoint,
+)
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+INDEX_FILE = "index.sqlite"
+SCHEMA = 1
+CHUNK = 1024 * 1024
+EVENT_BATCH = 5000
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS head(
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    schema INTEGER NOT NULL, origin TEXT NOT NULL,
+    dev INTEGER NOT NULL, ino INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+    entries INTEGER NOT NULL, last TEXT NOT NULL, edge BLOB NOT NULL,
+    latest_seq INTEGER, latest_text TEXT NOT NULL, items INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events(
+    seq INTEGER PRIMARY KEY, off INTEGER NOT NULL, len INTEGER NOT NULL, event TEXT NOT NULL, item TEXT);
+CREATE INDEX IF NOT EXISTS events_item ON events(item, seq) WHERE item IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_sealed ON events(seq) WHERE event = 'sealed';
+CREATE TABLE IF NOT EXISTS items(id TEXT PRIMARY KEY, seq INTEGER NOT NULL, size INTEGER NOT NULL,
+    digests TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS shas(sha TEXT PRIMARY KEY, item TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, root BLOB NOT NULL);
+"""
+
+#: (device, inode, size, mtime_ns, ctime_ns) of the ledger file
+FileStat = tuple[int, int, int, int, int]
+
+
+def _file_stat(st: os.stat_result) -> FileStat:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _fine_times(st: FileStat) -> bool:
+    """Whole-second times (FAT, some network filesystems) cannot tell two writes in one second apart."""
+    return bool(st[3] % 1_000_000_000 or st[4] % 1_000_000_000)
+
+
+class _Unusable(Exception):
+    """The index cannot answer for this ledger as it is: check it the slow way."""
+
+
+class _DbState(MeaningState):
+    """The meaning rules' memory, in the index. New items wait in memory and are written in
+    batches (:meth:`flush`); reads look there first, then in the open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, items: int, latest_seq: int | None, latest_text: str) -> None:
+        super().__init__()
+        self.conn = conn
+        self.items = items
+        self.latest_seq = latest_seq
+        self.latest_text = latest_text
+        self.latest_at = _parse_at(latest_text) if latest_text else None
+        self.pending: dict[str, FirstRecord] = {}
+        self.pending_shas: dict[str, str] = {}
+
+    def first(self, item: str) -> FirstRecord | None:
+        if item in self.pending:
+            return self.pending[item]
+        if item == f"E-{self.items + 1:04d}":
+            # Every item indexed is E-0001 … E-<items> (an id out of order stops the check), so
+            # the next id was never added: no need to ask the database.
+            return None
+        row = self.conn.execute("SELECT seq, size, digests FROM items WHERE id = ?", (item,)).fetchone()
+        return None if row is None else FirstRecord(row[0], row[1], json.loads(row[2]))
+
+    def owner_of(self, sha: str) -> str | None:
+        if sha in self.pending_shas:
+            return self.pending_shas[sha]
+        row = self.conn.execute("SELECT item FROM shas WHERE sha = ?", (sha,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def count(self) -> int:
+        return self.items
+
+    def add_first(self, item: str, record: FirstRecord) -> None:
+        self.pending[item] = record
+        self.items += 1
+
+    def add_sha(self, sha: str, item: str) -> None:
+        self.pending_shas[sha] = item
+
+    def flush(self) -> None:
+        self.conn.executemany("INSERT INTO items(id, seq, size, digests) VALUES (?, ?, ?, ?)",
+                              [(item, r.seq, r.size, json.dumps(r.digests, sort_keys=True)) for item, r in self.pending.items()])
+        self.conn.executemany("INSERT INTO shas(sha, item) VALUES (?, ?)", list(self.pending_shas.items()))
+        self.pending.clear()
+        self.pending_shas.clear()
+
+
+@dataclass
+class _Feeder:
+    """Checks entries one after the other (chain, canonical form, meaning) and indexes them."""
+
+    conn: sqlite3.Connection
+    state: _DbState
+    seq: int
+    last: str
+    edge: merkle.CompactRange
+    wanted: set[int]
+    roots: dict[int, bytes] = field(default_factory=dict)
+    sealed: list[tuple[int, tuple[int, bytes]]] = field(default_factory=list)
+    rows: list[tuple[int, int, int, str, str | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.checker = MeaningChecker(self.state)
+
+    def feed(self, raw: bytes, offset: int) -> None:
+        try:
+            entry, obj = decode_entry(raw)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise _Unusable from exc
+        if canonical_json(obj) != raw:
+            raise _Unusable
+        self.feed_entry(entry, offset)
+
+    def feed_entry(self, entry: Entry, offset: int) -> None:
+        """An entry already decoded (or just encoded by this process: canonical by construction)."""
+        raw = entry.raw
+        if entry.seq != self.seq + 1 or entry.prev != self.last:
+            raise _Unusable
+        if self.checker.check(entry):
+            raise _Unusable
+        self.seq += 1
+        self.last = hashlib.sha256(raw).hexdigest()
+        merkle.compact_append(self.edge, merkle.leaf_hash(raw))
+        if self.seq in self.wanted:
+            self.roots[self.seq] = merkle.compact_root(self.edge)
+        if entry.event == "sealed":
+            rec = sealed_checkpoint(entry)
+            if rec is not None:
+                self.sealed.append((entry.seq, rec))
+        self.rows.append((entry.seq, offset, len(raw), entry.event, entry.item if isinstance(entry.item, str) else None))
+        if len(self.rows) >= EVENT_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        self.conn.executemany("INSERT INTO events(seq, off, len, event, item) VALUES (?, ?, ?, ?, ?)", self.rows)
+        self.rows.clear()
+        self.state.flush()
+
+
+def _lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, int]]:
+    """Every complete line of the file between two offsets, with its offset; a partial end is unusable."""
+    carry = b""
+    carry_at = start
+    pos = start
+    while pos < end:
+        chunk = os.pread(fd, min(CHUNK, end - pos), pos)
+        if not chunk:
+            raise _Unusable  # the file shrank under us
+        pos += len(chunk)
+        blob = carry + chunk
+        parts = blob.split(b"\n")
+        carry = parts.pop()
+        at = carry_at
+        for line in parts:
+            yield line, at
+            at += len(line) + 1
+        carry_at = at
+    if carry:
+        raise _Unusable  # an incomplete last line: the slow path reports it
+
+
+@dataclass
+class IndexedLedger:
+    """A ledger checked to its end, answered from the index; :meth:`Ledger.append` extends it."""
+
+    index: LedgerIndex
+    size: int
+    byte_length: int
+    last_digest: str
+    edge: merkle.CompactRange
+    items: int
+    stat: FileStat
+
+    def root(self) -> bytes:
+        return merkle.compact_root(self.edge)
+
+    def item_for_sha(self, sha: str) -> str | None:
+        """The item first added with this content; its ``added`` line is read back to confirm it,
+        so that an index edited on its own cannot make ``add`` record a false re-collection."""
+        row = self.index.conn.execute(
+            "SELECT s.item, e.seq, e.off, e.len FROM shas s JOIN items i ON i.id = s.item "
+            "JOIN events e ON e.seq = i.seq WHERE s.sha = ?", (sha,)).fetchone()
+        if row is None:
+            return None
+        (entry,) = self.index.read_entries([(row[1], row[2], row[3])])
+        digests = entry.data.get("digests")
+        if entry.event != "added" or entry.item != row[0] or not isinstance(digests, dict) or digests.get("sha256") != sha:
+            raise self.index.disagrees()
+        return str(row[0])
+
+    def has_item(self, item: str) -> bool:
+        return self.index.conn.execute("SELECT 1 FROM items WHERE id = ?", (item,)).fetchone() is not None
+
+    def entries_of(self, item: str) -> list[Entry]:
+        """Every entry naming the item, read back from the ledger file at the places indexed."""
+        rows = self.index.conn.execute(
+            "SELECT seq, off, len FROM events WHERE item = ? AND seq <= ? ORDER BY seq", (item, self.size)).fetchall()
+        return self.index.read_entries(rows)
+
+    def entries(self) -> Iterator[Entry]:
+        """Every entry of the checked ledger, read in order, one at a time (memory stays flat)."""
+        fd = os.open(self.index.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            for raw, _off in _lines(fd, 0, self.byte_length):
+                yield decode_entry(raw)[0]
+        except _Unusable:
+            raise self.index.disagrees() from None
+        finally:
+            os.close(fd)
+
+    def items_with_later_events(self) -> set[str]:
+        """Items named by more than their ``added`` entry (usually few)."""
+        rows = self.index.conn.execute(
+            "SELECT item FROM events WHERE item IS NOT NULL AND seq <= ? GROUP BY item HAVING count(*) > 1", (self.size,))
+        return {str(r[0]) for r in rows}
+
+    def sealed_entries(self) -> list[Entry]:
+        rows = self.index.conn.execute(
+            "SELECT seq, off, len FROM events WHERE event = 'sealed' AND seq <= ? ORDER BY seq", (self.size,)).fetchall()
+        return self.index.read_entries(rows)
+
+
+class LedgerIndex:
+    """Opens, checks and extends the index of one ledger. Every failure means: read the ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.path = ledger.path.parent / INDEX_FILE
+        self._conn: sqlite3.Connection | None = None
+
+    # -- the database ------------------------------------------------------------------------
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            os.close(fd)
+        elif self.path.is_symlink() or not self.path.is_file():
+            raise _Unusable
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA_SQL)
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _discard(self) -> None:
+        """A damaged index file is only a lost cache: remove it, the next command rebuilds it."""
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except OSError:
+                pass
+
+    def disagrees(self) -> LedgerDamaged:
+        """The index points at lines that are not what it recorded: drop it (it is only a cache)."""
+        self._discard()
+        return LedgerDamaged(
+            _("the ledger index {path} does not match the ledger, so it was removed; run the command again "
+              "(it is rebuilt from the ledger), and 'plitool verify' to check the ledger").format(path=self.path))
+
+    def read_entries(self, rows: Sequence[tuple[int, int, int]]) -> list[Entry]:
+        """Entries read back from the ledger at indexed places (each line must be the entry indexed)."""
+        out = []
+        try:
+            fd = os.open(self.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError as exc:
+            raise StorageError(_("cannot read the ledger {path}: {reason}").format(
+                path=self.ledger.path, reason=exc.strerror)) from exc
+        try:
+            for seq, off, length in rows:
+                raw = os.pread(fd, length, off)
+                try:
+                    entry = decode_entry(raw)[0]
+                except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+                    entry = None
+                if entry is None or entry.seq != seq:
+                    raise self.disagrees()
+                out.append(entry)
+        finally:
+            os.close(fd)
+        return out
+
+    # -- checking ----------------------------------------------------------------------------
+
+    def open_checked(self) -> IndexedLedger | None:
+        """The ledger checked up to its end (cheaply when the index vouches for its prefix), or
+        None when it is not healthy or the index cannot be used: the caller then reads it whole."""
+        for attempt in (1, 2):
+            try:
+                return self._sync()
+            except _Unusable:
+                return None
+            except (sqlite3.DatabaseError, ValueError, json.JSONDecodeError):
+                if attempt == 2:
+                    return None
+                self._discard()
+            except (OSError, PlitoolError, sqlite3.Error):
+                return None
+        return None
+
+    def _checkpoint_files(self) -> list[tuple[int, bytes]]:
+        out = []
+        for path in self.ledger.checkpoint_files():
+            cp = Checkpoint.parse(read_regular_file(path, 64 * 1024).decode("ascii"))
+            match = CHECKPOINT_RE.match(path.name)
+            if cp.origin != self.ledger.origin or match is None or int(match.group(1)) != cp.size:
+                raise _Unusable
+            out.append((cp.size, cp.root))
+        return out
+
+    def _sync(self) -> IndexedLedger:
+        try:
+            checkpoints = self._checkpoint_files()
+        except (ValueError, UnicodeDecodeError, PlitoolError) as exc:
+            raise _Unusable from exc
+        fd = os.open(self.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            st = os.fstat(fd)
+            if not stat_mod.S_ISREG(st.st_mode):
+                raise _Unusable
+            now = _file_stat(st)
+            conn = self.conn
+            head = conn.execute("SELECT schema, origin, dev, ino, bytes, mtime_ns, ctime_ns, entries, last, edge, "
+                                "latest_seq, latest_text, items FROM head WHERE id = 1").fetchone()
+            usable = head is not None and head[0] == SCHEMA and head[1] == self.ledger.origin
+            if usable and tuple(head[2:7]) == now and _fine_times(now):
+                view = IndexedLedger(self, head[7], head[4], head[8], merkle.compact_unpack(head[9]), head[12], now)
+                if self._checkpoints_known(checkpoints, view.size):
+                    return view
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if usable and head[2:4] == now[:2] and now[2] >= head[4]:
+                    view = self._extend(fd, now, head, checkpoints)
+                else:
+                    view = self._rebuild(fd, now, checkpoints)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return view
+        finally:
+            os.close(fd)
+
+    def _checkpoints_known(self, checkpoints: list[tuple[int, bytes]], size: int) -> bool:
+        if size and not checkpoints:
+            return False
+        known = dict(self.conn.execute("SELECT size, root FROM checkpoints").fetchall())
+        return all(s <= size and known.get(s) == root for s, root in checkpoints)
+
+    def _extend(self, fd: int, now: FileStat, head: tuple[Any, ...], checkpoints: list[tuple[int, bytes]]) -> IndexedLedger:
+        """Re-hash the recorded prefix (no parsing), then check only the entries after it."""
+        size, length, last, edge_blob = head[7], head[4], head[8], head[9]
+        wanted = {s for s, _r in checkpoints}
+        edge: merkle.CompactRange = []
+        roots: dict[int, bytes] = {}
+        count, previous = 0, b""
+        for raw, _off in _lines(fd, 0, length):
+            count += 1
+            merkle.compact_append(edge, merkle.leaf_hash(raw))
+            if count in wanted:
+                roots[count] = merkle.compact_root(edge)
+            previous = raw
+        recorded_edge = merkle.compact_unpack(edge_blob)
+        if count != size or merkle.compact_root(edge) != merkle.compact_root(recorded_edge) or \
+                (hashlib.sha256(previous).hexdigest() if count else GENESIS) != last:
+            raise _Unusable  # the prefix is not the one checked: read the whole ledger
+        state = _DbState(self.conn, head[12], head[10], head[11])
+        feeder = _Feeder(self.conn, state, size, last, edge, wanted, roots)
+        return self._finish(feeder, fd, length, now, checkpoints)
+
+    def _rebuild(self, fd: int, now: FileStat, checkpoints: list[tuple[int, bytes]]) -> IndexedLedger:
+        conn = self.conn
+        for table in ("head", "events", "items", "shas", "checkpoints"):
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+        feeder = _Feeder(conn, _DbState(conn, 0, None, ""), 0, GENESIS, [], {s for s, _r in checkpoints})
+        return self._finish(feeder, fd, 0, now, checkpoints)
+
+    def _finish(self, feeder: _Feeder, fd: int, start: int, now: FileStat,
+                checkpoints: list[tuple[int, bytes]]) -> IndexedLedger:
+        for raw, off in _lines(fd, start, now[2]):
+            feeder.feed(raw, off)
+        feeder.flush()
+        self._check_roots(feeder, checkpoints)
+        return self._store_head(feeder, now)
+
+    def _check_roots(self, feeder: _Feeder, checkpoints: list[tuple[int, bytes]]) -> None:
+        """Every checkpoint file and every new seal names a root the ledger has at that size."""
+        if feeder.seq and not checkpoints:
+            raise _Unusable
+        known = dict(self.conn.execute("SELECT size, root FROM checkpoints").fetchall())
+        for size, root in checkpoints:
+            have = feeder.roots.get(size, known.get(size))
+            if size > feeder.seq or have != root:
+                raise _Unusable
+            self.conn.execute("INSERT OR REPLACE INTO checkpoints(size, root) VALUES (?, ?)", (size, root))
+            known[size] = root
+        for _seq, (size, root) in feeder.sealed:
+            if 0 < size <= feeder.seq and feeder.roots.get(size, known.get(size)) != root:
+                raise _Unusable  # changed under the seal, or a root we cannot tell here: the slow path decides
+
+    def _store_head(self, feeder: _Feeder, now: FileStat) -> IndexedLedger:
+        st = feeder.state
+        self.conn.execute(
+            "INSERT OR REPLACE INTO head(id, schema, origin, dev, ino, bytes, mtime_ns, ctime_ns, entries, last, edge, "
+            "latest_seq, latest_text, items) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (SCHEMA, self.ledger.origin, *now, feeder.seq, feeder.last, merkle.compact_pack(feeder.edge),
+             st.latest_seq, st.latest_text, st.items))
+        return IndexedLedger(self, feeder.seq, now[2], feeder.last, list(feeder.edge), st.items, now)
+
+    # -- after an append ---------------------------------------------------------------------
+
+    def record_append(self, view: IndexedLedger, new: Sequence[Entry], now: FileStat, checkpoint: Checkpoint) -> None:
+        """Index entries this process just appended to ``view`` (under the case lock).
+
+        Recorded only when the index still describes ``view``; otherwise it is left stale, and
+        the next command re-checks. Never raises: the index is a shortcut, not a record.
+        """
+        try:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                head = conn.execute("SELECT dev, ino, bytes, mtime_ns, ctime_ns, entries, latest_seq, latest_text, items "
+                                    "FROM head WHERE id = 1").fetchone()
+                if head is None or tuple(head[:5]) != view.stat or head[5] != view.size:
+                    raise _Unusable
+                state = _DbState(conn, head[8], head[6], head[7])
+                feeder = _Feeder(conn, state, view.size, view.last_digest, list(view.edge), {checkpoint.size})
+                offset = view.byte_length
+                for e in new:
+                    feeder.feed_entry(e, offset)
+                    offset += len(e.raw) + 1
+                feeder.flush()
+                if offset != now[2] or feeder.roots.get(checkpoint.size) != checkpoint.root:
+                    raise _Unusable
+                conn.execute("INSERT OR REPLACE INTO checkpoints(size, root) VALUES (?, ?)", (checkpoint.size, checkpoint.root))
+                fresh = self._store_head(feeder, now)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except (_Unusable, sqlite3.Error, OSError, ValueError):
+            return
+        view.size, view.byte_length, view.last_digest = fresh.size, fresh.byte_length, fresh.last_digest
+        view.edge, view.items, view.stat = fresh.edge, fresh.items, fresh.stat
