@@ -497,7 +497,7 @@ CASE_TOML = """\
 title = "快行出行等侵害个人信息民事公益诉讼案（虚构示例）"
 lang = "zh"
 court = "江海市中级人民法院"
-number = ""
+number = "江检民公诉〔2026〕1号"
 timezone = "Asia/Shanghai"
 
 [[parties]]
@@ -506,6 +506,18 @@ kind = "procuratorate"
 name = "江海市人民检察院"
 address = "江海市滨江区示范街1号"
 representative = "林正清（检察长）"
+
+# An individual plaintiff, used only by 'plitool draft tort' (one person's own complaint under
+# PIPL Art. 69); every other filing is the procuratorate's. She is made up like everyone here and
+# is none of the people in the generated tables.
+[[parties]]
+role = "plaintiff"
+kind = "individual"
+name = "苏晓雯"
+sex = "女"
+born = "1988-03-14"
+ethnicity = "汉族"
+address = "江海市北塘区示意巷7号"
 
 [[parties]]
 role = "defendant"
@@ -544,6 +556,7 @@ summary = "快行出行科技有限公司在快行出行App中嵌入艾德诺瓦
 period_start = "2025-11-01"
 period_end = "2026-10-20"
 pi_kinds = ["姓名", "手机号码", "收件地址", "快递运单号", "设备标识符"]
+sighting = "seized-list"
 minors = false
 benefit = 38500
 
