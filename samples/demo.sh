@@ -145,5 +145,10 @@ if command -v pdftoppm >/dev/null; then
   printf 'A stamped page: %s\n' "$work/bundle-page.png" >&2
 fi
 
+step "14. The complete fictional case QuickRide, end to end (plitool demo; the story: README, \"A complete case: QuickRide\")"
+# Raw evidence to filings on a fresh copy of samples/quickride/: attribution.json, the graph picture,
+# five drafts and the exhibit bundle in demo-case/quickride/ (the commands it ran: demo.log there).
+plitool demo --out "$work/quickride" --force
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2
