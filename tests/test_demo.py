@@ -203,3 +203,15 @@ def test_pyproject_ships_the_sample_as_package_data() -> None:
     assert "plitool.samples" in config["packages"]
     assert config["package-dir"]["plitool.samples"] == "samples"
     assert "quickride/**/*" in config["package-data"]["plitool.samples"]
+
+
+def test_a_failing_stage_names_its_command_and_passes_on_its_exit_code(tmp_path: Path) -> None:
+    from plitool.demo import DemoStepFailed, _Runner
+
+    with open(tmp_path / "demo.log", "w", encoding="utf-8") as log:
+        runner = _Runner(tmp_path, tmp_path / "no-case-here", log)
+        with pytest.raises(DemoStepFailed) as caught:
+            runner.run(["verify"])
+    assert caught.value.exit_code == 2  # no case: usage, as 'plitool verify' itself exits
+    assert "'plitool verify' failed with exit code 2" in str(caught.value)
+    assert "$ plitool verify" in (tmp_path / "demo.log").read_text("utf-8")
