@@ -215,3 +215,20 @@ def test_a_failing_stage_names_its_command_and_passes_on_its_exit_code(tmp_path:
     assert caught.value.exit_code == 2  # no case: usage, as 'plitool verify' itself exits
     assert "'plitool verify' failed with exit code 2" in str(caught.value)
     assert "$ plitool verify" in (tmp_path / "demo.log").read_text("utf-8")
+
+
+def test_demo_adds_the_evidence_in_the_order_run_sh_and_flows_yaml_use() -> None:
+    """plitool demo and samples/quickride/run.sh are two spellings of one pipeline: the same files
+    become the same E-ids (flows.yaml cites them), with the same tags and collection times."""
+    from plitool.demo import EVIDENCE
+
+    script = (QR / "run.sh").read_text("utf-8")
+    in_script = re.findall(r'plitool add "\$s/([^"]+)" --tag (\S+)', script)
+    in_script = [(rel, tags) for rel, tags in in_script if "$n" not in rel]
+    loop = re.search(r'for n in 01 02 03; do\s+plitool add "\$s/evidence/statement-\$n.docx" --tag (\S+)', script)
+    assert loop is not None
+    statements = [(f"evidence/statement-{n}.docx", loop.group(1)) for n in ("01", "02", "03")]
+    at = in_script.index(("evidence/seized-list-gbk.csv", "harm,causation")) + 1
+    expected = in_script[:at] + statements + in_script[at:]
+    assert [(rel, tags) for rel, tags, *_ in EVIDENCE] == expected
+    assert len(EVIDENCE) == 15
