@@ -16,7 +16,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-## make demo: run the whole pipeline on the fictional sample case (samples/) in demo-case/
+## make demo: run the whole pipeline on the fictional sample cases (samples/) in demo-case/, the
+## QuickRide case (plitool demo) in demo-case/quickride/
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash samples/demo.sh
 

@@ -151,5 +151,10 @@ rm -f "$work/case/.plitool/index.sqlite" "$work/case/.plitool/index.sqlite-wal" 
 plitool show E-0001 >/dev/null  # one full check of the ledger rebuilds it; later commands read only what is new
 plitool list --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)), "items listed (streamed, one at a time)")'
 
+step "15. The complete fictional case QuickRide, end to end (plitool demo; the story: README, \"A complete case: QuickRide\")"
+# Raw evidence to filings on a fresh copy of samples/quickride/: attribution.json, the graph picture,
+# five drafts and the exhibit bundle in demo-case/quickride/ (the commands it ran: demo.log there).
+plitool demo --out "$work/quickride" --force
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2

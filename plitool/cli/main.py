@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "draft": "plitool.cli.draft_cmds:draft_cmd",
     "bundle": "plitool.cli.bundle_cmds:bundle_cmd",
     "verify-bundle": "plitool.cli.bundle_cmds:verify_bundle_cmd",
+    "demo": "plitool.cli.demo_cmds:demo_cmd",
 }
 
 EXIT_CODES_HELP = """\b
@@ -66,7 +67,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 #: Sub-commands that open a case: each also takes ``--case DIR`` after its name.
-OPENS_NO_CASE = frozenset({"init", "verify-proof", "timestamp", "verify-bundle"})
+OPENS_NO_CASE = frozenset({"init", "verify-proof", "timestamp", "verify-bundle", "demo"})
 
 
 class PlitoolCliError(click.ClickException):

@@ -497,7 +497,7 @@ CASE_TOML = """\
 title = "快行出行等侵害个人信息民事公益诉讼案（虚构示例）"
 lang = "zh"
 court = "江海市中级人民法院"
-number = ""
+number = "江检民公诉〔2026〕1号"
 timezone = "Asia/Shanghai"
 
 [[parties]]
@@ -505,7 +505,20 @@ role = "plaintiff"
 kind = "procuratorate"
 name = "江海市人民检察院"
 address = "江海市滨江区示范街1号"
-representative = "林正清（检察长）"
+representative = "林正清"
+position = "检察长"
+
+# An individual plaintiff, used only by 'plitool draft tort' (one person's own complaint under
+# PIPL Art. 69); every other filing is the procuratorate's. She is made up like everyone here and
+# is none of the people in the generated tables.
+[[parties]]
+role = "plaintiff"
+kind = "individual"
+name = "苏晓雯"
+sex = "女"
+born = "1988-03-14"
+ethnicity = "汉族"
+address = "江海市北塘区示意巷7号"
 
 [[parties]]
 role = "defendant"
@@ -513,7 +526,7 @@ kind = "company"
 name = "快行出行科技有限公司"
 uscc = "{quickride}"
 address = "江海市滨江区示范街88号"
-representative = "周启航（法定代表人）"
+representative = "周启航"
 
 [[parties]]
 role = "defendant"
@@ -521,7 +534,7 @@ kind = "company"
 name = "艾德诺瓦数据科技有限公司"
 uscc = "{adnova}"
 address = "江海市云溪区样例路16号"
-representative = "韩书远（法定代表人）"
+representative = "韩书远"
 
 [[parties]]
 role = "defendant"
@@ -529,7 +542,7 @@ kind = "company"
 name = "汇联客服外包服务有限公司"
 uscc = "{contractor}"
 address = "江海市临港区虚构大道302号"
-representative = "曹文彬（法定代表人）"
+representative = "曹文彬"
 
 [[parties]]
 role = "third-party"
@@ -537,13 +550,14 @@ kind = "company"
 name = "速途快递有限公司"
 uscc = "{fastroute}"
 address = "江海市北塘区演示路9号"
-representative = "邓海川（法定代表人）"
+representative = "邓海川"
 
 [facts]
 summary = "快行出行科技有限公司在快行出行App中嵌入艾德诺瓦数据科技有限公司的统计SDK，自2025年11月起未经用户单独同意向该SDK提供手机号码和设备标识符；速途快递有限公司的客服外包商汇联客服外包服务有限公司员工于2026年8月导出快递运单信息出售给数据贩子，数据贩子将其与设备标识符合并后转售给冒充客服的诈骗团伙，团伙据此拨打诈骗电话，致多名被害人财产损失。"
 period_start = "2025-11-01"
 period_end = "2026-10-20"
 pi_kinds = ["姓名", "手机号码", "收件地址", "快递运单号", "设备标识符"]
+sighting = "seized-list"
 minors = false
 benefit = 38500
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fictional QuickRide case, end to end: raw evidence → vault → seal → scan → flows, holdings,
-# leak, canaries → attribution → graph picture → (drafts, bundle: to come) → verify.
+# leak, canaries → attribution → graph picture → drafts → seal, verify → exhibit bundle, verify-bundle.
 #
 # Usage:  samples/quickride/run.sh [OUT]      (default: ./quickride-run, recreated each time)
 # Needs plitool on PATH (make demo's .venv/bin), openssl for the demo TSA, and Graphviz 'dot'
@@ -94,6 +94,14 @@ plitool seal --tsa "$TSA_URL"
 step "4. Personal data in the evidence (court-style masks; keyed fingerprints, never raw values)"
 plitool scan E-0001 E-0004 E-0005 E-0009 E-0010 E-0013 --limit 3
 plitool scan E-0004 E-0005 --known-values "$s/test-phone.txt" --limit 5
+# The permission-prompt screenshots are read by OCR (Tesseract, chi_sim+eng); the marked copy draws a
+# box, with a masked label, around each finding (the prompt itself shows none: its words are the evidence).
+if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx chi_sim; then
+  plitool scan E-0002 E-0003 --limit 5
+  plitool scan E-0002 --show-boxes -o "$out/screenshot-permission-prompt.marked.png"
+else
+  echo "(Tesseract with its Chinese model is not installed: apt install tesseract-ocr tesseract-ocr-chi-sim; the screenshots are not read)" >&2
+fi
 
 step "5. The provenance graph (flows.yaml, plus the edges the traffic captures show)"
 cp "$s/flows.yaml" "$PLITOOL_CASE/flows.yaml"
@@ -131,22 +139,19 @@ plitool graph export --format dot -o "$out/graph.dot" "${source_args[@]}"
 plitool graph export --format graphml -o "$out/graph.graphml"
 plitool graph export --format prov -o "$out/graph.prov.json"
 
-step "10. Drafts and the exhibit bundle (not on this branch yet)"
-mkdir -p "$out/drafts"
-# TODO(issue 10): wire in once 'plitool draft' is merged:
-# plitool draft civil-pil        -o "$out/drafts/civil-pil.docx"
-# plitool draft recommendation   -o "$out/drafts/recommendation.docx"
-# plitool draft announcement     -o "$out/drafts/announcement.docx"
-# plitool draft tort             -o "$out/drafts/tort.docx"
-# plitool draft production-order -o "$out/drafts/production-order.docx"
-# TODO(issue 11): wire in once 'plitool bundle' / 'verify-bundle' are merged:
-# plitool bundle -o "$out/bundle"
-# plitool verify-bundle "$out/bundle"
-echo "(drafts and bundle: not in this plitool yet)" >&2
+step "10. Drafts: the five filings in Chinese, and the complaint in English (facts from case.toml)"
+for kind in civil-pil recommendation announcement tort production-order; do
+  plitool draft "$kind" -o "$out/drafts/$kind.zh.docx"
+done
+plitool draft civil-pil --lang en -o "$out/drafts/civil-pil.en.docx"
 
-step "11. Seal what the analysis added, then verify everything"
+step "11. Seal what the analysis and the drafts added, then verify everything"
 plitool seal --tsa "$TSA_URL"
 plitool verify
+
+step "12. The exhibit bundle (exhibits.pdf, report, originals, proofs), checked without the case"
+plitool bundle -o "$out/bundle"
+plitool verify-bundle "$out/bundle" --ca "$TSA_CA"
 step ""
 
 printf '\n\033[1mQuickRide sample finished in %ss.\033[0m\n' "$((SECONDS - start))" >&2
@@ -157,6 +162,7 @@ printf '  %-22s %s\n' \
   "attribution.json" "$out/attribution.json  (plitool attribute --json; top: ${top:-none})" \
   "graph picture" "$out/graph.svg, $out/graph.png  (needs Graphviz)" \
   "graph exports" "$out/graph.dot, graph.graphml, graph.prov.json" \
-  "drafts" "$out/drafts/  (to come: plitool draft)" \
-  "bundle" "$out/bundle/  (to come: plitool bundle)" \
+  "drafts" "$out/drafts/  (civil-pil, recommendation, announcement, tort, production-order: .zh.docx; civil-pil.en.docx)" \
+  "bundle" "$out/bundle/  (exhibits.pdf, verification-report.pdf, evidence, ledger, proofs; verify-bundle: OK)" \
+  "OCR marked copy" "$out/screenshot-permission-prompt.marked.png" \
   "ground truth" "$here/truth.json" >&2
