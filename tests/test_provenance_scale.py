@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli
-from tests.test_provenance_cli import FLOWS, PLAIN_FLOWS, scene  # noqa: F401 - the fixture
+from tests.test_provenance_cli import PLAIN_FLOWS, scene  # noqa: F401 - the fixture
 
 PROV = Path(".plitool") / "provenance"
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import CorruptDocument, UnreadableInput, UsageError
 from ..i18n import _
@@ -428,16 +428,20 @@ def normalise_column(field_name: str, cells: list[str | None]) -> tuple[list[int
     from ..pii.fields import KINDS
     from ..pii.normalize import mask_pattern
 
-    clean = [c if c is not None else "" for c in cells]
+    clean = cast("list[str]", cells) if None not in cells else [c if c is not None else "" for c in cells]
     counter = block_counter(field_name, frozenset(KINDS)) if field_name in KINDS else None
     if counter is not None and counter(clean) is not None:
-        rows = [i for i, c in enumerate(clean) if c]
-        values = [clean[i] for i in rows]
+        # C-level passes where the column has no empty cell (the common case of a large table)
+        if "" in clean:
+            rows: list[int] | range = [i for i, c in enumerate(clean) if c]
+            values = [clean[i] for i in rows]
+        else:
+            rows, values = range(len(clean)), clean
         if field_name == "phone":
-            values = ["+86" + v for v in values]
+            values = list(map("+86".__add__, values))
         elif field_name in ("id_number", "order_id", "waybill", "device_id"):
-            values = [v.upper() for v in values]
-        return rows, values, [], [], 0
+            values = list(map(str.upper, values))
+        return list(rows), values, [], [], 0
     from ..pii.normalize import MASK_CHARS
 
     norm = _normaliser(field_name)
