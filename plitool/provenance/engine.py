@@ -393,16 +393,27 @@ class Engine:
         return int(row[0]) if row else 0
 
 
+#: Held values per DISTINCT pass when counting N_0: the distinct values of 10^7 subjects do not
+#: fit a 1 GB hash table at once, so they are counted in disjoint slices (by a hash of the
+#: fingerprint), each within the memory limit; the sum of the slices' counts is exact.
+POPULATION_SLICE_ROWS = 16_000_000
+
+
 def population(con: Any) -> int:
     """N_0 by default: the most distinct values any one field has across all holdings (markers
     excluded), i.e. the distinct subjects the records could be drawn from."""
-    row = con.execute(
-        """SELECT coalesce(max(c), 0) FROM (
-             SELECT field, count(*) AS c FROM (
-               SELECT DISTINCT h.field, h.fp FROM holdings h
-               JOIN datasets d ON d.dataset = h.dataset AND d.agent = h.agent AND d.role = 'holdings')
-             GROUP BY field)""").fetchone()
-    return int(row[0]) if row else 0
+    row = con.execute("SELECT count(*) FROM holdings").fetchone()
+    slices = max(1, -(-int(row[0] if row else 0) // POPULATION_SLICE_ROWS))
+    counts: dict[str, int] = {}
+    for i in range(slices):
+        for field, c in con.execute(
+                """SELECT field, count(*) AS c FROM (
+                     SELECT DISTINCT h.field, h.fp FROM holdings h
+                     JOIN datasets d ON d.dataset = h.dataset AND d.agent = h.agent AND d.role = 'holdings'
+                     WHERE hash(h.fp) % $slices = $i)
+                   GROUP BY field""", {"slices": slices, "i": i}).fetchall():
+            counts[str(field)] = counts.get(str(field), 0) + int(c)
+    return max(counts.values(), default=0)
 
 
 def sightings(con: Any) -> list[tuple[str, date, int]]:
