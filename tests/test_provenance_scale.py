@@ -195,3 +195,15 @@ def test_population_counted_in_slices_is_the_same(scene: tuple[Cli, list[dict[st
         con.close()
     assert one == sliced == naive > 0
     assert run("attribute", "--json").stdout == whole.stdout
+
+
+def test_a_scratch_folder_that_cannot_be_made_falls_back_to_memory(scene: tuple[Cli, list[dict[str, str]]]) -> None:  # noqa: F811
+    run, _pop = scene
+    _load(run)
+    first = run("attribute", "--json")
+    (run.case_root / PROV / "scratch").rmdir()
+    (run.case_root / PROV / "scratch").write_text("not a folder", "utf-8")
+    again = run("attribute", "--json")
+    assert again.exit_code == 0, again.output
+    assert again.stdout == first.stdout
+    assert (run.case_root / PROV / "scratch").read_text("utf-8") == "not a folder"

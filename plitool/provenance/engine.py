@@ -274,13 +274,15 @@ def _attach_scratch(con: Any) -> tuple[str, str, list[str]]:
     home, path = str(row[0]), row[1]
     name = f"plitool_work_{secrets.token_hex(4)}"
     files: list[str] = []
+    target = ":memory:"  # an in-memory store, or a case folder that cannot be written: still paged
     if path:
         folder = Path(path).parent / SCRATCH_DIR
-        folder.mkdir(mode=0o700, exist_ok=True)
-        target = str(folder / f"attribute-{os.getpid()}-{name[-8:]}.duckdb")
-        files = [target, target + ".wal"]
-    else:
-        target = ":memory:"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            target = str(folder / f"attribute-{os.getpid()}-{name[-8:]}.duckdb")
+            files = [target, target + ".wal"]
+        except OSError:
+            pass
     con.execute(f"ATTACH {_literal(target)} AS {_ident(name)} (READ_ONLY false)")
     try:
         con.execute(f"USE {_ident(name)}")
