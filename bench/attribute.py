@@ -157,8 +157,12 @@ def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
         with item_store(case, read_only=True) as store:
             floor = store.con.execute(FLOOR_SQL, {"n0": float(result.population)}).fetchall()
         floor_s: float | None = time.perf_counter() - t
-    except duckdb.OutOfMemoryException:  # the floor is one query in the same memory limit
+    except (duckdb.OutOfMemoryException, duckdb.IOException):  # one query in the same limit (or out of disk while spilling)
         floor_s = None
+    if not keep:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
     return {
         "n": n, "generate_s": gen_s, "add_s": add_s, "holdings_rows": rows - res.rows, "holdings_s": hold_s,
         "leak_rows": res.rows, "leak_s": leak_s, "ingest_rows_per_s": rows / (hold_s + leak_s),
@@ -169,7 +173,7 @@ def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
     }
 
 
-def attribute_only(root: str) -> dict[str, float | str | None]:
+def attribute_only(root: str, *, floor: bool = True) -> dict[str, float | str | None]:
     """``--case DIR``: attribution and floor only, over a case already loaded (a kept 10^7 case:
     its ingest takes longer than the attribution)."""
     sys.path.insert(0, str(ROOT))
@@ -185,13 +189,16 @@ def attribute_only(root: str) -> dict[str, float | str | None]:
     result = attribute(case)
     attr_s = time.perf_counter() - t
     attr_rss = peak_rss_mb()
+    print(json.dumps({"attribute_s": attr_s, "attribute_peak_rss_mb": attr_rss, "top": result.top}), file=sys.stderr, flush=True)
     t = time.perf_counter()
-    try:
-        with item_store(case, read_only=True) as store:
-            store.con.execute(FLOOR_SQL, {"n0": float(result.population)}).fetchall()
-        floor_s: float | None = time.perf_counter() - t
-    except duckdb.OutOfMemoryException:
-        floor_s = None
+    floor_s: float | None = None
+    if floor:
+        try:
+            with item_store(case, read_only=True) as store:
+                store.con.execute(FLOOR_SQL, {"n0": float(result.population)}).fetchall()
+            floor_s = time.perf_counter() - t
+        except (duckdb.OutOfMemoryException, duckdb.IOException):  # out of memory, or of disk while spilling
+            floor_s = None
     return {"attribute_s": attr_s, "attribute_peak_rss_mb": attr_rss, "floor_s": floor_s, "top": result.top,
             "verdict": result.verdict, "records": result.records, "peak_rss_mb": peak_rss_mb(),
             "load": (load0, os.getloadavg()[0])}
@@ -204,9 +211,10 @@ def main() -> None:
     ap.add_argument("--keep", help="keep the generated cases in this folder")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--case", help="only attribute (and the floor) over this already loaded case, e.g. a kept 10^7 one")
+    ap.add_argument("--no-floor", action="store_true", help="with --case: skip the floor (at 10^7 it spills tens of GB)")
     args = ap.parse_args()
     if args.case:
-        print(json.dumps(attribute_only(args.case)))
+        print(json.dumps(attribute_only(args.case, floor=not args.no_floor)))
         return
     if args.one:
         print(json.dumps(one(args.one, args.keep)))
