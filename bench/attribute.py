@@ -1,6 +1,7 @@
 """Attribution benchmark (issue 9): bulk ingest and attribution at 10^5, 10^6 (and 10^7) leaked rows.
 
     python bench/attribute.py [--sizes 100000,1000000] [--with-10m] [--keep DIR]
+    python bench/attribute.py --case DIR/n10000000/case      # attribution only, over a kept case
 
 Generated data (synthetic, deterministic): 20 holder agents; a leak of N rows × 3 personal-data
 fields (name, phone, id_number), 90% drawn from the true source's holdings and 10% from subjects
@@ -17,6 +18,7 @@ population of 2 N that overlaps the source's). Each size runs in its own process
              row) and Σ ln P(r|h) at one p, with no time, field, marker or mask logic — the least any
              engine has to do; ratio = attribute ÷ floor
   peak RSS   of the whole size's process
+  load       the 1-minute load average before and after (figures taken on a busy machine say so)
 
 Targets (issue 9): 10^6 end to end (ingest + attribution) ≤ 30 s on the 2-core machine; time
 grows no faster than linearly from 10^5 to 10^7; peak RSS ≤ 2 GB at 10^7. Nothing here runs in
@@ -124,6 +126,7 @@ def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
     base = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="plitool-bench-attr-"))
     work = base / f"n{n}"
     work.mkdir(parents=True, exist_ok=True)
+    load0 = os.getloadavg()[0]
     t = time.perf_counter()
     files, leak, source = generate(n, work)
     gen_s = time.perf_counter() - t
@@ -146,18 +149,59 @@ def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
     t = time.perf_counter()
     result = attribute(case)
     attr_s = time.perf_counter() - t
+    import duckdb
+
     t = time.perf_counter()
-    with item_store(case, read_only=True) as store:
-        floor = store.con.execute(FLOOR_SQL, {"n0": float(result.population)}).fetchall()
-    floor_s = time.perf_counter() - t
+    floor: list[tuple[str, int, float]] = []
+    try:
+        with item_store(case, read_only=True) as store:
+            floor = store.con.execute(FLOOR_SQL, {"n0": float(result.population)}).fetchall()
+        floor_s: float | None = time.perf_counter() - t
+    except (duckdb.OutOfMemoryException, duckdb.IOException):  # one query in the same limit (or out of disk while spilling)
+        floor_s = None
+    if not keep:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
     return {
         "n": n, "generate_s": gen_s, "add_s": add_s, "holdings_rows": rows - res.rows, "holdings_s": hold_s,
         "leak_rows": res.rows, "leak_s": leak_s, "ingest_rows_per_s": rows / (hold_s + leak_s),
         "leak_rows_per_s": res.rows / leak_s, "attribute_s": attr_s, "floor_s": floor_s,
-        "ratio": attr_s / floor_s if floor_s else None, "top": result.top, "expected": source,
+        "ratio": attr_s / floor_s if floor_s else None, "load": (load0, os.getloadavg()[0]), "top": result.top, "expected": source,
         "floor_top": floor[0][0] if floor else None, "verdict": result.verdict, "peak_rss_mb": peak_rss_mb(),
         "end_to_end_s": hold_s + leak_s + attr_s,
     }
+
+
+def attribute_only(root: str, *, floor: bool = True) -> dict[str, float | str | None]:
+    """``--case DIR``: attribution and floor only, over a case already loaded (a kept 10^7 case:
+    its ingest takes longer than the attribution)."""
+    sys.path.insert(0, str(ROOT))
+    import duckdb
+
+    from plitool.provenance.attribute import attribute
+    from plitool.provenance.items import item_store
+    from plitool.vault.case import Case
+
+    case = Case(Path(root))
+    load0 = os.getloadavg()[0]
+    t = time.perf_counter()
+    result = attribute(case)
+    attr_s = time.perf_counter() - t
+    attr_rss = peak_rss_mb()
+    print(json.dumps({"attribute_s": attr_s, "attribute_peak_rss_mb": attr_rss, "top": result.top}), file=sys.stderr, flush=True)
+    t = time.perf_counter()
+    floor_s: float | None = None
+    if floor:
+        try:
+            with item_store(case, read_only=True) as store:
+                store.con.execute(FLOOR_SQL, {"n0": float(result.population)}).fetchall()
+            floor_s = time.perf_counter() - t
+        except (duckdb.OutOfMemoryException, duckdb.IOException):  # out of memory, or of disk while spilling
+            floor_s = None
+    return {"attribute_s": attr_s, "attribute_peak_rss_mb": attr_rss, "floor_s": floor_s, "top": result.top,
+            "verdict": result.verdict, "records": result.records, "peak_rss_mb": peak_rss_mb(),
+            "load": (load0, os.getloadavg()[0])}
 
 
 def main() -> None:
@@ -166,7 +210,12 @@ def main() -> None:
     ap.add_argument("--with-10m", action="store_true", help="also 10^7 leaked rows (5·10^7 held; long, needs ~30 GB of disk)")
     ap.add_argument("--keep", help="keep the generated cases in this folder")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--case", help="only attribute (and the floor) over this already loaded case, e.g. a kept 10^7 one")
+    ap.add_argument("--no-floor", action="store_true", help="with --case: skip the floor (at 10^7 it spills tens of GB)")
     args = ap.parse_args()
+    if args.case:
+        print(json.dumps(attribute_only(args.case, floor=not args.no_floor)))
+        return
     if args.one:
         print(json.dumps(one(args.one, args.keep)))
         return
@@ -182,9 +231,10 @@ def main() -> None:
         print(f"N={n:>10,}  add {r['add_s']:7.1f} s | ingest {r['holdings_rows'] + r['leak_rows']:>11,} rows "
               f"{r['holdings_s'] + r['leak_s']:7.1f} s = {r['ingest_rows_per_s']:>9,.0f} rows/s "
               f"(leak {r['leak_rows_per_s']:,.0f} rows/s) | attribute {r['attribute_s']:6.2f} s, floor "
-              f"{r['floor_s']:6.2f} s, ratio {r['ratio']:.2f} | end to end {r['end_to_end_s']:6.1f} s | "
+              + (f"{r['floor_s']:6.2f} s, ratio {r['ratio']:.2f}" if r["floor_s"] else "out of memory")
+              + f" | end to end {r['end_to_end_s']:6.1f} s | "
               f"peak RSS {r['peak_rss_mb']:,.0f} MB | top {r['top']} (truth {r['expected']}, floor {r['floor_top']}), "
-              f"{r['verdict']}", flush=True)
+              f"{r['verdict']} | load average {r['load'][0]:.1f} → {r['load'][1]:.1f}", flush=True)
     if len(results) > 1:
         a, b = results[0], results[-1]
         growth = (b["end_to_end_s"] / a["end_to_end_s"]) / (b["n"] / a["n"])

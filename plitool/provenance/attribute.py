@@ -286,7 +286,7 @@ def attribute(case: Case, *, sighting: str | None = None, p: float | None = None
 
 def _attribute(store: Any, flows: Any, agents: dict[str, Any], *, sighting: str | None, p: float,
                population: int | None, delta_days: int) -> AttributionResult:
-    from .engine import Engine, holding_agents, population as default_population, sightings
+    from .engine import Engine, holding_agents, sightings
 
     con = store.con
     seen = sightings(con)
@@ -313,6 +313,17 @@ def _attribute(store: Any, flows: Any, agents: dict[str, Any], *, sighting: str 
     if not candidates:
         raise UsageError(_("no candidate source: flows.yaml declares no holder or intermediary"))
     engine = Engine(con, sighting=sighting, cutoff=cutoff, reach=reach, candidates=candidates)
+    try:
+        return _rank(engine, con, flows, sighting=sighting, first_seen=first_seen, cutoff=cutoff, p=p,
+                     population=population)
+    finally:
+        engine.close()
+
+
+def _rank(engine: Any, con: Any, flows: Any, *, sighting: str, first_seen: date, cutoff: date, p: float,
+          population: int | None) -> AttributionResult:
+    from .engine import population as default_population
+
     n_records, n_markers, n_masked = engine.records()
     n0 = population if population is not None else default_population(con)
     n0 = max(n0, engine.largest_allocation(), 1)

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import CorruptDocument, UnreadableInput, UsageError
 from ..i18n import _
@@ -97,15 +97,17 @@ MASK_SHAPES = ("phone", "id_number", "name")
 def held_masks(field_name: str, values: list[str]) -> list[str | None]:
     """:func:`_held_mask` of a whole column batch (list comprehensions: the ingest's hot path)."""
     if field_name == "phone":
-        if all(len(v) == 14 for v in values):  # +86 and 11 digits: every normalised mobile
+        if set(map(len, values)) == {14}:  # +86 and 11 digits: every normalised mobile
             return [v[3:6] + "****" + v[10:] for v in values]
     elif field_name == "id_number":
         return [v[:6] + "********" + v[14:] if len(v) == 18 else None for v in values]
     elif field_name == "name":
         from ..pii.mask import COMPOUND_SURNAMES
 
-        return [(v[:2] + "*" if len(v) > 2 and v[:2] in COMPOUND_SURNAMES else v[:1] + "*") if len(v) > 1 else None
-                for v in values]
+        # names repeat: each distinct name's mask is found once
+        shapes = {v: (v[:2] + "*" if len(v) > 2 and v[:2] in COMPOUND_SURNAMES else v[:1] + "*") if len(v) > 1 else None
+                  for v in dict.fromkeys(values)}
+        return list(map(shapes.__getitem__, values))
     return [_held_mask(field_name, v) for v in values]
 
 
@@ -426,16 +428,20 @@ def normalise_column(field_name: str, cells: list[str | None]) -> tuple[list[int
     from ..pii.fields import KINDS
     from ..pii.normalize import mask_pattern
 
-    clean = [c if c is not None else "" for c in cells]
+    clean = cast("list[str]", cells) if None not in cells else [c if c is not None else "" for c in cells]
     counter = block_counter(field_name, frozenset(KINDS)) if field_name in KINDS else None
     if counter is not None and counter(clean) is not None:
-        rows = [i for i, c in enumerate(clean) if c]
-        values = [clean[i] for i in rows]
+        # C-level passes where the column has no empty cell (the common case of a large table)
+        if "" in clean:
+            rows: list[int] | range = [i for i, c in enumerate(clean) if c]
+            values = [clean[i] for i in rows]
+        else:
+            rows, values = range(len(clean)), clean
         if field_name == "phone":
-            values = ["+86" + v for v in values]
+            values = list(map("+86".__add__, values))
         elif field_name in ("id_number", "order_id", "waybill", "device_id"):
-            values = [v.upper() for v in values]
-        return rows, values, [], [], 0
+            values = list(map(str.upper, values))
+        return list(rows), values, [], [], 0
     from ..pii.normalize import MASK_CHARS
 
     norm = _normaliser(field_name)
@@ -605,11 +611,17 @@ def ingest_table(
     except OSError:
         size_hint = 0
     hasher = _Hasher(fingerprinter, key_path, _workers(size_hint))
-    # inserts wait for their digests; one batch is in flight while the next is normalised
-    pending: list[tuple[str, list[Any], Any, Any, int, Any]] = []
+    # One batch's inserts run in a writer thread (DuckDB releases the GIL while it appends) while
+    # the main thread reads, normalises and fingerprints the next batch; the connection is only
+    # ever used by one thread at a time (the main thread waits before it submits again, and the
+    # writer has finished before this function returns or raises).
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-    def flush() -> None:
-        for sql, params, keys, job, n, extra in pending:
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-ingest")
+    inflight: list[Future[None]] = []
+
+    def insert(jobs: list[tuple[str, list[Any], Any, Any, int, Any]]) -> None:
+        for sql, params, keys, job, n, extra in jobs:
             cols = {"subject_key": keys, "fp": _fp_array(job.result(), n)}
             if extra is not None:
                 cols["pattern"] = extra
@@ -618,7 +630,10 @@ def ingest_table(
                 con.execute(sql, params)
             finally:
                 con.unregister("batch_tbl")
-        pending.clear()
+
+    def flush() -> None:
+        while inflight:
+            inflight.pop().result()
 
     try:
         for batch in source.batches:
@@ -682,14 +697,15 @@ def ingest_table(
                         if not seen_all:
                             for r in mrows:
                                 seen[r] = 1
-            flush()  # the previous batch's inserts: their digests were computed meanwhile
-            pending.extend(ready)
+            flush()  # the previous batch's inserts, written meanwhile
+            inflight.append(writer.submit(insert, ready))
             records += n if seen_all else sum(seen)
             rows_total += n
             if progress is not None:
                 progress(n)
         flush()
     finally:
+        writer.shutdown(wait=True)
         hasher.close()
     if first:
         raise UsageError(_("the table is empty"))

@@ -112,8 +112,11 @@ class ItemStore:
         limit = os.environ.get(MEMORY_ENV, DEFAULT_MEMORY).strip()
         if not _MEMORY.fullmatch(limit):
             raise UsageError(_("{env} must be a size like 1GB or 512MB, not {value!r}").format(env=MEMORY_ENV, value=limit))
-        # a bounded working set: joins and aggregates beyond it spill to items.duckdb.tmp/
+        # a bounded working set: joins, aggregates and the attribution's scratch tables beyond it
+        # spill to items.duckdb.tmp/ beside the tables (never to the working directory)
         config = {"memory_limit": limit}
+        if path is not None:
+            config["temp_directory"] = str(path.with_name(path.name + ".tmp"))
         if path is None or (read_only and not path.exists()):
             self.con: Any = duckdb.connect(":memory:", config=config)
         else:

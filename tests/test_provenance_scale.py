@@ -1,0 +1,209 @@
+"""What keeps attribution within its memory limit at 10^7 leaked rows, and ingest's writer thread:
+the engine's prepared tables in a scratch database (deleted afterwards), the spilling settings,
+the same answers whatever order holdings and masked leaks arrive in, and clean failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cli
+from tests.test_provenance_cli import PLAIN_FLOWS, scene  # noqa: F401 - the fixture
+
+PROV = Path(".plitool") / "provenance"
+
+
+def _load(run: Cli) -> None:
+    assert run("holdings", "add", "shop", "E-0001", "--as-of", "2020-01-01").exit_code == 0
+    assert run("holdings", "add", "courier", "E-0002", "--as-of", "2020-01-01").exit_code == 0
+    assert run("leak", "add", "market", "E-0003", "--first-seen", "2023-02-01").exit_code == 0
+
+
+def test_prepared_tables_live_in_a_scratch_database_with_the_spilling_settings(
+        scene: tuple[Cli, list[dict[str, str]]], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    from plitool.provenance import engine
+
+    run, _pop = scene
+    _load(run)
+    seen: dict[str, Any] = {}
+    real = engine.Engine.agent_stats
+
+    def spy(self: Any, **kw: Any) -> Any:
+        con = self.con
+        seen["settings"] = con.execute(
+            "SELECT current_setting('preserve_insertion_order'), current_setting('temp_directory'), "
+            "current_setting('memory_limit')").fetchone()
+        seen["tables"] = dict(con.execute(
+            "SELECT table_name, database_name FROM duckdb_tables() WHERE table_name IN ('lv', 'cand', 'cov', 'cq', 'vt')").fetchall())
+        seen["temporary"] = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0]
+        seen["files"] = sorted(p.name for p in (run.case_root / PROV / "scratch").iterdir())
+        return real(self, **kw)
+
+    monkeypatch.setattr(engine.Engine, "agent_stats", spy)
+    r = run("attribute", "--json")
+    assert r.exit_code == 0, r.output
+    preserve, temp_dir, _limit = seen["settings"]
+    assert preserve is False
+    assert Path(temp_dir).resolve() == (run.case_root / PROV / "items.duckdb.tmp").resolve()
+    # every prepared table is in the scratch database, none in DuckDB's in-memory temporary catalog
+    assert set(seen["tables"]) == {"lv", "cand", "cov", "cq", "vt"}
+    assert all(db.startswith("plitool_work_") for db in seen["tables"].values())
+    assert seen["temporary"] == 0
+    stem = seen["files"][0]
+    assert stem.startswith("attribute-") and stem.endswith(".duckdb")
+    assert all(f.startswith(stem) for f in seen["files"])  # the database and its write-ahead log
+    # ... and gone afterwards, the item tables untouched
+    assert list((run.case_root / PROV / "scratch").iterdir()) == []
+    assert json.loads(r.stdout)["top"] == "shop"
+
+
+def test_scratch_database_is_deleted_when_the_engine_fails(scene: tuple[Cli, list[dict[str, str]]],  # noqa: F811
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    from plitool.provenance import engine
+
+    run, _pop = scene
+    _load(run)
+    prepare = list(engine._PREPARE)
+    prepare[-1] = "SELECT error('Out of Memory Error: simulated')"
+
+    monkeypatch.setattr(engine, "_PREPARE", tuple(prepare))
+    from plitool.provenance.attribute import attribute
+    from plitool.vault.case import Case
+
+    with pytest.raises(duckdb.Error, match="simulated"):
+        attribute(Case(run.case_root))
+    assert list((run.case_root / PROV / "scratch").iterdir()) == []
+
+    def no_memory(con: Any, stmt: str, params: Any = None) -> None:
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to pin block of size 256.0 KiB")
+
+    monkeypatch.setattr(engine, "_PREPARE", ("SELECT 1",))
+    monkeypatch.setattr(engine.Engine, "records", lambda self: no_memory(self.con, ""))
+    r = run("attribute")
+    assert r.exit_code == 3 and "PLITOOL_DUCKDB_MEMORY" in r.stderr and r.stderr.count("\n") == 1
+    assert list((run.case_root / PROV / "scratch").iterdir()) == []
+
+
+def test_the_same_answer_in_a_small_memory_limit(scene: tuple[Cli, list[dict[str, str]]],  # noqa: F811
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine's statements stream and spill: a tight limit changes nothing in the output."""
+    run, _pop = scene
+    _load(run)
+    wide = run("attribute", "--json")
+    assert wide.exit_code == 0, wide.output
+    monkeypatch.setenv("PLITOOL_DUCKDB_MEMORY", "48MB")
+    tight = run("attribute", "--json")
+    assert tight.exit_code == 0, tight.output
+    assert tight.stdout == wide.stdout
+
+
+def test_a_masked_leak_added_after_the_holdings_matches_as_before_them(run: Cli, tmp_path: Path) -> None:
+    """Held values carry their masks' fingerprints from their own ingest: a masked leak matches
+    whether it arrives before or after the holdings, with the same output."""
+    hold = tmp_path / "shop.csv"
+    hold.write_text("姓名,手机号,身份证号\n张伟,13811110001,11010519491231002X\n张芳,13822220001,110105194912310038\n"
+                    "欧阳娜,13933330002,310104198001010017\n", "utf-8")
+    leak = tmp_path / "leak.csv"
+    leak.write_text("姓名,手机号,身份证号\n张某,138****0001,\n欧阳*,139****0002,310104********0017\n", "utf-8")
+    assert run("add", str(hold), str(leak)).exit_code == 0
+    (run.case_root / "flows.yaml").write_text(PLAIN_FLOWS, "utf-8")
+    outs = []
+    for order in (("holdings", "leak"), ("leak", "holdings")):
+        for step in order:
+            if step == "holdings":
+                r = run("holdings", "add", "shop", "E-0001", "--as-of", "2020-01-01")
+            else:
+                r = run("leak", "add", "market", "E-0002", "--first-seen", "2023-01-01")
+            assert r.exit_code == 0, r.output
+        r = run("attribute", "--json")
+        assert r.exit_code == 0, r.output
+        outs.append(json.loads(r.stdout))
+        import shutil
+
+        shutil.rmtree(run.case_root / PROV)
+    assert outs[0] == outs[1]
+    shop = {a["agent"]: a for a in outs[0]["agents"]}["shop"]
+    assert outs[0]["masked_records"] == 2 and shop["records_covered"] == 2 and shop["masked_candidates"] == 2
+
+
+def test_held_masks_of_a_batch_equal_the_per_value_masks() -> None:
+    from plitool.provenance.ingest import _held_mask, held_masks
+
+    names = ["张伟", "欧阳娜", "欧阳", "张", "司马光", "张伟", "Li", "王小明"]
+    assert held_masks("name", names) == [_held_mask("name", v) for v in names]
+    phones = ["+8613811110001", "+8613822220001"]
+    assert held_masks("phone", phones) == [_held_mask("phone", v) for v in phones] == ["138****0001", "138****0001"]
+    assert held_masks("phone", ["+8613811110001", "+85291234567"]) == [
+        _held_mask("phone", v) for v in ["+8613811110001", "+85291234567"]]
+    assert held_masks("name", []) == [] and held_masks("phone", []) == []
+
+
+def test_an_ingest_failing_in_the_writer_thread_leaves_the_tables_as_they_were(
+        scene: tuple[Cli, list[dict[str, str]]], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    import duckdb
+
+    from plitool.errors import StorageError
+    from plitool.provenance import ingest
+
+    run, _pop = scene
+    assert run("holdings", "add", "courier", "E-0002", "--as-of", "2020-01-01").exit_code == 0
+    monkeypatch.setattr(ingest, "BATCH_ROWS", 32)
+    calls = {"n": 0}
+    real = ingest._fp_array
+
+    def failing(data: bytes, n: int) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise StorageError("disk full (simulated)")
+        return real(data, n)
+
+    monkeypatch.setattr(ingest, "_fp_array", failing)
+    r = run("holdings", "add", "shop", "E-0001", "--as-of", "2020-01-01")
+    assert r.exit_code != 0 and calls["n"] == 4 and "disk full" in r.output
+    con = duckdb.connect(str(run.case_root / PROV / "items.duckdb"), read_only=True)
+    try:
+        for table in ("holdings", "holding_masks", "holding_rows", "datasets"):
+            assert con.execute(f"SELECT count(*) FROM {table} WHERE agent = 'shop'").fetchone() == (0,)
+    finally:
+        con.close()
+    monkeypatch.setattr(ingest, "_fp_array", real)
+    assert run("holdings", "add", "shop", "E-0001", "--as-of", "2020-01-01").exit_code == 0
+
+
+def test_population_counted_in_slices_is_the_same(scene: tuple[Cli, list[dict[str, str]]],  # noqa: F811
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """N_0 is counted in disjoint slices when the holdings are large; the sum is exact."""
+    import duckdb
+
+    from plitool.provenance import engine
+
+    run, _pop = scene
+    _load(run)
+    whole = run("attribute", "--json")
+    con = duckdb.connect(str(run.case_root / PROV / "items.duckdb"), read_only=True)
+    try:
+        one = engine.population(con)
+        monkeypatch.setattr(engine, "POPULATION_SLICE_ROWS", 37)  # ~30 slices over the scene's holdings
+        sliced = engine.population(con)
+        naive = con.execute("SELECT max(c) FROM (SELECT count(DISTINCT fp) AS c FROM holdings GROUP BY field)").fetchone()[0]
+    finally:
+        con.close()
+    assert one == sliced == naive > 0
+    assert run("attribute", "--json").stdout == whole.stdout
+
+
+def test_a_scratch_folder_that_cannot_be_made_falls_back_to_memory(scene: tuple[Cli, list[dict[str, str]]]) -> None:  # noqa: F811
+    run, _pop = scene
+    _load(run)
+    first = run("attribute", "--json")
+    (run.case_root / PROV / "scratch").rmdir()
+    (run.case_root / PROV / "scratch").write_text("not a folder", "utf-8")
+    again = run("attribute", "--json")
+    assert again.exit_code == 0, again.output
+    assert again.stdout == first.stdout
+    assert (run.case_root / PROV / "scratch").read_text("utf-8") == "not a folder"
