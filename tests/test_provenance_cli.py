@@ -341,3 +341,40 @@ def test_attribution_running_out_of_memory_mid_query_is_one_clear_error(scene: t
     r = run("attribute")
     assert r.exit_code == 3, r.output
     assert "PLITOOL_DUCKDB_MEMORY=1GB" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_a_subject_held_twice_by_one_agent_counts_once(run: Cli, tmp_path: Path) -> None:
+    """A_h is a set of subjects (attribution-model.md): a contractor that holds a copy of 500 of
+    the holder's rows AND receives all 1,000 of them along a flows.yaml edge holds 1,000 subjects,
+    not 1,500 rows, and a leaked record it holds twice is one subject (k = 1, not 2). Counting rows
+    made the contractor 'conclusive' over the holder with nothing to separate them."""
+    (run.case_root / "flows.yaml").write_text("""\
+agents:
+  - {id: people, kind: subjects}
+  - {id: holder, kind: holder}
+  - {id: contractor, kind: intermediary}
+  - {id: ring, kind: infringer}
+  - {id: list, kind: sighting}
+edges:
+  - {from: people, to: holder, kind: collected, fields: [phone, waybill], since: 2025-01-01}
+  - {from: holder, to: contractor, kind: shared_with, fields: [phone, waybill], since: 2025-02-01}
+  - {from: contractor, to: ring, kind: sold_to, fields: [phone, waybill], since: 2026-01-01}
+  - {from: holder, to: ring, kind: sold_to, fields: [phone, waybill], since: 2026-01-01}
+  - {from: ring, to: list, kind: observed_at, since: 2026-03-01}
+""", "utf-8")
+    rows = [(f"FR{100000 + i}", f"1380000{i:04d}") for i in range(1000)]
+
+    def table(name: str, part: list[tuple[str, str]]) -> Path:
+        path = tmp_path / name
+        path.write_text("运单号,手机号\n" + "".join(f"{w},{p}\n" for w, p in part), "utf-8")
+        return path
+
+    assert run("holdings", "add", "holder", str(table("holder.csv", rows)), "--as-of", "2025-12-01").exit_code == 0
+    assert run("holdings", "add", "contractor", str(table("copy.csv", rows[:500])), "--as-of", "2025-12-01").exit_code == 0
+    assert run("leak", "add", "list", str(table("leak.csv", rows[:300])), "--first-seen", "2026-03-01").exit_code == 0
+    out = json.loads(run("attribute", "--json").stdout)
+    agents = {a["agent"]: a for a in out["agents"]}
+    assert agents["holder"]["records_covered"] == agents["contractor"]["records_covered"] == 300
+    assert agents["holder"]["log10_likelihood"] == pytest.approx(agents["contractor"]["log10_likelihood"], rel=1e-12)
+    assert out["verdict"] == "inconclusive"
+    assert out["population"] == 1000

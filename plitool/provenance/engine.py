@@ -8,10 +8,11 @@ candidate agents).
 
 Terms (see ``attribution-model.md``): a leaked record r of the sighting, with the fields
 ``need`` (its values' fields; for a record that carries a marker, only the marker's fields); a
-candidate agent h; ``k`` = the number of h's subject rows that carry every field of ``need`` with
-r's values (joint matching: one row, never field by field across rows; a masked value matches
-through the fingerprint of its court-style mask, so k can exceed 1: an ambiguity count);
-``N_h(need)`` = h's subject rows carrying all of ``need`` held before the cut-off.
+candidate agent h; ``k`` = the number of h's subjects with a row that carries every field of
+``need`` with r's values (joint matching: one row, never field by field across rows; a masked
+value matches through the fingerprint of its display mask, so k can exceed 1: an ambiguity
+count; one subject held in two datasets counts once); ``N_h(need)`` = h's subjects carrying all
+of ``need`` held before the cut-off (distinct value tuples where h holds several datasets).
 
     P(r | h) = (1 − p) · k / N_h(need) + p / N_0      (ε instead of 1/N_0 for a marker record)
     log L(h) = Σ_r ln P(r | h)
@@ -107,29 +108,60 @@ _PREPARE = (
        FROM cand0 c LEFT JOIN weak w USING (rid, hk)""",
     # per agent and record: k rows matching every needed field in time; late; short of fields;
     # pm = the needed fields matched by rows that agree with r on every field the agent has
+    # which subject a masked record's candidate row is: the row's own values of the fields the
+    # record shows masked (rows that match a full value all carry that value: one subject)
+    """CREATE OR REPLACE TABLE tk AS
+       WITH mk AS (SELECT rid, bit_or(fmask) AS mneed FROM lv WHERE masked GROUP BY rid)
+       SELECT c.rid, c.hk, bit_xor(hash(h.fp)) AS tkey
+       FROM cand c JOIN mk USING (rid) JOIN hsets hs ON hs.hid = (c.hk >> 40)
+       JOIN holdings h ON h.agent = hs.agent AND h.dataset = hs.dataset AND h.subject_key = (c.hk & $low)
+       JOIN fields f ON f.field = h.field
+       WHERE (f.mask & mk.mneed) <> 0
+       GROUP BY c.rid, c.hk""",
     """CREATE OR REPLACE TABLE cov AS
        WITH per_row AS (
-         SELECT e.agent, c.rid, c.hk, rec.need, rec.marker,
+         SELECT e.agent, c.rid, c.hk, any_value(coalesce(t.tkey, 0)) AS tkey, rec.need, rec.marker,
                 bool_or((c.matched & rec.need) = rec.need AND (e.mask & rec.need) = rec.need AND e.since < $cutoff) AS ok,
                 bool_or((c.matched & rec.need) = rec.need AND (e.mask & rec.need) = rec.need AND e.since >= $cutoff) AS late,
                 bool_or((e.mask & rec.need) <> rec.need AND (c.matched & e.mask & rec.need) <> 0
                         AND (c.matched & e.mask & rec.need) = (e.mask & rec.need)) AS short,
                 bit_or(CASE WHEN e.since < $cutoff AND (c.matched & e.mask & rec.need) = (e.mask & rec.need)
                             THEN c.matched & e.mask & rec.need ELSE 0 END) AS pm
-         FROM cand c JOIN rec USING (rid) JOIN eff e ON e.hid = (c.hk >> 40)
+         FROM cand c JOIN rec USING (rid) JOIN eff e ON e.hid = (c.hk >> 40) LEFT JOIN tk t USING (rid, hk)
          GROUP BY e.agent, c.rid, c.hk, rec.need, rec.marker)
        SELECT agent, rid, rid & $low AS record, any_value(need) AS need, any_value(marker) AS marker,
-              count(*) FILTER (WHERE ok) AS k, bool_or(late) AS late, bool_or(short) AS short, bit_or(pm) AS pm
+              count(DISTINCT tkey) FILTER (WHERE ok) AS k, bool_or(late) AS late, bool_or(short) AS short, bit_or(pm) AS pm
        FROM per_row GROUP BY agent, rid""",
-    # N_h(need): h's subject rows, held before the cut-off, that carry every needed field
+    # N_h(need): h's subjects, held before the cut-off, with every needed field. An agent that
+    # holds one dataset: its rows, counted at ingest. An agent that holds several (its own copy
+    # and what reaches it along edges, say) may hold one subject in more than one of them: its
+    # subjects are counted as distinct value tuples of the needed fields (all its fields for need
+    # 0), as k counts them, so that a copy held twice weighs once (A_h is a set of subjects).
     """CREATE OR REPLACE TABLE nh AS
        WITH needs AS (SELECT DISTINCT need FROM rec UNION SELECT 0::UBIGINT),
+       live AS (SELECT DISTINCT agent, hid, mask FROM eff WHERE since < $cutoff),
+       multi AS (SELECT agent FROM live GROUP BY agent HAVING count(DISTINCT hid) > 1),
        per AS (
          SELECT e.agent, q.need, hr.agent AS origin, hr.dataset, hr.rowmask, any_value(hr.n) AS n
          FROM needs q CROSS JOIN eff e JOIN holding_rows hr ON hr.dataset = e.hds AND hr.agent = e.origin
          WHERE e.since < $cutoff AND (hr.rowmask & e.mask & q.need) = q.need AND (hr.rowmask & e.mask) <> 0
-         GROUP BY ALL)
-       SELECT agent, need, sum(n)::BIGINT AS n_h FROM per GROUP BY agent, need""",
+           AND e.agent NOT IN (SELECT agent FROM multi)
+         GROUP BY ALL),
+       vals AS (
+         SELECT l.agent, l.hid, l.mask, h.subject_key, f.mask AS fm, hash(h.fp) AS hv
+         FROM live l JOIN multi USING (agent) JOIN hsets hs ON hs.hid = l.hid
+         JOIN holdings h ON h.agent = hs.agent AND h.dataset = hs.dataset JOIN fields f ON f.field = h.field
+         WHERE (f.mask & l.mask) <> 0),
+       rowsets AS (
+         SELECT agent, hid, mask, subject_key, bit_or(fm) AS rowmask FROM vals GROUP BY ALL),
+       tuples AS (
+         SELECT v.agent, q.need, bit_xor(v.hv) FILTER (WHERE q.need = 0 OR (v.fm & q.need) <> 0) AS tkey
+         FROM vals v JOIN rowsets r USING (agent, hid, mask, subject_key) CROSS JOIN needs q
+         WHERE (r.rowmask & q.need) = q.need
+         GROUP BY v.agent, q.need, v.hid, v.mask, v.subject_key)
+       SELECT agent, need, sum(n)::BIGINT AS n_h FROM per GROUP BY agent, need
+       UNION ALL
+       SELECT agent, need, count(DISTINCT tkey)::BIGINT AS n_h FROM tuples GROUP BY agent, need""",
     """CREATE OR REPLACE TABLE cq AS
        SELECT c.agent, c.rid, c.marker, r.masked, c.k::DOUBLE / nh.n_h AS q
        FROM cov c JOIN nh ON nh.agent = c.agent AND nh.need = c.need JOIN rec r USING (rid)
