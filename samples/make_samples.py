@@ -123,7 +123,7 @@ FLOWS = """\
 # flows.yaml of the fictional sample case (every organisation and person here is made up).
 # Story: buyers of the Example Shopping App (cross-border orders, so the app records the buyer's
 # ID number for customs) had their orders shipped by Example Express; Example Express outsourced its
-# customer-service desk to a contractor with full access to its waybills; an employee of the
+# customer-service desk to a contractor that looks its waybills up; an employee of the
 # contractor sold an export to a data broker, who sold it to a fraud ring posing as courier
 # customer service; the list turned up in a chat group on a seized phone. The app also sent
 # phones and device ids to an analytics SDK (traffic capture E-0003).
@@ -178,8 +178,8 @@ edges:
     evidence: [E-0006, E-0007]
   - from: courier
     to: cs-contractor
-    kind: shared_with           # outsourced customer service with access to the waybill system
-    fields: [name, phone, id_number, address, order_id, waybill]
+    kind: shared_with           # outsourced customer service: its desk looks waybills up one by one
+    fields: [phone, waybill]    # (what a lookup shows); whole records only in its own export, E-0008
     since: 2025-07-01
     until: 2026-10-31
     evidence: [E-0007, E-0008]
