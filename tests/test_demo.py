@@ -180,9 +180,13 @@ def test_demo_finds_the_sample_shipped_inside_an_installed_package(tmp_path: Pat
     (pyproject's package-dir) is used; without it, an environment error (3) says so."""
     site = tmp_path / "site"
     shutil.copytree(PROJECT_ROOT / "plitool", site / "plitool", ignore=shutil.ignore_patterns("__pycache__"))
-    code = "import plitool.demo as d; print(d.sample_root())"
+    # The development install (pip install -e) maps plitool.samples onto this checkout's samples/
+    # through an import finder of its own: drop it, so the copy in "site" is all there is.
+    isolate = ("import sys\nsys.meta_path[:] = [f for f in sys.meta_path "
+               "if 'editable' not in str(getattr(f, '__module__', '') or '')]\n")
+    code = isolate + "import plitool.demo as d; print(d.sample_root())"
     env = {**os.environ, "PYTHONPATH": str(site)}
-    missing = subprocess.run([sys.executable, "-c", "import plitool.demo as d\ntry:\n d.sample_root()\n"
+    missing = subprocess.run([sys.executable, "-c", isolate + "import plitool.demo as d\ntry:\n d.sample_root()\n"
                               "except d.EnvironmentProblem as e:\n print(e.exit_code, e)"],
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert missing.stdout.startswith("3 ") and "plitool.samples" in missing.stdout
