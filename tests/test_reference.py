@@ -104,3 +104,24 @@ def test_every_link_of_the_reference_section_names_a_heading() -> None:
     assert links and links <= anchors, links - anchors
     for heading in ("### Commands", "### `case.toml` keys", "### `flows.yaml` schema", "### Exit codes", "### JSON output"):
         assert heading in section, heading
+
+
+def test_every_case_toml_key_of_the_template_is_in_the_reference() -> None:
+    """Each key ``templates/case.toml`` documents (commented-out tables included) has a row."""
+    template = (PROJECT_ROOT / "templates" / "case.toml").read_text("utf-8")
+    readme = README.read_text("utf-8")
+    section = readme[readme.index("### `case.toml` keys"):readme.index("### `flows.yaml` schema")]
+    rows = [line for line in section.splitlines() if line.startswith("| `[")]
+    table, keys = "", []
+    for line in template.splitlines():
+        header = re.match(r"^#? ?(\[\[?[a-z_]+\]\]?)", line)
+        if header:
+            table = header.group(1)
+            continue
+        key = re.match(r"^#? ?([a-z_]+) = ", line)
+        if key and table:
+            keys.append((table, key.group(1)))
+    assert len(keys) >= 50 and ("[timestamps]", "system_roots") in keys and ("[[parties]]", "born") in keys
+    missing = [f"{t} {k}" for t, k in keys
+               if not any(row.startswith(f"| `{t} ") and re.search(rf"[ ,]{k}[,`]", row.split("|")[1]) for row in rows)]
+    assert missing == []
