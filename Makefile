@@ -33,6 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/hostile.py --no-before
 	$(BIN)/python bench/attribute.py
 	$(BIN)/python bench/bundle.py
+	$(BIN)/python bench/draft.py
+	$(BIN)/python bench/ocr.py
+	$(BIN)/python bench/scale.py --sizes 10000,100000
 
 ## make i18n: extract the messages into plitool/locale/plitool.pot, update each .po, compile the
 ## .mo and count what is left to translate (see README, "Translations")
