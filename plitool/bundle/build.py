@@ -51,7 +51,7 @@ from ..vault.evidence import EvidenceItem, build_items, get_items
 from ..vault.hashing import hash_file
 from ..vault.ledger import NewEvent, iso_utc, utc_now
 from ..vault.manifest import ManifestFormat, render_manifest, safe_name
-from ..vault.store import ObjectStore
+from ..vault.store import stored_path
 from . import layout
 from .pdfstream import Outline, StreamingPdfWriter
 
@@ -145,7 +145,7 @@ def _pdf_pages(path: Path | str) -> int:
     from pypdf import PdfReader
     from pypdf.errors import FileNotDecryptedError
 
-    from ..pii.extract import _pdf_failures
+    from ..pii.extract import pdf_failures
 
     try:
         with open(path, "rb") as fh:
@@ -157,7 +157,7 @@ def _pdf_pages(path: Path | str) -> int:
                 page.get("/Contents")
     except FileNotDecryptedError as exc:
         raise EncryptedDocument(_("the PDF is encrypted and needs a password")) from exc
-    except _pdf_failures() as exc:
+    except pdf_failures() as exc:
         raise CorruptDocument(_("not a readable PDF ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
     if count == 0:
         raise CorruptDocument(_("the PDF has no pages"))
@@ -178,15 +178,6 @@ def _image_ok(path: Path | str) -> None:
         raise CorruptDocument(_("not a readable image ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
 
 
-def _source_path(store: ObjectStore, item: EvidenceItem) -> str:
-    if item.stored_copy:
-        return str(store.path_for(item.sha256))
-    for ref in item.references:
-        if os.path.exists(ref):
-            return os.fsdecode(ref)
-    raise StorageError(_("{item}: neither a stored copy nor its original (--no-copy) is available").format(item=item.id))
-
-
 def _purpose(item: EvidenceItem) -> str:
     note = item.first.get("note")
     return mask_text(str(note)) if note else ", ".join(mask_text(t) for t in item.tags)
@@ -194,10 +185,9 @@ def _purpose(item: EvidenceItem) -> str:
 
 def plan_exhibits(case: Case, items: Sequence[EvidenceItem], *, skip_bad: bool) -> list[tuple[Exhibit, str]]:
     """Each item's exhibit (kind, page count) and the path its bytes are read from."""
-    store = ObjectStore(case.paths.objects, case.paths.staging)
     out: list[tuple[Exhibit, str]] = []
     for item in items:
-        source = _source_path(store, item)
+        source = str(stored_path(case, item))
         with open(source, "rb") as fh:
             head = fh.read(1024)
         shown = mask_text(item.name or "")
@@ -356,7 +346,7 @@ def _write_exhibits_pdf(case: Case, lang: str, exhibits: Sequence[Exhibit], fold
                         progress: Progress | None, skip_bad: bool = False) -> int:
     from pypdf import PdfReader
 
-    from ..pii.extract import _pdf_failures
+    from ..pii.extract import pdf_failures
 
     front_count = 2
     for _attempt in range(5):  # the index's length decides where the exhibits start, and the reverse
@@ -401,7 +391,7 @@ def _write_exhibits_pdf(case: Case, lang: str, exhibits: Sequence[Exhibit], fold
                             reader.decrypt("")
                         writer.copy_document(reader, stamp_for)
                         del reader
-                except _pdf_failures() as exc:
+                except pdf_failures() as exc:
                     # The pages were counted but one cannot be copied: take back what was written;
                     # with --skip-bad the exhibit keeps its page range, filled with pages saying why.
                     writer.rollback(state)

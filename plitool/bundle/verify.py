@@ -249,14 +249,14 @@ def _check_proofs(folder: Path, index: dict[str, Any], roots: Sequence[Certifica
 def _check_pdf(folder: Path, index: dict[str, Any], report: BundleReport) -> None:
     from pypdf import PdfReader
 
-    from ..pii.extract import _pdf_failures
+    from ..pii.extract import pdf_failures
 
     info = index.get("exhibits_pdf", {})
     lang = index.get("lang", "zh")
     try:
         reader = PdfReader(folder / EXHIBITS)
         pages = len(reader.pages)
-    except _pdf_failures() + (OSError,) as exc:
+    except pdf_failures() + (OSError,) as exc:
         report.fail("pdf", EXHIBITS, _("{file} cannot be read: {error}").format(file=EXHIBITS, error=exc))
         return
     if pages != info.get("pages"):
@@ -265,7 +265,7 @@ def _check_pdf(folder: Path, index: dict[str, Any], report: BundleReport) -> Non
     try:
         marks = {str(o.title).split(" ", 1)[0]: (reader.get_destination_page_number(o) or 0) + 1
                  for o in reader.outline if not isinstance(o, list)}
-    except _pdf_failures() as exc:
+    except pdf_failures() as exc:
         marks = {}
         report.fail("pdf", EXHIBITS, _("{file}: bookmarks unreadable: {error}").format(file=EXHIBITS, error=exc))
     expected_next = int(info.get("front_pages", 0)) + 1
@@ -293,7 +293,7 @@ def _check_pdf(folder: Path, index: dict[str, Any], report: BundleReport) -> Non
             want = stamp_text(lang, str(eid), n - first + 1, int(ex.get("page_count", 0)), n)
             try:
                 text = reader.pages[n - 1].extract_text()
-            except _pdf_failures():
+            except pdf_failures():
                 text = ""
             if want not in text:
                 report.fail("pdf", EXHIBITS, _("{file}: page {page} does not carry the stamp {stamp!r}").format(

@@ -50,20 +50,22 @@ def _pages(case: Case, item: EvidenceItem, none: str) -> str:
     reference that was not copied into the store."""
     if not item.stored_copy:
         return none
-    from ..vault.store import ObjectStore
+    from ..vault.store import stored_path
 
-    path = ObjectStore(case.paths.objects, case.paths.staging).path_for(item.sha256)
+    path = stored_path(case, item)  # a link or FIFO planted in the store is refused, never opened
     try:
         with open(path, "rb") as fh:
             head = fh.read(8)
     except OSError:
         return none
     if head.startswith(b"%PDF-"):
-        try:
-            from pypdf import PdfReader
+        from pypdf import PdfReader
 
+        from ..pii.extract import pdf_failures
+
+        try:
             return str(len(PdfReader(str(path)).pages))
-        except Exception:  # a damaged PDF still gets a row; its pages are simply not counted
+        except pdf_failures() + (OSError,):  # a damaged PDF still gets a row; its pages are not counted
             return none
     if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8")):
         return "1"

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from ..errors import CorruptDocument, DocumentProblem, EncryptedDocument, UnreadableInput, UnsafeArchive
-from ..i18n import _
+from ..i18n import _, ngettext
 from .fields import field_for_label
 
 if TYPE_CHECKING:
@@ -331,8 +331,6 @@ def extract(
     ``ocr``: how images and PDF pages without text are read (:mod:`.ocr`; default: auto)."""
     from .ocr import OcrSettings
 
-    from .ocr import OcrSettings
-
     ocr = ocr or OcrSettings()
     with _Counting(state):
         if fmt == "pdf":
@@ -364,7 +362,7 @@ def extract(
 # -- PDF ---------------------------------------------------------------------------------
 
 
-def _pdf_failures() -> tuple[type[BaseException], ...]:
+def pdf_failures() -> tuple[type[BaseException], ...]:
     from pypdf.errors import PyPdfError
 
     return (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error, struct.error,
@@ -407,7 +405,7 @@ def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveL
 
     from .ocr import OcrTally
 
-    failures = _pdf_failures()
+    failures = pdf_failures()
     f = _open_binary(path)
     try:
         try:
@@ -470,9 +468,11 @@ def _pdf(path: Path, state: ExtractState, password: str | None, limits: ArchiveL
         if ocr_done.pages:
             from .ocr import LANGS
 
-            state.notes.append(_("{count} page(s) read by OCR (Tesseract {langs}, rendered at up to {dpi} dpi; boxes "
-                                 "in those pixels)").format(count=len(ocr_done.pages), langs="+".join(LANGS),
-                                                            dpi=ocr.limits.dpi if ocr else 300))
+            state.notes.append(ngettext(
+                "{count} page read by OCR (Tesseract {langs}, rendered at up to {dpi} dpi; boxes in those pixels)",
+                "{count} pages read by OCR (Tesseract {langs}, rendered at up to {dpi} dpi; boxes in those pixels)",
+                len(ocr_done.pages)).format(count=len(ocr_done.pages), langs="+".join(LANGS),
+                                            dpi=ocr.limits.dpi if ocr else 300))
         if repeated:
             state.notes.append(_("{count} page(s) repeat the content of an earlier page: read once")
                                .format(count=repeated))

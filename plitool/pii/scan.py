@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from ..errors import CorruptDocument, DocumentProblem, InputNotFound, StorageErr
 from ..i18n import _
 from ..vault.evidence import EvidenceItem, build_items, get_items
 from ..vault.ledger import NewEvent
+from ..vault.store import stored_path  # noqa: F401  (callers import it from here too)
 from .detect import CellDetector, KnownValues, Match, cell_detector, detect_text, untyped_detector
 from .extract import ArchiveLimits, ExtractState, Table, TextUnit, extract, sniff_format
 from .fields import KINDS, field_for_label
@@ -433,30 +433,6 @@ def resolve_targets(case: Any, targets: Sequence[str], *, progress: ProgressCall
         items = build_items(case.ledger.scan().entries)
     ids = list(dict.fromkeys(by_sha[v] if kind == "path" else v for kind, v in plan))
     return [items[i] for i in ids], added
-
-
-def stored_path(case: Any, item: EvidenceItem) -> Path:
-    """The bytes to scan: the stored copy, or the original for a ``--no-copy`` item."""
-    from ..vault.store import ObjectStore
-
-    store = ObjectStore(case.paths.objects, case.paths.staging)
-    path = store.path_for(item.sha256)
-    if item.stored_copy:
-        try:
-            st = os.lstat(path)
-        except OSError:
-            st = None
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            # a link or a FIFO planted in the store is never read through ('plitool verify' names it)
-            raise StorageError(_("{item}: the stored copy is not a regular file (tampering?); run 'plitool verify'")
-                               .format(item=item.id))
-        if st is not None:
-            return path
-    for ref in item.references:
-        if os.path.isfile(ref):
-            return Path(os.fsdecode(ref))
-    raise StorageError(_("{item}: neither a stored copy nor the original is available; run 'plitool verify'").format(
-        item=item.id))
 
 
 def record_reveal(case: Any, items: Sequence[EvidenceItem], reason: str, kinds: frozenset[str]) -> None:

@@ -7,12 +7,15 @@ import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import StorageError
 from ..fsutil import create_exclusive
 from ..i18n import _
 from .hashing import describe_file_type
+
+if TYPE_CHECKING:
+    from .evidence import EvidenceItem
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 #: Stored objects: read-only, and readable by the case's owner alone (their folders are 0700).
@@ -138,3 +141,27 @@ class StagingBatch:
                 raise StorageError(_("cannot write into {folder}: {reason}").format(
                     folder=self.folder, reason=exc.strerror)) from exc
         raise StorageError(_("cannot create a temporary file in {folder}").format(folder=self.folder))
+
+
+def stored_path(case: Any, item: EvidenceItem) -> Path:
+    """Where an item's bytes are read (scan, ingest, bundle, draft): the stored copy, or the
+    original for a ``--no-copy`` item. A link or a FIFO planted at the stored copy is refused
+    before anyone opens it: read through, it would hang the command or feed it other bytes."""
+    store = ObjectStore(case.paths.objects, case.paths.staging)
+    path = store.path_for(item.sha256)
+    if item.stored_copy:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            # a link or a FIFO planted in the store is never read through ('plitool verify' names it)
+            raise StorageError(_("{item}: the stored copy is not a regular file (tampering?); run 'plitool verify'")
+                               .format(item=item.id))
+        if st is not None:
+            return path
+    for ref in item.references:
+        if os.path.isfile(ref):
+            return Path(os.fsdecode(ref))
+    raise StorageError(_("{item}: neither a stored copy nor the original is available; run 'plitool verify'").format(
+        item=item.id))

@@ -147,3 +147,21 @@ def test_scan_does_not_read_through_a_symlink_planted_at_an_object(plitool: Plit
     assert "13912345678" not in run.out + run.err
     assert "1234" not in run.out  # not even a masked finding: the planted bytes were never read
     assert "regular file" in run.out + run.err
+
+
+@pytest.mark.parametrize("command", [("bundle", "-o", "b"), ("draft", "civil-pil", "--allow-missing", "--format", "md", "-o", "d.md")])
+def test_fifo_or_link_at_object_path_stops_bundle_and_draft(plitool: Plitool, stored: Path, tmp_path: Path,
+                                                            command: tuple[str, ...]) -> None:
+    """The bundle copies stored objects and the draft counts PDF pages in them: a FIFO planted at
+    an object must not hang them, and a link must not be read through; both name the item."""
+    os.chmod(stored.parent, 0o700)
+    stored.unlink()
+    os.mkfifo(stored)
+    run = plitool(*command)
+    assert run.code != 0 and "E-0001" in run.err and "regular file" in run.err, run.err
+    stored.unlink()
+    twin = tmp_path / "twin.pdf"
+    twin.write_bytes(b"%PDF-1.4 not the evidence\n")
+    stored.symlink_to(twin)
+    run = plitool(*command)
+    assert run.code != 0 and "E-0001" in run.err and "regular file" in run.err, run.err
