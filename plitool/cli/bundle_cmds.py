@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..i18n import _
+from ..i18n import _, ngettext
 from .common import emit_json, err, json_option, open_case, out, plain, safe_text
 
 
@@ -48,7 +48,7 @@ def bundle_cmd(ctx: click.Context, output: Path, items: str | None, doc_lang: st
         emit_json(result.as_json())
         return
     for ex in result.skipped:
-        console.print(plain((_("warning"), "yellow"), ": ", _("{item} was not merged ({reason}); a page says why and the "
+        console.print(plain((_("warning"), "yellow"), _(": "), _("{item} was not merged ({reason}); a page says why and the "
                                                               "original is in evidence/").format(item=ex.id, reason=ex.problem)))
     o = out()
     o.print(plain(_("bundle written: {path}").format(path=result.path)), soft_wrap=True)
@@ -82,13 +82,14 @@ def verify_bundle_cmd(folder: Path, ca: tuple[Path, ...], system_roots: bool, as
         for p in report.problems:
             o.print(plain((_("FAIL"), "red"), f" {p.check:10} ", p.message), soft_wrap=True)
         for note in report.notes:
-            err().print(plain(_("note"), ": ", note))
-        counts = ", ".join(f"{k} {v}" for k, v in report.checked.items())
+            err().print(plain(_("note"), _(": "), note))
+        counts = _(", ").join(f"{k} {v}" for k, v in report.checked.items())
         if report.ok:
-            o.print(plain((_("OK"), "green"), ": ", _("the bundle holds ({counts}); bundle digest {digest}").format(
+            o.print(plain((_("OK"), "green"), _(": "), _("the bundle holds ({counts}); bundle digest {digest}").format(
                 counts=counts, digest=report.digest)), soft_wrap=True)
         else:
-            o.print(plain((_("bundle does not hold"), "red"), ": ", _("{n} problem(s)").format(n=len(report.problems))),
+            o.print(plain((_("bundle does not hold"), "red"), _(": "), ngettext("{n} problem", "{n} problems", len(report.problems)).format(
+                n=len(report.problems))),
                     soft_wrap=True)
     if not report.ok:
         sys.exit(1)

@@ -53,7 +53,7 @@ def demo_cmd(out_dir: Path, force: bool, as_json: bool) -> None:
         console.print(plain(("✓", "green"), " ", _("{title} ({seconds:.1f} s)").format(title=stage.title,
                                                                                        seconds=result.seconds)))
         for note in result.notes:
-            console.print(plain((_("note"), "yellow"), ": ", note))
+            console.print(plain((_("note"), "yellow"), _(": "), note))
 
     try:
         demo: DemoResult = run_demo(out_dir, force=force, progress=progress)
@@ -79,7 +79,7 @@ def demo_cmd(out_dir: Path, force: bool, as_json: bool) -> None:
                                                     "({path}) says").format(top=demo.top, path=demo.truth_path)),
                       soft_wrap=True)
         return
-    console.print(plain((_("attribution missed"), "red"), ": ", _(
+    console.print(plain((_("attribution missed"), "red"), _(": "), _(
         "it names {top} as the source, the sample's ground truth ({path}) says {truth}").format(
             top=demo.top or "-", path=demo.truth_path, truth=demo.truth_source)), soft_wrap=True)
     sys.exit(1)

@@ -113,7 +113,7 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
             click.echo("\n".join(lines))
     console = err()
     for skip in report.skipped:
-        console.print(plain((_("skipped"), "yellow"), " ", skip.path, ": ", skip.reason))
+        console.print(plain((_("skipped"), "yellow"), " ", skip.path, _(": "), skip.reason))
     for w in report.warnings:
         console.print(plain((_("warning:"), "yellow"), " ", w))
     added = sum(r.event == "added" for r in report.results)

@@ -242,7 +242,7 @@ def verify_proof_cmd(proof_file: Path, data: Path | None, ca: tuple[Path, ...], 
             console.print(_verdict_line(verdict, f"     {stamp.get('file')}: "), soft_wrap=True)
         bound = report.existed_no_later_than
         if report.ok and bound:
-            console.print(plain((_("OK"), "green"), ": ", _("{item} existed no later than {time}, per TSA {tsa}").format(
+            console.print(plain((_("OK"), "green"), _(": "), _("{item} existed no later than {time}, per TSA {tsa}").format(
                 item=report.item, time=iso_z(bound[0]), tsa=bound[1])), soft_wrap=True)
         elif not report.ok:
             console.print(plain((_("proof does not hold"), "red"), " ", _("for {item}").format(item=report.item)),
