@@ -86,3 +86,35 @@ def test_items_export_over_a_file(plitool: Plitool, tmp_path: Path) -> None:
     assert r.code == 2
     one_clean_line(r.err)
     assert target.read_text("utf-8") == "not a folder"
+
+
+def test_a_partial_copy_added_as_a_second_dataset_does_not_tilt_attribution(plitool: Plitool, case_root: Path,
+                                                                              tmp_path: Path) -> None:
+    """Two holders hold the same 1,000 people; the leak is 200 of them. Filing a 300-row extract of
+    one holder's data as a second dataset of that holder (by mistake, or to point at it) must not
+    make it 'conclusive': it still holds the same people (A_h is a set of subjects). Counting rows
+    gave those 200 records k = 2 over N_h = 1,300: a Bayes factor of about 10^35 from nothing."""
+    (case_root / "flows.yaml").write_text("""\
+agents:
+  - {id: alpha, kind: holder}
+  - {id: beta, kind: holder}
+  - {id: market, kind: sighting}
+""", "utf-8")
+    rows = [f"FR{100000 + i},1380000{i:04d}\n" for i in range(1000)]
+
+    def table(name: str, part: list[str]) -> str:
+        (tmp_path / name).write_text("运单号,手机号\n" + "".join(part), "utf-8")
+        return str(tmp_path / name)
+
+    for agent, name, part in (("alpha", "alpha.csv", rows), ("beta", "beta.csv", rows[::-1]),
+                              ("alpha", "alpha-extract.csv", rows[:300])):
+        assert plitool("holdings", "add", agent, table(name, part), "--as-of", "2025-01-01").code == 0
+    assert plitool("leak", "add", "market", table("leak.csv", rows[:200]), "--first-seen", "2026-01-01").code == 0
+    r = plitool("attribute", "--json")
+    assert r.code == 0, r.err
+    import json
+
+    out = json.loads(r.out)
+    agents = {a["agent"]: a for a in out["agents"]}
+    assert agents["alpha"]["log10_likelihood"] == pytest.approx(agents["beta"]["log10_likelihood"], rel=1e-12)
+    assert out["verdict"] == "inconclusive"
