@@ -168,3 +168,24 @@ def test_prove_needs_a_seal_covering_the_item(case: Case, run: Cli, local_tsa: L
     assert run("prove", "E-0001", "-o", str(out), "--force").exit_code == 0
     # E-0001 is proved against the earliest seal that covers it
     assert json.loads(out.read_text("utf-8"))["inclusion"]["tree_size"] == 3
+
+
+def test_proofs_from_one_shared_context_equal_proofs_built_alone(
+        sealed: tuple[Case, Cli, Path, Path], local_tsa: LocalTsa, tmp_path: Path) -> None:
+    """A bundle builds every proof from one ProofContext (each token checked once): each proof
+    must be the one ``prove`` builds for that item alone, whatever order the items come in."""
+    from plitool.timestamps.proof import ProofContext, build_proof
+
+    case, run, _evidence, _out = sealed
+    _add(run, tmp_path, "four.txt", "after the first seal")
+    seal_case(case, extra_tsa=[local_tsa.url])  # two checkpoints: items are proved against different ones
+    ctx = ProofContext.load(case)
+    for item in ("E-0004", "E-0001", "E-0003", "E-0002", "E-0004"):
+        shared, shared_files = build_proof(case, item, context=ctx)
+        alone, alone_files = build_proof(case, item)
+        for doc, files in ((shared, shared_files), (alone, alone_files)):
+            doc.pop("created"), files.pop("README.md")  # the README is written from the proof, time included
+        assert shared == alone and shared_files == alone_files
+    assert len(ctx.verdicts) == 2  # each of the two tokens checked once, not once per item
+    assert {p["inclusion"]["tree_size"] for p in (build_proof(case, i, context=ctx)[0] for i in ("E-0001", "E-0004"))} \
+        == {5, 7}

@@ -246,16 +246,21 @@ def _copy_evidence(exhibit: Exhibit, source: str, folder: Path, algorithms: Sequ
 
 
 def _write_proofs(case: Case, exhibits: Sequence[Exhibit], folder: Path, entries: Sequence[Any]) -> None:
-    from ..timestamps.proof import build_proof, files_dir_for
-    from ..timestamps.seal import sealed_size
+    from ..timestamps.proof import ProofContext, build_proof, files_dir_for
+    from ..timestamps.seal import sealed_size, stored_tokens
+    from ..timestamps.trust import trusted_certificates
+    from ..vault.evidence import build_items
 
     covered = sealed_size(case, entries)  # cheap: no item beyond it can have a proof
     added = {e.item: e.seq for e in entries if e.event == "added"}
+    # one reading of the ledger, one check of each token, for every exhibit's proof
+    context = ProofContext(entries, build_items(entries), trusted_certificates(case, entries=entries),
+                           stored_tokens(case, entries))
     for ex in exhibits:
         if added.get(ex.id, covered + 1) > covered:
             continue
         try:
-            proof, files = build_proof(case, ex.id)
+            proof, files = build_proof(case, ex.id, context=context)
         except NotSealed:
             continue
         out = folder / "proofs" / f"{ex.id}.proof.json"

@@ -54,12 +54,17 @@ def _chain_certs(path: Path) -> list[Certificate]:
         return []
 
 
-def best_seal(case: Case, seq: int, tokens: Sequence[StoredToken], roots: Sequence[Certificate]) -> tuple[int, list[tuple[StoredToken, bytes, TokenVerdict]]]:
+def best_seal(case: Case, seq: int, tokens: Sequence[StoredToken], roots: Sequence[Certificate],
+              *, verdicts: dict[Path, tuple[bytes, TokenVerdict] | None] | None = None,
+              ) -> tuple[int, list[tuple[StoredToken, bytes, TokenVerdict]]]:
     """The earliest sealed checkpoint holding entry ``seq`` with a token that verifies.
 
     Earliest, because its time is the tightest "existed no later than" bound. A checkpoint with
     a trusted token wins over an earlier one whose tokens only have an untrusted root.
+    ``verdicts`` (token file -> (reply bytes, verdict), or None when unreadable) lets the proofs
+    of many items check each token once.
     """
+    memo: dict[Path, tuple[bytes, TokenVerdict] | None] = {} if verdicts is None else verdicts
     by_size: dict[int, list[StoredToken]] = {}
     for tok in tokens:
         if tok.size >= seq:
@@ -68,14 +73,18 @@ def best_seal(case: Case, seq: int, tokens: Sequence[StoredToken], roots: Sequen
     for size in sorted(by_size):
         good = []
         for tok in by_size[size]:
-            try:
-                cp_bytes = tok.checkpoint.read_bytes()
-                blob = tok.tsr.read_bytes()
-            except OSError:
-                continue
-            verdict = verify_reply(blob, data=cp_bytes, roots=roots, extra_certs=_chain_certs(tok.chain))
-            if verdict.signature_valid:
-                good.append((tok, blob, verdict))
+            if tok.tsr not in memo:
+                try:
+                    cp_bytes = tok.checkpoint.read_bytes()
+                    blob = tok.tsr.read_bytes()
+                except OSError:
+                    memo[tok.tsr] = None
+                else:
+                    memo[tok.tsr] = (blob, verify_reply(blob, data=cp_bytes, roots=roots,
+                                                        extra_certs=_chain_certs(tok.chain)))
+            checked = memo[tok.tsr]
+            if checked is not None and checked[1].signature_valid:
+                good.append((tok, checked[0], checked[1]))
         if any(v.ok for _tok, _cp, v in good):
             return size, good
         if good and fallback is None:
@@ -86,19 +95,39 @@ def best_seal(case: Case, seq: int, tokens: Sequence[StoredToken], roots: Sequen
         seq=seq))
 
 
-def build_proof(case: Case, item: str) -> tuple[dict[str, Any], dict[str, bytes]]:
+@dataclass
+class ProofContext:
+    """What every proof of one case shares, read and checked once: the healthy ledger, its items,
+    the trusted roots, the stored tokens with their verdicts, and the sealed roots already matched
+    against the ledger. A bundle of many items builds all its proofs from one context instead of
+    re-reading the ledger and re-checking every token per item."""
+
+    entries: Sequence[Any]
+    items: dict[str, Any]
+    roots: Sequence[Certificate]
+    tokens: list[StoredToken]
+    verdicts: dict[Path, tuple[bytes, TokenVerdict] | None] = field(default_factory=dict)
+    matched: set[tuple[int, bytes]] = field(default_factory=set)
+
+    @classmethod
+    def load(cls, case: Case) -> ProofContext:
+        entries = case.ledger.require_healthy().entries
+        return cls(entries, build_items(entries), trusted_certificates(case, entries=entries), stored_tokens(case, entries))
+
+
+def build_proof(case: Case, item: str, *, context: ProofContext | None = None) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The proof document and the loose files that go beside it (name -> bytes)."""
-    scan = case.ledger.require_healthy()
-    entries = scan.entries
-    found = get_items(build_items(entries), [item])[0]
+    ctx = context if context is not None else ProofContext.load(case)
+    entries = ctx.entries
+    found = get_items(ctx.items, [item])[0]
     entry = found.events[0]
-    roots = trusted_certificates(case, entries=entries)
-    size, chosen = best_seal(case, entry.seq, stored_tokens(case, entries), roots)
+    size, chosen = best_seal(case, entry.seq, ctx.tokens, ctx.roots, verdicts=ctx.verdicts)
     cp_bytes = chosen[0][0].checkpoint.read_bytes()
     cp = Checkpoint.parse(cp_bytes.decode("ascii"))
     leaves = [e.leaf for e in entries[:size]]
-    if merkle.root(leaves) != cp.root:
+    if (size, cp.root) not in ctx.matched and merkle.root(leaves) != cp.root:
         raise StorageError(_("the sealed checkpoint {size} does not match the ledger: run 'plitool verify'").format(size=size))
+    ctx.matched.add((size, cp.root))
     path = merkle.inclusion_proof(leaves, entry.seq - 1)
     files: dict[str, bytes] = {"entry.json": entry.raw, "checkpoint.txt": cp_bytes}
     stamps = []
