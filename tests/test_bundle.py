@@ -351,3 +351,26 @@ def test_a_pdf_failing_half_way_is_taken_back(filled: Cli, case: Case, tmp_path:
     assert "could not be merged" in texts[0] and "stands for page 3 of E-0001" in texts[2]
     assert f"Exhibit E-0001 · page 3/3 · bundle page {ex.pages[1]}" in texts[2]
     assert filled("verify-bundle", str(tmp_path / "b2"), case=False).exit_code == 0
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_each_exhibit_states_the_same_purpose_as_the_drafts_evidence_list(run: Cli, case: Case, evidence: dict[str, Path],
+                                                                           tmp_path: Path, lang: str) -> None:
+    """证明目的 is worded once (filings.evidence.purpose_text): the bundle filed with a complaint
+    names the same elements for the same exhibit, with a number in the note deleted by the court rule."""
+    from plitool.filings.evidence import evidence_rows
+    from plitool.filings.templates import load_law
+
+    assert run("add", str(evidence["pdf"]), "--tag", "processing", "--tag", "harm").exit_code == 0
+    assert run("add", str(evidence["csv"]), "--note", f"订单导出，含 {PHONE}").exit_code == 0
+    assert run("add", str(evidence["jpg"])).exit_code == 0
+    out = tmp_path / "bundle"
+    _bundle(run, out, "--lang", lang)
+    shown = {e["id"]: e["purpose"] for e in json.loads((out / "bundle.json").read_text("utf-8"))["exhibits"]}
+    drafted = {r.id: r.purpose for r in evidence_rows(case, load_law(case.root, lang)[0])}
+    assert shown == drafted
+    law = load_law(case.root, lang)[0]
+    elements = {e["key"]: e["element"] for e in law["elements"]}
+    assert elements["processing"] in shown["E-0001"] and elements["harm"] in shown["E-0001"]
+    assert PHONE not in shown["E-0002"] and PHONE[-4:] not in shown["E-0002"]
+    assert shown["E-0003"] == law["labels"]["purpose_default"]

@@ -178,13 +178,16 @@ def _image_ok(path: Path | str) -> None:
         raise CorruptDocument(_("not a readable image ({kind}: {error})").format(kind=type(exc).__name__, error=exc)) from exc
 
 
-def _purpose(item: EvidenceItem) -> str:
-    note = item.first.get("note")
-    return mask_text(str(note)) if note else ", ".join(mask_text(t) for t in item.tags)
+def plan_exhibits(case: Case, items: Sequence[EvidenceItem], *, skip_bad: bool, lang: str | None = None) -> list[tuple[Exhibit, str]]:
+    """Each item's exhibit (kind, page count) and the path its bytes are read from.
 
+    An exhibit's 证明目的 is worded as the drafts' evidence list words it (the elements its tags
+    name in ``law.<lang>.yaml``, then its note, by the court's masking rule), so that the bundle
+    and the complaint filed with it say the same thing about the same exhibit."""
+    from ..filings.evidence import purpose_text
+    from ..filings.templates import load_law
 
-def plan_exhibits(case: Case, items: Sequence[EvidenceItem], *, skip_bad: bool) -> list[tuple[Exhibit, str]]:
-    """Each item's exhibit (kind, page count) and the path its bytes are read from."""
+    law = load_law(case.root, lang or case.config.lang)[0]
     out: list[tuple[Exhibit, str]] = []
     for item in items:
         source = str(stored_path(case, item))
@@ -196,7 +199,7 @@ def plan_exhibits(case: Case, items: Sequence[EvidenceItem], *, skip_bad: bool) 
         exhibit = Exhibit(
             id=item.id, name=plain_name, file="evidence/" + safe_name(dataclasses.replace(item, name=plain_name)),
             kind=detect_kind(head, item.name or ""), size=item.size, digests=dict(item.digests),
-            source=mask_text(str(item.first.get("source") or "")), purpose=_purpose(item),
+            source=mask_text(str(item.first.get("source") or "")), purpose=purpose_text(item.tags, str(item.first.get("note") or ""), law),
         )
         try:
             if exhibit.kind == "pdf":
@@ -473,7 +476,7 @@ def build_bundle(
     if not chosen:
         raise UsageError(_("the case holds no evidence yet: nothing to bundle"))
     chosen = list({it.id: it for it in chosen}.values())
-    planned = plan_exhibits(case, chosen, skip_bad=skip_bad)
+    planned = plan_exhibits(case, chosen, skip_bad=skip_bad, lang=lang)
     algorithms = list(dict.fromkeys(["sha256", "blake3", *case.config.digests]))
 
     parent = output.absolute().parent
