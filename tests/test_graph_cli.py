@@ -75,7 +75,7 @@ def graph_case(run: Cli, case: Case, tmp_path: Path) -> Case:
 def test_check_clean(run: Cli, graph_case: Case) -> None:
     result = run("graph", "check")
     assert result.exit_code == 0, result.output
-    assert "5 agent(s), 4 edge(s), 3 asserted" in result.stdout
+    assert "5 agents, 4 edges, 3 asserted" in result.stdout
     data = json.loads(run("graph", "check", "--json").stdout)
     assert data == {"ok": True, "problems": [], "agents": 5, "edges": 4, "asserted": 3, "derived": 0}
 

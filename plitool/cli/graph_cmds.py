@@ -51,15 +51,20 @@ def check_cmd(ctx: click.Context, as_json: bool) -> None:
             click.echo(str(p))
         if not problems and flows is not None:
             asserted = sum(e.asserted for e in flows.edges)
-            click.echo(_("flows.yaml is valid: {agents} agent(s), {edges} edge(s), {asserted} asserted "
-                            "(no evidence), {derived} derived from evidence").format(
-                agents=len(flows.agents), edges=len(flows.edges), asserted=asserted,
-                derived=sum(e.derived for e in flows.edges)))
+            click.echo(_("flows.yaml is valid: {counts}, {asserted} asserted (no evidence), {derived} derived from "
+                         "evidence").format(counts=_counts(len(flows.agents), len(flows.edges)), asserted=asserted,
+                                            derived=sum(e.derived for e in flows.edges)))
         else:
             err().print(ngettext("{n} problem", "{n} problems", len(problems)).format(n=len(problems)),
                         highlight=False, markup=False, soft_wrap=True)
     if problems:
         ctx.exit(2)
+
+
+def _counts(agents: int, edges: int) -> str:
+    """"5 agents, 1 edge": each count through ngettext, the separator through the catalogue."""
+    return ngettext("{n} agent", "{n} agents", agents).format(n=agents) + _(", ") + \
+        ngettext("{n} edge", "{n} edges", edges).format(n=edges)
 
 
 def _interval(since: Any, until: Any) -> str:
@@ -89,8 +94,7 @@ def show_cmd(ctx: click.Context, as_json: bool) -> None:
     from rich.markup import escape
     from rich.tree import Tree
 
-    tree = Tree("[bold]flows.yaml[/]: " + escape(_("{agents} agent(s), {edges} edge(s)").format(
-        agents=len(flows.agents), edges=len(flows.edges))))
+    tree = Tree("[bold]flows.yaml[/]: " + escape(_counts(len(flows.agents), len(flows.edges))))
     leaving: dict[str, list[Edge]] = {}
     for e in sorted(flows.edges, key=Edge.sort_key):
         leaving.setdefault(e.src, []).append(e)
@@ -177,8 +181,8 @@ def export_cmd(ctx: click.Context, fmt: str, output: Path | None, force: bool, s
         sys.stdout.buffer.flush()
         return
     write_export(output, data, force=force)
-    err().print(_("wrote {path} ({format}, {agents} agent(s), {edges} edge(s))").format(
-        path=output, format=fmt, agents=len(flows.agents), edges=len(flows.edges)), highlight=False, markup=False, soft_wrap=True)
+    err().print(_("wrote {path} ({format}, {counts})").format(
+        path=output, format=fmt, counts=_counts(len(flows.agents), len(flows.edges))), highlight=False, markup=False, soft_wrap=True)
 
 
 @graph_group.command("from-har")

@@ -40,7 +40,7 @@ from ..errors import (
     UsageError,
 )
 from ..fsutil import MAX_INPUT_BYTES, atomic_write, read_input, read_regular_file
-from ..i18n import _
+from ..i18n import _, ngettext
 from ..vault.ledger import Checkpoint, Entry, LedgerScan, NewEvent
 from .timestamp import (
     REQUEST_HASHES,
@@ -398,8 +398,10 @@ def import_reply(case: Case, reply_path: Path) -> SealResult:
     match = next(((p, m) for p, m in pending if info.nonce is not None and str(info.nonce) == m.get("nonce")), None)
     if match is None:
         raise TokenRejected(
-            _("{path} answers none of this case's {n} pending offline request(s) "
-              "(its nonce matches none of them); nothing was recorded").format(path=reply_path, n=len(pending))
+            ngettext("{path} answers none of this case's {n} pending offline request "
+                     "(its nonce does not match it); nothing was recorded",
+                     "{path} answers none of this case's {n} pending offline requests "
+                     "(its nonce matches none of them); nothing was recorded", len(pending)).format(path=reply_path, n=len(pending))
         )
     meta_path, meta = match
     folder = meta_path.parent
@@ -630,11 +632,15 @@ def check_seals(case: Case, entries: Sequence[Entry], item_seqs: dict[str, int])
         stray = [p for p in base.glob("*/*") if p.is_file() and p not in referenced and not p.name.startswith("offline-")
                  and p.suffix != ".tsr"]
         if stray:
-            out.notes.append(_("{n} file(s) under {folder} are named by no seal (an interrupted seal?): {files}").format(
+            out.notes.append(ngettext("{n} file under {folder} is named by no seal (an interrupted seal?): {files}",
+                                       "{n} files under {folder} are named by no seal (an interrupted seal?): {files}",
+                                       len(stray)).format(
                 n=len(stray), folder=base, files=", ".join(p.relative_to(base).as_posix() for p in stray[:5])))
         pending = list(base.glob("*/offline-*.json"))
         if pending:
-            out.notes.append(_("{n} offline seal request(s) wait for a reply: 'plitool seal --import REPLY.tsr'").format(
+            out.notes.append(ngettext("{n} offline seal request waits for a reply: 'plitool seal --import REPLY.tsr'",
+                                       "{n} offline seal requests wait for a reply: 'plitool seal --import REPLY.tsr'",
+                                       len(pending)).format(
                 n=len(pending)))
     return out
 
