@@ -269,6 +269,24 @@ class IndexedLedger:
         finally:
             os.close(fd)
 
+    def raw_lines(self) -> Iterator[bytes]:
+        """Every line of the checked ledger (canonical JSON, without its newline), in order."""
+        fd = os.open(self.index.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            pos, end, carry = 0, self.byte_length, b""
+            while pos < end:
+                chunk = os.pread(fd, min(4 * CHUNK, end - pos), pos)
+                if not chunk:
+                    raise self.index.disagrees()  # the file shrank under us
+                pos += len(chunk)
+                lines = (carry + chunk).split(b"\n")
+                carry = lines.pop()
+                yield from lines
+            if carry:
+                raise self.index.disagrees()
+        finally:
+            os.close(fd)
+
     def items_with_later_events(self) -> set[str]:
         """Items named by more than their ``added`` entry (usually few)."""
         rows = self.index.conn.execute(
