@@ -122,3 +122,32 @@ def test_list_and_log_json_bytes_are_those_of_the_general_path(case: Case, run: 
     assert logged.stdout_bytes == _old_log(case)
     assert len(json.loads(listed.stdout_bytes)) == 302  # same.txt is a re-collection
     assert ledger_path(case.root).read_bytes().count(b"\n") == len(json.loads(logged.stdout_bytes))
+
+
+def test_index_after_add_is_the_index_rebuilt_from_the_ledger(case: Case, run: Cli, tmp_path: Path) -> None:
+    """``add`` records its own entries in the index without judging them again: what it records
+    (items, digests, events, the latest time) must be exactly what a full check rebuilds."""
+    import sqlite3
+
+    files = tmp_path / "batch"
+    files.mkdir()
+    for n in range(30):
+        (files / f"f{n:02d}.txt").write_bytes(b"content %d" % (n % 20))  # ten re-collections
+    assert run("add", "-r", str(files)).exit_code == 0
+    assert run("add", str(files / "f05.txt"), "--tag", "harm").exit_code == 0
+    index = case.root / ".plitool" / "index.sqlite"
+
+    def tables() -> dict[str, list[tuple[object, ...]]]:
+        with sqlite3.connect(index) as conn:
+            return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()  # noqa: S608
+                    for t in ("head", "events", "items", "shas", "checkpoints")}
+
+    after_add = tables()
+    assert len(after_add["items"]) == 20 and len(after_add["events"]) == 1 + 30 + 1
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index}{suffix}").unlink(missing_ok=True)
+    assert run("show", "E-0001").exit_code == 0  # rebuilt: every entry checked from the first byte
+    rebuilt = tables()
+    # the rebuilt index keeps only the checkpoint files it found (all of them), the same rows otherwise
+    assert {k: v for k, v in rebuilt.items() if k != "checkpoints"} == {k: v for k, v in after_add.items() if k != "checkpoints"}
+    assert set(rebuilt["checkpoints"]) >= {after_add["checkpoints"][-1]}
