@@ -244,7 +244,7 @@ def main() -> None:
     if not sizes:
         return
     measures = list(next(iter(results.values())))
-    print(f"\n| measure | tree | " + " | ".join(f"{s:,} items" for s in sizes) + " | growth per x10 |")
+    print("\n| measure | tree | " + " | ".join(f"{s:,} items" for s in sizes) + " | growth per x10 |")
     print("|" + "---|" * (3 + len(sizes)))
     for measure in measures:
         for label in trees if measure != "reference: json.loads per line" else ["this"]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -204,28 +204,3 @@ def open_item_stream(case: Case) -> ItemStream | None:
     if view is None:
         return None
     return ItemStream(view, sealed_size_of(case, view.sealed_entries(), view.size), view.items_with_later_events())
-
-
-def stream_items(case: Case) -> Iterator[EvidenceItem] | None:
-    """Every item in id order, with ``sealed`` set, built one at a time from the ledger read in
-    order (an item with later events has them read back through the index): memory stays flat
-    whatever the case's size. None when the index cannot vouch for the ledger."""
-    from ..timestamps.seal import sealed_size_of
-
-    view = case.ledger.index.open_checked()
-    if view is None:
-        return None
-    sealed = sealed_size_of(case, view.sealed_entries(), view.size)
-    later = view.items_with_later_events()
-
-    def generate() -> Iterator[EvidenceItem]:
-        for entry in view.entries():
-            if entry.event != "added" or not isinstance(entry.item, str):
-                continue
-            built = build_items(view.entries_of(entry.item) if entry.item in later else [entry])
-            item = built.get(entry.item)
-            if item is not None and item.events[0].seq == entry.seq:
-                item.sealed = entry.seq <= sealed
-                yield item
-
-    return generate()

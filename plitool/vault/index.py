@@ -291,17 +291,6 @@ class IndexedLedger:
             "SELECT seq, off, len FROM events WHERE item = ? AND seq <= ? ORDER BY seq", (item, self.size)).fetchall()
         return self.index.read_entries(rows)
 
-    def entries(self) -> Iterator[Entry]:
-        """Every entry of the checked ledger, read in order, one at a time (memory stays flat)."""
-        fd = os.open(self.index.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-        try:
-            for raw, _off in _lines(fd, 0, self.byte_length):
-                yield decode_entry(raw)[0]
-        except _Unusable:
-            raise self.index.disagrees() from None
-        finally:
-            os.close(fd)
-
     def raw_lines(self) -> Iterator[bytes]:
         """Every line of the checked ledger (canonical JSON, without its newline), in order."""
         fd = os.open(self.index.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
