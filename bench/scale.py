@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.attacks.forge import synth_items  # noqa: E402
 
-#: Runs plitool's CLI in-process and reports its own peak RSS (VmHWM, KiB) on fd $PEAK_FD.
+#: Runs plitool's CLI in-process and reports its own peak RSS (VmHWM, KiB) and CPU seconds (user +
+#: system: what the command costs whatever the machine's load) on fd $PEAK_FD.
 RUNNER = (
     "import os, sys\n"
     "from plitool.cli.main import cli\n"
@@ -52,7 +54,8 @@ RUNNER = (
     "except SystemExit as exc:\n"
     "    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)\n"
     "peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
-    "os.write(int(os.environ['PEAK_FD']), f'{peak}\\n'.encode())\n"
+    "cpu = sum(os.times()[:2])\n"
+    "os.write(int(os.environ['PEAK_FD']), f'{peak} {cpu}\\n'.encode())\n"
     "sys.exit(code)\n"
 )
 
@@ -70,8 +73,13 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
+#: CPU seconds of the last plitool command run (see RUNNER)
+LAST_CPU = [0.0]
+
+
 def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
-    """Seconds and peak MiB of one plitool command run with the code of ``tree``."""
+    """Seconds and peak MiB of one plitool command run with the code of ``tree`` (its CPU
+    seconds in ``LAST_CPU``)."""
     r, w = os.pipe()
     env = {**bench_env(tree), "PEAK_FD": str(w)}
     start = time.perf_counter()
@@ -80,7 +88,9 @@ def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
     elapsed = time.perf_counter() - start
     os.close(w)
     with os.fdopen(r) as fh:
-        peak = int(fh.read().strip() or 0) / 1024
+        peak_kib, _sep, cpu = fh.read().strip().partition(" ")
+    peak = int(peak_kib or 0) / 1024
+    LAST_CPU[0] = float(cpu or 0)
     if proc.returncode != 0:
         raise SystemExit(f"plitool {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
     return elapsed, peak
@@ -104,21 +114,21 @@ def read_reference(ledger: Path) -> float:
     return time.perf_counter() - start
 
 
-#: (seconds, peak MiB, load average) of one measure
-Figure = tuple[float, float, float]
+#: (seconds, peak MiB, load average, CPU seconds) of one measure
+Figure = tuple[float, float, float, float]
 
 
 def paired(trees: dict[str, Path], runs: int, fn) -> dict[str, Figure]:  # type: ignore[no-untyped-def]
     """``fn(tree)`` -> (seconds, MiB) run ``runs`` times per tree, the trees taking turns; the
     median time, the largest peak and the mean load seen."""
-    got: dict[str, list[tuple[float, float, float]]] = {label: [] for label in trees}
+    got: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label in trees}
     for _ in range(runs):
         for label, tree in trees.items():
             before = load()
             t, m = fn(tree)
-            got[label].append((t, m, (before + load()) / 2))
-    return {label: (statistics.median(t for t, _m, _l in g), max(m for _t, m, _l in g),
-                    statistics.mean(l for _t, _m, l in g)) for label, g in got.items()}
+            got[label].append((t, m, (before + load()) / 2, LAST_CPU[0]))
+    return {label: (statistics.median(x[0] for x in g), max(x[1] for x in g), statistics.mean(x[2] for x in g),
+                    statistics.median(x[3] for x in g)) for label, g in got.items()}
 
 
 def drop_index(case: Path) -> None:
@@ -151,8 +161,13 @@ def bench_size(trees: dict[str, Path], cases: dict[str, Path], size: int, runs: 
     ledger = cases["this"] / ".plitool" / "ledger.jsonl"
     before = load()
     ref = statistics.median(read_reference(ledger) for _ in range(runs))
-    out["reference: json.loads per line"] = {label: (ref, 0.0, (before + load()) / 2) for label in trees}
+    out["reference: json.loads per line"] = {label: (ref, 0.0, (before + load()) / 2, 0.0) for label in trees}
     return out
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_intake(trees: dict[str, Path], work: Path, files: int, runs: int) -> dict[str, Figure]:
@@ -176,31 +191,36 @@ def bench_intake(trees: dict[str, Path], work: Path, files: int, runs: int) -> d
     def cp_sync(_tree: Path) -> tuple[float, float]:
         dest = work / "cp-dest"
         shutil.rmtree(dest, ignore_errors=True)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), children_cpu()
         subprocess.run(["sh", "-c", f"cp -r {src} {dest} && sync -f {dest}"], check=True)
         took = time.perf_counter() - start
+        LAST_CPU[0] = children_cpu() - cpu
         shutil.rmtree(dest)
         return took, 0.0
 
     def hashdeep(_tree: Path) -> tuple[float, float]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), children_cpu()
         subprocess.run(["hashdeep", "-c", "sha256", "-r", str(src)], check=True, stdout=subprocess.DEVNULL)
-        return time.perf_counter() - start, 0.0
+        took = time.perf_counter() - start
+        LAST_CPU[0] = children_cpu() - cpu
+        return took, 0.0
 
     refs = {"cp -r + sync -f": cp_sync, **({"hashdeep -c sha256 -r": hashdeep} if shutil.which("hashdeep") else {})}
     sides = {**{f"add -r ({label})": (lambda _t, tree=tree: add(tree)) for label, tree in trees.items()}, **refs}
-    got: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
+    got: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sides}
     for _ in range(runs):
         for name, fn in sides.items():
             before = load()
+            LAST_CPU[0] = 0.0
             t, _m = fn(ROOT)
-            got[name].append((t, (before + load()) / 2))
-    return {name: (statistics.median(t for t, _l in g), 0.0, statistics.mean(l for _t, l in g)) for name, g in got.items()}
+            got[name].append((t, (before + load()) / 2, LAST_CPU[0]))
+    return {name: (statistics.median(x[0] for x in g), 0.0, statistics.mean(x[1] for x in g),
+                   statistics.median(x[2] for x in g)) for name, g in got.items()}
 
 
 def cell(fig: Figure) -> str:
-    t, m, ld = fig
-    return f"{t:.3f} s" + (f", {m:.0f} MiB" if m else "") + f" (load {ld:.1f})"
+    t, m, ld, cpu = fig
+    return f"{t:.3f} s" + (f", {m:.0f} MiB" if m else "") + (f", cpu {cpu:.2f} s" if cpu else "") + f" (load {ld:.1f})"
 
 
 def main() -> None:
@@ -238,9 +258,12 @@ def main() -> None:
             print(f"  {name:28} {cell(fig)}")
         ref = intake["cp -r + sync -f"][0]
         hd = intake.get("hashdeep -c sha256 -r", (float("nan"), 0.0, 0.0))[0]
+        ref_cpu = intake["cp -r + sync -f"][3]
+        hd_cpu = intake.get("hashdeep -c sha256 -r", (0.0, 0.0, 0.0, float("nan")))[3]
         for label in trees:
-            t = intake[f"add -r ({label})"][0]
-            print(f"  {label}: ÷ (cp -r + sync -f) {t / ref:.2f} (target <= 1.5); ÷ hashdeep {t / hd:.2f} (target <= 3)")
+            t, cpu = intake[f"add -r ({label})"][0], intake[f"add -r ({label})"][3]
+            print(f"  {label}: ÷ (cp -r + sync -f) {t / ref:.2f} (target <= 1.5); ÷ hashdeep {t / hd:.2f} (target <= 3); "
+                  f"CPU seconds ÷ cp's {cpu / ref_cpu:.2f}, ÷ hashdeep's {cpu / hd_cpu:.2f}")
     if not sizes:
         return
     measures = list(next(iter(results.values())))
@@ -256,10 +279,11 @@ def main() -> None:
     for size in sizes:
         ref = results[size]["reference: json.loads per line"]["this"][0]
         for label in trees:
-            lst = results[size]["list --json"][label][0]
-            lg = results[size]["log --json"][label][0]
-            print(f"{label}, {size:,} items: list --json ÷ json.loads per line {lst / ref:.2f}, "
-                  f"log --json ÷ json.loads per line {lg / ref:.2f} (target <= 2)")
+            lst, lst_cpu = results[size]["list --json"][label][0], results[size]["list --json"][label][3]
+            lg, lg_cpu = results[size]["log --json"][label][0], results[size]["log --json"][label][3]
+            print(f"{label}, {size:,} items: list --json ÷ json.loads per line {lst / ref:.2f} (CPU seconds: "
+                  f"{lst_cpu / ref:.2f}), log --json ÷ json.loads per line {lg / ref:.2f} (CPU seconds: "
+                  f"{lg_cpu / ref:.2f}) (target <= 2)")
 
 
 if __name__ == "__main__":
