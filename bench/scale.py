@@ -9,12 +9,19 @@ command is timed (median of ``--runs``) with its peak RSS:
   add-one-file     plitool add F (a fresh 4 KB file)        target <= 0.3 s, <= 100 MiB at 10^6
   show             plitool show E-…                         target <= 0.3 s at 10^6
   seal --offline   plitool seal --offline                   target <= 0.3 s at 10^6
-  list --json      plitool list --json > /dev/null           reference: json.loads per ledger line
+  list --json      plitool list --json > /dev/null           target <= 2x json.loads per ledger line
+  log --json       plitool log --json > /dev/null            target <= 2x json.loads per ledger line
 
 with the growth factor per x10 of the case, and the first command after the ledger index is
 gone (it rebuilds the index: one full check, as every command did before). ``--baseline DIR``
-runs the same commands with another plitool tree (e.g. before this change) beside it. The
-machine's load (``uptime``) is printed with the figures. Nothing here runs in the test suite.
+runs the same commands with another plitool tree (e.g. before this change) beside it: the two
+trees take turns run by run, so both see the same load. ``--intake-files N`` adds ``add -r`` of
+N x 4 KB files (copy mode) against ``cp -r`` + ``sync -f`` and ``hashdeep -c sha256 -r``.
+
+The machine is shared: every figure is printed with the 1-minute load average (``uptime``) seen
+while it was measured. Python writes its bytecode cache (into a folder of the work directory),
+as an installed plitool has it; without it every run would compile plitool's sources first.
+Nothing here runs in the test suite.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.attacks.forge import synth_items  # noqa: E402
 
-#: Runs plitool's CLI in-process and reports its own peak RSS (VmHWM, KiB) on fd $PEAK_FD.
+#: Runs plitool's CLI in-process and reports its own peak RSS (VmHWM, KiB) and CPU seconds (user +
+#: system: what the command costs whatever the machine's load) on fd $PEAK_FD.
 RUNNER = (
     "import os, sys\n"
     "from plitool.cli.main import cli\n"
@@ -45,74 +54,128 @@ RUNNER = (
     "except SystemExit as exc:\n"
     "    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)\n"
     "peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
-    "os.write(int(os.environ['PEAK_FD']), f'{peak}\\n'.encode())\n"
+    "cpu = sum(os.times()[:2])\n"
+    "os.write(int(os.environ['PEAK_FD']), f'{peak} {cpu}\\n'.encode())\n"
     "sys.exit(code)\n"
 )
 
 
+PYCACHE = Path(tempfile.gettempdir()) / "plitool-bench-pycache"
+
+
+def bench_env(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPATH": str(tree), "PLITOOL_LANG": "en", "PYTHONPYCACHEPREFIX": str(PYCACHE / tree.name)}
+
+
+def load() -> float:
+    """The 1-minute load average."""
+    return os.getloadavg()[0]
+
+
+#: CPU seconds of the last plitool command run (see RUNNER)
+LAST_CPU = [0.0]
+
+
 def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
-    """Seconds and peak MiB of one plitool command run with the code of ``tree``."""
+    """Seconds and peak MiB of one plitool command run with the code of ``tree`` (its CPU
+    seconds in ``LAST_CPU``)."""
     r, w = os.pipe()
-    env = {**os.environ, "PYTHONPATH": str(tree), "PLITOOL_LANG": "en", "PEAK_FD": str(w)}
+    env = {**bench_env(tree), "PEAK_FD": str(w)}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", RUNNER, *args], cwd=cwd, env=env, pass_fds=(w,),
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
     os.close(w)
     with os.fdopen(r) as fh:
-        peak = int(fh.read().strip() or 0) / 1024
+        peak_kib, _sep, cpu = fh.read().strip().partition(" ")
+    peak = int(peak_kib or 0) / 1024
+    LAST_CPU[0] = float(cpu or 0)
     if proc.returncode != 0:
         raise SystemExit(f"plitool {' '.join(args)} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
     return elapsed, peak
 
 
-def build_case(work: Path, size: int) -> Path:
-    case = work / f"case-{size}"
+def build_case(work: Path, size: int, name: str = "") -> Path:
+    case = work / f"case-{size}{name}"
     if case.exists():
         shutil.rmtree(case)
     subprocess.run([sys.executable, "-m", "plitool.cli", "init", str(case), "--title", "scale", "--lang", "en"],
-                   check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                   check=True, capture_output=True, env=bench_env(ROOT))
     synth_items(case, size)
     return case
 
 
-def read_reference(ledger: Path) -> float:
-    start = time.perf_counter()
+def read_reference(ledger: Path) -> tuple[float, float]:
+    """Seconds and CPU seconds of reading the ledger with ``json.loads`` per line (in this process:
+    no interpreter start-up on this side)."""
+    start, cpu = time.perf_counter(), time.process_time()
     with ledger.open("rb") as fh:
         for line in fh:
             json.loads(line)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def median(runs: int, fn) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    got = [fn() for _ in range(runs)]
-    return statistics.median(t for t, _m in got), max(m for _t, m in got)
+#: (seconds, peak MiB, load average, CPU seconds) of one measure
+Figure = tuple[float, float, float, float]
 
 
-def bench_size(tree: Path, case: Path, size: int, runs: int, work: Path, label: str) -> dict[str, tuple[float, float]]:
-    out: dict[str, tuple[float, float]] = {}
+def paired(trees: dict[str, Path], runs: int, fn) -> dict[str, Figure]:  # type: ignore[no-untyped-def]
+    """``fn(tree)`` -> (seconds, MiB) run ``runs`` times per tree, the trees taking turns; the
+    median time, the largest peak and the mean load seen."""
+    got: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label in trees}
+    for _ in range(runs):
+        for label, tree in trees.items():
+            before = load()
+            t, m = fn(tree)
+            got[label].append((t, m, (before + load()) / 2, LAST_CPU[0]))
+    return {label: (statistics.median(x[0] for x in g), max(x[1] for x in g), statistics.mean(x[2] for x in g),
+                    statistics.median(x[3] for x in g)) for label, g in got.items()}
+
+
+def drop_index(case: Path) -> None:
     index = case / ".plitool" / "index.sqlite"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{index}{suffix}").unlink(missing_ok=True)
-    out["first command (index rebuilt)"] = run(tree, ["show", "E-0001"], case)
+
+
+def bench_size(trees: dict[str, Path], cases: dict[str, Path], size: int, runs: int, work: Path) -> dict[str, dict[str, Figure]]:
+    """Every measure at one size: {measure: {tree label: figure}}. Each tree has its own copy of the case."""
+    out: dict[str, dict[str, Figure]] = {}
+    label_of = {tree: label for label, tree in trees.items()}
+
+    def rebuilt(tree: Path) -> tuple[float, float]:
+        drop_index(cases[label_of[tree]])
+        return run(tree, ["show", "E-0001"], cases[label_of[tree]])
+
+    out["first command (index rebuilt)"] = paired(trees, 1, rebuilt)
     counter = iter(range(10**9))
 
-    def add_one() -> tuple[float, float]:
-        f = work / f"new-{label}-{size}-{next(counter)}.bin"
+    def add_one(tree: Path) -> tuple[float, float]:
+        f = work / f"new-{size}-{next(counter)}.bin"
         f.write_bytes(os.urandom(4096))
-        return run(tree, ["add", str(f)], case)
+        return run(tree, ["add", str(f)], cases[label_of[tree]])
 
-    out["add-one-file"] = median(runs, add_one)
-    out["show"] = median(runs, lambda: run(tree, ["show", f"E-{size // 2:04d}"], case))
-    out["seal --offline"] = median(runs, lambda: run(tree, ["seal", "--offline"], case))
-    out["list --json"] = median(runs, lambda: run(tree, ["list", "--json"], case))
-    out["log --json"] = median(runs, lambda: run(tree, ["log", "--json"], case))
-    out["reference: json.loads per line"] = (read_reference(case / ".plitool" / "ledger.jsonl"), 0.0)
+    out["add-one-file"] = paired(trees, runs, add_one)
+    for measure, args in (("show", ["show", f"E-{size // 2:04d}"]), ("seal --offline", ["seal", "--offline"]),
+                          ("list --json", ["list", "--json"]), ("log --json", ["log", "--json"])):
+        out[measure] = paired(trees, runs, lambda tree, args=args: run(tree, args, cases[label_of[tree]]))
+    ledger = cases["this"] / ".plitool" / "ledger.jsonl"
+    before = load()
+    refs = [read_reference(ledger) for _ in range(runs)]
+    ref, ref_cpu = statistics.median(r[0] for r in refs), statistics.median(r[1] for r in refs)
+    out["reference: json.loads per line"] = {label: (ref, 0.0, (before + load()) / 2, ref_cpu) for label in trees}
     return out
 
 
-def bench_intake(tree: Path, work: Path, files: int, runs: int) -> dict[str, float]:
-    """``add -r`` of ``files`` × 4 KB (copy mode) beside ``cp -r`` + ``sync -f`` and ``hashdeep``."""
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_intake(trees: dict[str, Path], work: Path, files: int, runs: int) -> dict[str, Figure]:
+    """``add -r`` of ``files`` x 4 KB (copy mode) beside ``cp -r`` + ``sync -f`` and ``hashdeep``,
+    all taking turns run by run."""
     src = work / "intake-src"
     if not src.exists():
         for n in range(files):
@@ -121,31 +184,46 @@ def bench_intake(tree: Path, work: Path, files: int, runs: int) -> dict[str, flo
             (folder / f"f{n}.bin").write_bytes(os.urandom(4096))
     subprocess.run(["sh", "-c", f"cat {src}/*/* > /dev/null"], check=True)
 
-    def add() -> tuple[float, float]:
-        case = build_case(work, 0)
+    def add(tree: Path) -> tuple[float, float]:
+        case = build_case(work, 0, "-intake")
         try:
             return run(tree, ["add", "-r", str(src)], case)
         finally:
             shutil.rmtree(case)
 
-    def cp_sync() -> float:
+    def cp_sync(_tree: Path) -> tuple[float, float]:
         dest = work / "cp-dest"
         shutil.rmtree(dest, ignore_errors=True)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), children_cpu()
         subprocess.run(["sh", "-c", f"cp -r {src} {dest} && sync -f {dest}"], check=True)
         took = time.perf_counter() - start
+        LAST_CPU[0] = children_cpu() - cpu
         shutil.rmtree(dest)
-        return took
+        return took, 0.0
 
-    def hashdeep() -> float:
-        start = time.perf_counter()
+    def hashdeep(_tree: Path) -> tuple[float, float]:
+        start, cpu = time.perf_counter(), children_cpu()
         subprocess.run(["hashdeep", "-c", "sha256", "-r", str(src)], check=True, stdout=subprocess.DEVNULL)
-        return time.perf_counter() - start
+        took = time.perf_counter() - start
+        LAST_CPU[0] = children_cpu() - cpu
+        return took, 0.0
 
-    plitool, _peak = median(runs, add)
-    reference = statistics.median(cp_sync() for _ in range(runs))
-    hashed = statistics.median(hashdeep() for _ in range(runs)) if shutil.which("hashdeep") else float("nan")
-    return {"add -r": plitool, "cp -r + sync -f": reference, "hashdeep -c sha256 -r": hashed}
+    refs = {"cp -r + sync -f": cp_sync, **({"hashdeep -c sha256 -r": hashdeep} if shutil.which("hashdeep") else {})}
+    sides = {**{f"add -r ({label})": (lambda _t, tree=tree: add(tree)) for label, tree in trees.items()}, **refs}
+    got: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sides}
+    for _ in range(runs):
+        for name, fn in sides.items():
+            before = load()
+            LAST_CPU[0] = 0.0
+            t, _m = fn(ROOT)
+            got[name].append((t, (before + load()) / 2, LAST_CPU[0]))
+    return {name: (statistics.median(x[0] for x in g), 0.0, statistics.mean(x[1] for x in g),
+                   statistics.median(x[2] for x in g)) for name, g in got.items()}
+
+
+def cell(fig: Figure) -> str:
+    t, m, ld, cpu = fig
+    return f"{t:.3f} s" + (f", {m:.0f} MiB" if m else "") + (f", cpu {cpu:.2f} s" if cpu else "") + f" (load {ld:.1f})"
 
 
 def main() -> None:
@@ -158,49 +236,57 @@ def main() -> None:
                         help="also time add -r of this many 4 KB files beside cp -r + sync -f and hashdeep (e.g. 10000)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s and int(s)]
-    trees = [("this", ROOT)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+    trees = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     work = args.work or Path(tempfile.mkdtemp(prefix="plitool-scale-"))
-    results: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
-    intake: dict[str, dict[str, float]] = {}
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[int, dict[str, dict[str, Figure]]] = {}
+    intake: dict[str, Figure] = {}
+    print(f"start: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}; {os.cpu_count()} cores")
     try:
         if args.intake_files:
-            for label, tree in trees:
-                intake[label] = bench_intake(tree, work, args.intake_files, args.runs)
+            intake = bench_intake(trees, work, args.intake_files, args.runs)
         for size in sizes:
-            for label, tree in trees:
-                case = build_case(work, size)
-                load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-                print(f"# {label}, {size:,} items — {load}", file=sys.stderr, flush=True)
-                results[(label, size)] = bench_size(tree, case, size, args.runs, work, label)
+            cases = {label: build_case(work, size, f"-{label}") for label in trees}
+            print(f"# {size:,} items, load {load():.1f}", file=sys.stderr, flush=True)
+            results[size] = bench_size(trees, cases, size, args.runs, work)
+            for case in cases.values():
                 shutil.rmtree(case)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"load: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    for label, got in intake.items():
-        ref, hd = got["cp -r + sync -f"], got["hashdeep -c sha256 -r"]
-        print(f"{label}: add -r of {args.intake_files:,} x 4 KB {got['add -r']:.2f} s; ÷ (cp -r + sync -f) "
-              f"{got['add -r'] / ref:.2f} (target <= 1.5); ÷ hashdeep {got['add -r'] / hd:.2f} (target <= 3)")
+    print(f"end: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    if intake:
+        print(f"\nadd -r of {args.intake_files:,} x 4 KB files, copy mode (median of {args.runs}, sides taking turns)")
+        for name, fig in intake.items():
+            print(f"  {name:28} {cell(fig)}")
+        ref = intake["cp -r + sync -f"][0]
+        hd = intake.get("hashdeep -c sha256 -r", (float("nan"), 0.0, 0.0))[0]
+        ref_cpu = intake["cp -r + sync -f"][3]
+        hd_cpu = intake.get("hashdeep -c sha256 -r", (0.0, 0.0, 0.0, float("nan")))[3]
+        for label in trees:
+            t, cpu = intake[f"add -r ({label})"][0], intake[f"add -r ({label})"][3]
+            print(f"  {label}: ÷ (cp -r + sync -f) {t / ref:.2f} (target <= 1.5); ÷ hashdeep {t / hd:.2f} (target <= 3); "
+                  f"CPU seconds ÷ cp's {cpu / ref_cpu:.2f}, ÷ hashdeep's {cpu / hd_cpu:.2f}")
     if not sizes:
         return
     measures = list(next(iter(results.values())))
-    header = "| measure | tree | " + " | ".join(f"{s:,} items" for s in sizes) + " | growth per x10 |"
-    print(header)
+    print("\n| measure | tree | " + " | ".join(f"{s:,} items" for s in sizes) + " | growth per x10 |")
     print("|" + "---|" * (3 + len(sizes)))
     for measure in measures:
-        for label, _tree in trees:
-            cells = []
-            times = []
-            for size in sizes:
-                t, m = results[(label, size)][measure]
-                times.append(t)
-                cells.append(f"{t:.3f} s" + (f", {m:.0f} MiB" if m else ""))
+        for label in trees if measure != "reference: json.loads per line" else ["this"]:
+            figs = [results[size][measure][label] for size in sizes]
+            times = [f[0] for f in figs]
             growth = ", ".join(f"{b / a:.2f}x" for a, b in zip(times, times[1:]) if a > 0) or "-"
-            print(f"| {measure} | {label} | " + " | ".join(cells) + f" | {growth} |")
+            print(f"| {measure} | {label} | " + " | ".join(cell(f) for f in figs) + f" | {growth} |")
+    print()
     for size in sizes:
-        ref = results[("this", size)]["reference: json.loads per line"][0]
-        lst = results[("this", size)]["list --json"][0]
-        print(f"list --json ÷ json.loads per line at {size:,}: {lst / ref:.2f} (target <= 2)")
+        ref, ref_cpu = results[size]["reference: json.loads per line"]["this"][0::3]
+        for label in trees:
+            lst, lst_cpu = results[size]["list --json"][label][0], results[size]["list --json"][label][3]
+            lg, lg_cpu = results[size]["log --json"][label][0], results[size]["log --json"][label][3]
+            print(f"{label}, {size:,} items: list --json ÷ json.loads per line {lst / ref:.2f} (CPU seconds: "
+                  f"{lst_cpu / ref_cpu:.2f}), log --json ÷ json.loads per line {lg / ref:.2f} (CPU seconds: "
+                  f"{lg_cpu / ref_cpu:.2f}) (target <= 2)")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ inside the case's ``.plitool/`` or over its ``case.toml``, with or without ``--f
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import fcntl
 import os
 import secrets
@@ -27,6 +25,8 @@ from .i18n import _
 from .vault.hashing import open_for_reading  # the one place that maps open() errors to plitool errors
 
 if TYPE_CHECKING:
+    import ctypes
+
     from .vault.case import Case
 
 #: Inputs read whole into memory (TSA replies, proofs, certificates, known-values lists) are far
@@ -191,6 +191,9 @@ _libc: ctypes.CDLL | None = None
 def _load_libc() -> ctypes.CDLL | None:
     global _libc
     if _libc is None:
+        import ctypes
+        import ctypes.util
+
         name = ctypes.util.find_library("c")
         _libc = ctypes.CDLL(name, use_errno=True) if name else None
     return _libc

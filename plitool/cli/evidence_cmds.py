@@ -21,6 +21,7 @@ from .common import (
     open_case,
     out,
     plain,
+    pretty_json,
     safe_text,
     when,
     words,
@@ -253,11 +254,11 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """The evidence table: id, name, size, collection time, tags, events and, if the width
     allows, digest prefixes (full records: --json)."""
     if as_json:
-        from ..vault.evidence import stream_items
+        from ..vault.evidence import open_item_stream
 
-        streamed = stream_items(open_case(ctx))
-        if streamed is not None:  # the index vouches for the ledger: one item at a time
-            emit_json_array(it.summary() for it in streamed)
+        stream = open_item_stream(open_case(ctx))
+        if stream is not None:  # the index vouches for the ledger: one item at a time
+            _write_item_records(stream)
             return
     case, items = _load_items(ctx)
     if as_json:
@@ -278,6 +279,37 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
                 columns=", ".join(left_out)),
             highlight=False, markup=False,
         )
+
+
+def _utf8_stdout() -> bool:
+    """Whether text written to stdout is encoded as UTF-8 (then records are written as bytes)."""
+    import codecs
+    import sys
+
+    try:
+        return codecs.lookup(getattr(sys.stdout, "encoding", None) or "ascii").name == "utf-8"
+    except LookupError:
+        return False
+
+
+def _write_bytes(data: bytes) -> None:
+    click.echo(data, nl=False)
+
+
+def _write_item_records(stream: Any) -> None:
+    """``list --json`` from the checked ledger's lines: the same bytes as
+    ``emit_json_array(item.summary() ...)``, without building each item (see ``ledger_json``)."""
+    from .ledger_json import list_records, write_array
+
+    def general(raw: bytes) -> bytes | None:
+        item = stream.item_of(raw)
+        return None if item is None else pretty_json(item.summary(), "  ").encode("utf-8")
+
+    lines = stream.view.raw_lines()
+    if not _utf8_stdout():
+        emit_json_array(item.summary() for raw in lines if (item := stream.item_of(raw)) is not None)
+        return
+    write_array(list_records(lines, stream.sealed_size, stream.later, general), _write_bytes)
 
 
 # -- show -------------------------------------------------------------------------------------
@@ -423,6 +455,17 @@ def log_cmd(ctx: click.Context, item_filter: str | None, as_json: bool) -> None:
 
     case = open_case(ctx)
     entries: Iterable[Entry]
+    if as_json and not item_filter and _utf8_stdout():
+        view = case.ledger.index.open_checked()
+        if view is not None:  # every line is canonical: written from its own pieces
+            from ..vault.ledger import decode_entry
+            from .ledger_json import log_records, write_array
+
+            def general(raw: bytes) -> bytes:
+                return pretty_json(_entry_json(decode_entry(raw)[0]), "  ").encode("utf-8")
+
+            write_array(log_records(view.raw_lines(), general), _write_bytes)
+            return
     if item_filter:
         from ..vault.evidence import build_items, get_items
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..i18n import _
-from .common import emit_json, err, json_option, open_case, out, plain
+from .common import emit_json, err, json_option, open_case, out, plain, safe_text
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -78,21 +78,21 @@ def seal_cmd(ctx: click.Context, tsa: tuple[str, ...], hash_name: str, timeout: 
     if offline and import_path:
         raise UsageError(_("--offline and --import are two steps: use one at a time"))
     case = open_case(ctx)
-    console = err()
     if offline:
         request = prepare_offline(case, hash_name=hash_name)
         if as_json:
             emit_json(request.as_json())
             return
-        console.print(plain(_("checkpoint {size}: {path}").format(size=request.size, path=request.checkpoint_path)))
-        console.print(plain(_("request:      {path}").format(path=request.tsq_path)))
-        console.print(plain(_("On a connected machine, send it to a TSA and bring back the reply:")))
-        out().print(
-            plain(f"curl -sS -H 'Content-Type: application/timestamp-query' --data-binary @{request.tsq_path.name} TSA_URL -o reply.tsr"),
-            soft_wrap=True,
-        )
-        console.print(plain(_("then: plitool seal --import reply.tsr")))
+        # plain lines (no rich): an offline seal of a large case is a start-up-bound command
+        say = lambda text: click.echo(safe_text(text), err=True)  # noqa: E731
+        say(_("checkpoint {size}: {path}").format(size=request.size, path=request.checkpoint_path))
+        say(_("request:      {path}").format(path=request.tsq_path))
+        say(_("On a connected machine, send it to a TSA and bring back the reply:"))
+        click.echo(safe_text(f"curl -sS -H 'Content-Type: application/timestamp-query' --data-binary "
+                             f"@{request.tsq_path.name} TSA_URL -o reply.tsr"))
+        say(_("then: plitool seal --import reply.tsr"))
         return
+    console = err()
     if import_path is not None:
         result = import_reply(case, import_path)
     else:

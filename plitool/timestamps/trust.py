@@ -10,7 +10,6 @@ ask why each was trusted.
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,6 +175,8 @@ def system_trust_roots() -> list[tuple[TrustRoot, Certificate]]:
 
         bundle = certifi.where()
     except ImportError:
+        import ssl
+
         paths = ssl.get_default_verify_paths()
         for candidate in (paths.cafile, "/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
             if candidate and os.path.isfile(candidate):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from .ledger import Entry
 
 if TYPE_CHECKING:
     from .case import Case
+    from .index import IndexedLedger
 
 ITEM_PREFIX = "E-"
 
@@ -169,26 +170,37 @@ def item_entries(case: Case, wanted: str) -> dict[str, EvidenceItem] | None:
     return items
 
 
-def stream_items(case: Case) -> Iterator[EvidenceItem] | None:
-    """Every item in id order, with ``sealed`` set, built one at a time from the ledger read in
-    order (an item with later events has them read back through the index): memory stays flat
-    whatever the case's size. None when the index cannot vouch for the ledger."""
+@dataclass
+class ItemStream:
+    """What ``list --json`` needs to write every item from the checked ledger's lines."""
+
+    view: IndexedLedger
+    #: entries up to this seq are covered by a seal
+    sealed_size: int
+    #: items named by more than their ``added`` entry
+    later: set[str]
+
+    def item_of(self, raw: bytes) -> EvidenceItem | None:
+        """The item a ledger line first adds (its later events read back through the index), or None."""
+        from .ledger import decode_entry
+
+        entry = decode_entry(raw)[0]
+        if entry.event != "added" or not isinstance(entry.item, str):
+            return None
+        built = build_items(self.view.entries_of(entry.item) if entry.item in self.later else [entry])
+        item = built.get(entry.item)
+        if item is None or item.events[0].seq != entry.seq:
+            return None
+        item.sealed = entry.seq <= self.sealed_size
+        return item
+
+
+def open_item_stream(case: Case) -> ItemStream | None:
+    """The ledger checked through its index, with what an item's record needs beyond its own
+    line; None when the index cannot vouch for the ledger (the caller then reads it whole)."""
     from ..timestamps.seal import sealed_size_of
 
     view = case.ledger.index.open_checked()
     if view is None:
         return None
-    sealed = sealed_size_of(case, view.sealed_entries(), view.size)
-    later = view.items_with_later_events()
-
-    def generate() -> Iterator[EvidenceItem]:
-        for entry in view.entries():
-            if entry.event != "added" or not isinstance(entry.item, str):
-                continue
-            built = build_items(view.entries_of(entry.item) if entry.item in later else [entry])
-            item = built.get(entry.item)
-            if item is not None and item.events[0].seq == entry.seq:
-                item.sealed = entry.seq <= sealed
-                yield item
-
-    return generate()
+    return ItemStream(view, sealed_size_of(case, view.sealed_entries(), view.size), view.items_with_later_events())

@@ -16,14 +16,15 @@ import io
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_for_futures
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..errors import AlgorithmUnavailable, InputNotFound, SourceChanged, UnreadableInput, UsageError
 from ..i18n import _
+
+if TYPE_CHECKING:  # concurrent.futures (and the logging it loads) only for the commands that hash
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 #: Digests computed for every item unless ``case.toml`` says otherwise.
 DEFAULT_ALGORITHMS: tuple[str, ...] = ("sha256", "blake3")
@@ -179,6 +180,8 @@ def _write_all(write: Callable[[memoryview], int | None], view: memoryview) -> N
 
 def _wait_for(future: Future[int]) -> None:
     """Wait for a worker's chunk to be done; a second Ctrl-C gives up waiting, nothing more."""
+    from concurrent.futures import wait as wait_for_futures
+
     with suppress(KeyboardInterrupt):
         wait_for_futures([future])
 

@@ -138,6 +138,16 @@ class _DbState(MeaningState):
     def add_sha(self, sha: str, item: str) -> None:
         self.pending_shas[sha] = item
 
+    def remember(self, e: Entry) -> None:
+        """What :class:`MeaningChecker` records for an entry, without judging it."""
+        at = _parse_at(e.at)
+        if at is not None and (self.latest_at is None or at > self.latest_at):
+            self.latest_seq, self.latest_text, self.latest_at = e.seq, e.at, at
+        if e.event == "added" and isinstance(e.item, str) and e.item not in self.pending:
+            digests = e.data["digests"]
+            self.pending_shas.setdefault(digests["sha256"], e.item)
+            self.add_first(e.item, FirstRecord(e.seq, e.data["size"], dict(digests)))
+
     def flush(self) -> None:
         self.conn.executemany("INSERT INTO items(id, seq, size, digests) VALUES (?, ?, ?, ?)",
                               [(item, r.seq, r.size, json.dumps(r.digests, sort_keys=True)) for item, r in self.pending.items()])
@@ -172,12 +182,20 @@ class _Feeder:
             raise _Unusable
         self.feed_entry(entry, offset)
 
-    def feed_entry(self, entry: Entry, offset: int) -> None:
-        """An entry already decoded (or just encoded by this process: canonical by construction)."""
+    def feed_entry(self, entry: Entry, offset: int, *, own: bool = False) -> None:
+        """An entry already decoded (or just encoded by this process: canonical by construction).
+
+        ``own``: appended by this process under the case lock after the ledger was checked, so
+        the meaning rules are not applied again; only what they remember (an added item, its
+        digest, the latest time) is recorded. The next full check (``verify``, or a rebuilt
+        index) applies every rule to these entries like to any other.
+        """
         raw = entry.raw
         if entry.seq != self.seq + 1 or entry.prev != self.last:
             raise _Unusable
-        if self.checker.check(entry):
+        if own:
+            self.state.remember(entry)
+        elif self.checker.check(entry):
             raise _Unusable
         self.seq += 1
         self.last = hashlib.sha256(raw).hexdigest()
@@ -249,6 +267,21 @@ class IndexedLedger:
             raise self.index.disagrees()
         return str(row[0])
 
+    def items_for_shas(self, shas: Sequence[str]) -> dict[str, str]:
+        """:meth:`item_for_sha` for many digests at once (an intake of 10^4 files asks once per
+        few hundred, not once per file); only digests already added are in the answer."""
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(shas))
+        for start in range(0, len(unique), 500):
+            part = unique[start:start + 500]
+            rows = self.index.conn.execute(
+                f"SELECT sha FROM shas WHERE sha IN ({','.join('?' * len(part))})", part).fetchall()  # noqa: S608
+            for (sha,) in rows:
+                item = self.item_for_sha(str(sha))  # its added line read back and compared
+                if item is not None:
+                    found[str(sha)] = item
+        return found
+
     def has_item(self, item: str) -> bool:
         return self.index.conn.execute("SELECT 1 FROM items WHERE id = ?", (item,)).fetchone() is not None
 
@@ -258,14 +291,21 @@ class IndexedLedger:
             "SELECT seq, off, len FROM events WHERE item = ? AND seq <= ? ORDER BY seq", (item, self.size)).fetchall()
         return self.index.read_entries(rows)
 
-    def entries(self) -> Iterator[Entry]:
-        """Every entry of the checked ledger, read in order, one at a time (memory stays flat)."""
+    def raw_lines(self) -> Iterator[bytes]:
+        """Every line of the checked ledger (canonical JSON, without its newline), in order."""
         fd = os.open(self.index.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
-            for raw, _off in _lines(fd, 0, self.byte_length):
-                yield decode_entry(raw)[0]
-        except _Unusable:
-            raise self.index.disagrees() from None
+            pos, end, carry = 0, self.byte_length, b""
+            while pos < end:
+                chunk = os.pread(fd, min(4 * CHUNK, end - pos), pos)
+                if not chunk:
+                    raise self.index.disagrees()  # the file shrank under us
+                pos += len(chunk)
+                lines = (carry + chunk).split(b"\n")
+                carry = lines.pop()
+                yield from lines
+            if carry:
+                raise self.index.disagrees()
         finally:
             os.close(fd)
 
@@ -503,7 +543,7 @@ class LedgerIndex:
                 feeder = _Feeder(conn, state, view.size, view.last_digest, list(view.edge), {checkpoint.size})
                 offset = view.byte_length
                 for e in new:
-                    feeder.feed_entry(e, offset)
+                    feeder.feed_entry(e, offset, own=True)
                     offset += len(e.raw) + 1
                 feeder.flush()
                 if offset != now[2] or feeder.roots.get(checkpoint.size) != checkpoint.root:

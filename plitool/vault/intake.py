@@ -324,8 +324,9 @@ def _record(
     with case.locked():
         scan = case.ledger.checked()
         by_digest: dict[str, str] = {}
-        if isinstance(scan, IndexedLedger):  # the index answers per digest: nothing else is read
-            known: Callable[[str], str | None] = lambda sha: by_digest.get(sha) or scan.item_for_sha(sha)  # noqa: E731
+        if isinstance(scan, IndexedLedger):  # the index answers for these digests: nothing else is read
+            by_digest = scan.items_for_shas([r.digests["sha256"] for _p, r in hashed])
+            known: Callable[[str], str | None] = by_digest.get
             next_number = scan.items + 1
         else:
             items = build_items(scan.entries)
