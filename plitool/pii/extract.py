@@ -874,7 +874,7 @@ def _json_whole(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
 @functools.cache
 def _ijson() -> Any:
     """ijson's C backend (yajl2_c) when it is built, else its default."""
-    import ijson
+    import ijson  # type: ignore[import-untyped]
 
     try:
         return ijson.get_backend("yajl2_c")
@@ -923,7 +923,7 @@ def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> I
     :func:`_har`, as :func:`_json_whole` did. A key repeated in one object is scanned at each
     place it occurs (a whole parse keeps only its last value, which could hide data).
     """
-    from ijson.common import JSONError
+    from ijson.common import JSONError  # type: ignore[import-untyped]
 
     backend = _ijson()
     with _open_text(path, state) as stream:
