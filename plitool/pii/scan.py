@@ -453,7 +453,11 @@ def scan_items(
     *,
     progress: ProgressCallback | None = None,
     on_file: Callable[[EvidenceItem], None] | None = None,
+    on_finding: Callable[[EvidenceItem, Finding], None] | None = None,
 ) -> list[FileScan]:
+    """Scan each item's stored copy. ``on_finding`` is given every finding of every item as it is
+    found (whatever ``options.limit`` keeps): a report of millions of findings is written from it
+    without holding them (``scan --json --limit 0``)."""
     results: list[FileScan] = []
     for item in items:
         if on_file is not None:
@@ -471,7 +475,8 @@ def scan_items(
         except StorageError as exc:
             results.append(FileScan(name=item.name, item=item.id, format="?", status="failed", error=str(exc)))
         else:
-            results.append(scan_file(path, item.name, options, item=item.id, progress=advance))
+            results.append(scan_file(path, item.name, options, item=item.id, progress=advance,
+                                     on_finding=None if on_finding is None else partial(on_finding, item)))
         if progress is not None and item.size > reported:
             progress(item.size - reported)  # formats read whole (PDF, DOCX …) report at the end
     return results
