@@ -185,6 +185,7 @@ def _scan_file(
         return result
     state = ExtractState()
     rec = _Recorder(result, options.limit, on_finding)
+    cache: dict[Any, list[Match]] = {}
     try:
         if fmt == "image" and options.ocr.mode == "never":
             result.status = "not scanned"
@@ -195,7 +196,7 @@ def _scan_file(
             if isinstance(part, Table):
                 _scan_table(part, options.kinds, rec, result, progress, options.known_values)
             else:
-                _scan_unit(part, options, rec)
+                _scan_unit(part, options, rec, cache)
                 result.units += 1
                 result.ocr_units += isinstance(part, OcrLine)
     except DocumentProblem as exc:
@@ -229,8 +230,24 @@ def _reader_failure(exc: Exception) -> str:
         else _("not readable ({kind})").format(kind=type(exc).__name__)
 
 
-def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder) -> None:
-    found = detect_text(unit.text, options.kinds, field=unit.field)
+#: Short texts whose detection is remembered during one file's scan: a dump repeats the same
+#: values (a date, a status, a city) across millions of records. Cleared when full.
+CACHED_TEXT = 64
+CACHE_SIZE = 1 << 16
+
+
+def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder, cache: dict[Any, list[Match]]) -> None:
+    text = unit.text
+    if len(text) <= CACHED_TEXT:
+        key = (text, unit.field)
+        found = cache.get(key)
+        if found is None:
+            found = detect_text(text, options.kinds, field=unit.field)  # never changed below: shared
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            cache[key] = found
+    else:
+        found = detect_text(text, options.kinds, field=unit.field)
     if options.known_values is not None:
         known = options.known_values.search(unit.text)
         if known:
