@@ -26,7 +26,8 @@ KEYS = ["name", "姓名", "手机号", "phone", "mobile", "email", "地址", "ad
 
 def units(fn: Any, path: Path, fmt: str) -> tuple[list[tuple[str, str, str | None]], ExtractState]:
     state = ExtractState()
-    got = [(u.text, u.location, u.field) for u in fn(path, state, fmt)]
+    with extract._Counting(state):  # as extract() counts the bytes decoding replaced
+        got = [(u.text, u.location, u.field) for u in fn(path, state, fmt)]
     return got, state
 
 
@@ -209,3 +210,41 @@ def test_locations_never_hold_raw_values(tmp_path: Path) -> None:
     for f in result.findings:
         for raw in ("13812341234", "13912341234", "zs@example.invalid", "张三"):
             assert raw not in f.location
+
+
+def test_an_array_item_too_large_to_build_is_walked_event_by_event(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items of a top-level array are built in C while small; a larger one makes the reader start
+    again from the top, event by event, skipping the items already scanned: the same units, each
+    once, and the undecodable bytes counted once."""
+    monkeypatch.setattr(extract, "MAX_BUILT_ITEM", 1 << 19)
+    rng = random.Random(5)
+    items = [{"手机号": synth.fake_phone(rng), "i": i} for i in range(3000)]
+    items[2500] = {"blob": ["电话 " + synth.fake_phone(rng)] * 60_000, "姓名": "王五"}  # about 1 MB
+    body = json.dumps(items, ensure_ascii=False).encode("utf-8")
+    body = body.replace(b'"i": 0}', b'"i": 0, "x": "\xff"}', 1)  # one byte that is not UTF-8
+    path = tmp_path / "dump.json"
+    path.write_bytes(body)
+    skipped = []
+    events = extract._json_events
+
+    def spy(*args: Any, skip: int = 0) -> Any:
+        skipped.append(skip)
+        return events(*args, skip=skip)
+
+    monkeypatch.setattr(extract, "_json_events", spy)
+    a, sa = whole(path)
+    b, sb = streamed(path)
+    assert skipped and skipped[0] > 2000  # built item by item up to the large one, then walked
+    assert b == a and sb.replaced_bytes == sa.replaced_bytes == 1
+    assert len(set((t, w) for t, w, _f in b)) == len(b)  # nothing scanned twice
+
+
+def test_a_document_that_is_an_array_of_scalars_and_trailing_garbage(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_text('["13812341234", 13912341234, null, true, 1.5]', encoding="utf-8")
+    assert streamed(path)[0] == whole(path)[0] == [("13812341234", "$[0]", None), ("13912341234", "$[1]", None),
+                                                   ("1.5", "$[4]", None)]
+    path.write_text('["13812341234"] x', encoding="utf-8")
+    result = scan_file(path, path.name, ScanOptions())
+    assert result.status == "failed" and "not a readable JSON file" in (result.error or "")

@@ -32,6 +32,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -852,6 +853,8 @@ def _json_units(obj: Any, prefix: str, field: str | None = None, root: str = "$"
                 yield TextUnit(value, f"{prefix}{where}", fld)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             yield TextUnit(_cell_text(value) or "", f"{prefix}{where}", fld)
+        elif isinstance(value, Decimal):  # ijson's non-integer numbers: as json.load's float
+            yield TextUnit(_cell_text(float(value)) or "", f"{prefix}{where}", fld)
 
 
 def _json_whole(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
@@ -882,6 +885,15 @@ def _ijson() -> Any:
         return ijson
 
 
+#: An item of a top-level array is built whole (in C) while it stays under this many bytes;
+#: past it the document is walked event by event instead (memory bounded by the longest value).
+MAX_BUILT_ITEM = 16 << 20
+
+
+class _ItemTooLarge(Exception):
+    pass
+
+
 class _Utf8Reader:
     """Bytes for ijson: the file decoded as :func:`_open_text` decodes it (detected encoding,
     undecodable bytes replaced and counted), encoded again as UTF-8.
@@ -891,17 +903,27 @@ class _Utf8Reader:
     token (or a run of numbers), so the next one is twice as large (up to :data:`MAX_READ`):
     a long string costs a few times its length, not its square."""
 
-    __slots__ = ("stream", "chars")
+    __slots__ = ("stream", "chars", "head", "built", "limit")
 
-    def __init__(self, stream: io.TextIOBase) -> None:
+    def __init__(self, stream: io.TextIOBase, head: str = "", limit: int | None = MAX_BUILT_ITEM) -> None:
         self.stream = stream
         self.chars = READ_CHARS
+        self.head = head
+        self.built = 0  # bytes read since the last item was built (see _json)
+        self.limit = limit
 
     def read(self, n: int = -1) -> bytes:
         if n == 0:
             return b""
-        data = self.stream.read(self.chars).encode("utf-8", "surrogatepass")
+        if self.head:
+            text, self.head = self.head, ""
+        else:
+            text = self.stream.read(self.chars)
+        data = text.encode("utf-8", "surrogatepass")
         self.chars = READ_CHARS if b'"' in data else min(self.chars * 2, MAX_READ)
+        self.built += len(data)
+        if self.limit is not None and self.built > self.limit:
+            raise _ItemTooLarge
         return data
 
 
@@ -915,25 +937,47 @@ HAR_LOOKAHEAD_UNITS = 10_000
 
 
 def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> Iterator[Part]:
-    """A JSON or HAR document, streamed: ijson's events walked in document order, so memory is
-    bounded by the longest value (and, in a HAR, the largest entry), never by the file.
+    """A JSON or HAR document, streamed: memory is bounded by the longest value (and, in a HAR,
+    the largest entry), never by the file.
 
     The locations and fields are those of :func:`_json_units` on the whole document, and a HAR
     (``log.entries`` a list, whatever the file's extension) is read entry by entry through
-    :func:`_har`, as :func:`_json_whole` did. A key repeated in one object is scanned at each
-    place it occurs (a whole parse keeps only its last value, which could hide data).
+    :func:`_har`, as :func:`_json_whole` did. A document that is an array (a dump of records) has
+    its items built by ijson's C builder and walked one at a time; anything else, or an item over
+    :data:`MAX_BUILT_ITEM`, is walked from ijson's events (:func:`_json_events`). A key repeated in
+    one object is scanned at each place it occurs (a whole parse keeps only its last value,
+    which could hide data).
     """
     from ijson.common import JSONError  # type: ignore[import-untyped]
 
     backend = _ijson()
-    with _open_text(path, state) as stream:
-        events = backend.basic_parse(_Utf8Reader(stream), buf_size=1 << 16)
-        try:
-            yield from _json_events(iter(events), state, fmt)
-        except JSONError as exc:
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CorruptDocument(_("not a readable {format} file ({error})").format(
-                format=fmt.upper(), error=detail)) from exc
+    replaced = state.replaced_bytes
+    done = 0  # items of a top-level array scanned whole
+    try:
+        with _open_text(path, state) as stream:
+            head = stream.read(READ_CHARS)
+            array = fmt == "json" and head.lstrip("\ufeff \t\r\n").startswith("[")
+            reader = _Utf8Reader(stream, head, limit=MAX_BUILT_ITEM if array else None)
+            if array:
+                try:
+                    for item in backend.items(reader, "item"):
+                        yield from _json_units(item, "", root=f"$[{done}]")
+                        done += 1
+                        reader.built = 0
+                    return
+                except _ItemTooLarge:
+                    pass
+            else:
+                yield from _json_events(iter(backend.basic_parse(reader)), state, fmt)
+                return
+        state.replaced_bytes = replaced  # read again from the start: count the replaced bytes once
+        with _open_text(path, state) as stream:
+            yield from _json_events(iter(backend.basic_parse(_Utf8Reader(stream, "", limit=None))), state, fmt,
+                                    skip=done)
+    except JSONError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptDocument(_("not a readable {format} file ({error})").format(
+            format=fmt.upper(), error=detail)) from exc
 
 
 def _number(value: Any) -> str:
@@ -942,8 +986,9 @@ def _number(value: Any) -> str:
     return str(value) if type(value) is int else _cell_text(float(value)) or ""
 
 
-def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: str) -> Iterator[Part]:
-    """Text units from ijson's ``basic_parse`` events (see :func:`_json`)."""
+def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: str, skip: int = 0) -> Iterator[Part]:
+    """Text units from ijson's ``basic_parse`` events (see :func:`_json`); ``skip``: the first
+    items of a top-level array were scanned already."""
     is_map: list[bool] = []  # per open container
     fields: list[str | None] = []  # the field its values inherit
     counters: list[int] = []  # arrays: the next index
@@ -1015,7 +1060,7 @@ def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: st
         else:  # boolean, null
             continue
         if not maybe_har or held is None:
-            if not har:
+            if not har and not (skip and counters and counters[0] <= skip):
                 yield unit
         else:
             held.append(unit)
