@@ -248,3 +248,14 @@ def test_a_document_that_is_an_array_of_scalars_and_trailing_garbage(tmp_path: P
     path.write_text('["13812341234"] x', encoding="utf-8")
     result = scan_file(path, path.name, ScanOptions())
     assert result.status == "failed" and "not a readable JSON file" in (result.error or "")
+
+
+@pytest.mark.parametrize("text", ['[{"phone": "13812341234"}]', '[{"phone": '])
+def test_the_cycle_collector_is_running_again_after_a_scan(tmp_path: Path, text: str) -> None:
+    import gc
+
+    path = tmp_path / "x.json"
+    path.write_text(text, encoding="utf-8")
+    assert gc.isenabled()
+    result = scan_file(path, path.name, ScanOptions())
+    assert result.status in ("scanned", "failed") and gc.isenabled()

@@ -17,6 +17,7 @@ Raw values exist only in :attr:`Finding.raw`, shown with ``--reveal`` alone.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -186,6 +187,9 @@ def _scan_file(
     state = ExtractState()
     rec = _Recorder(result, options.limit, on_finding)
     cache: dict[Any, list[Match]] = {}
+    paused = fmt in STREAMED_FORMATS and gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         if fmt == "image" and options.ocr.mode == "never":
             result.status = "not scanned"
@@ -206,6 +210,8 @@ def _scan_file(
         result.status = "failed"
         result.error = _reader_failure(exc)
     finally:
+        if paused:
+            gc.enable()
         result.encoding = state.encoding
         result.replaced_bytes = state.replaced_bytes
         result.text_layer = state.text_layer
@@ -214,6 +220,12 @@ def _scan_file(
         result.notes.append(_("{n} byte(s) could not be decoded as {encoding} and were replaced").format(
             n=result.replaced_bytes, encoding=state.encoding))
     return result
+
+
+#: Formats whose readers make no reference cycles: rows and records are freed as soon as they
+#: are scanned, so the cycle collector is paused while they are read (it would only walk the
+#: blocks of rows held alive, again and again: about a sixth of the time of a large CSV).
+STREAMED_FORMATS = frozenset({"csv", "tsv", "json", "har", "jsonl"})
 
 
 def _reader_failure(exc: Exception) -> str:
