@@ -192,8 +192,9 @@ def load() -> str:
 
 def run_child(mode: str, path: Path, tree: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree), "PLITOOL_LANG": "en"}
-    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path)], check=True, capture_output=True, text=True,
-                         env=env, stdin=subprocess.DEVNULL)
+    # run in the tree: "python -c" puts the working folder first on sys.path, before PYTHONPATH
+    out = subprocess.run([sys.executable, "-c", CHILD, mode, str(path.resolve())], check=True, capture_output=True,
+                         text=True, env=env, stdin=subprocess.DEVNULL, cwd=tree)
     got = json.loads(out.stdout.strip().splitlines()[-1])
     got["load"] = load()
     return got
@@ -295,10 +296,10 @@ def main() -> int:
                 case = folder / f"case{label.strip(' ()')}"
                 if not case.exists():
                     env = {**os.environ, "PYTHONPATH": str(tree), "PLITOOL_LANG": "en"}
-                    subprocess.run([sys.executable, "-m", "plitool.cli", "init", str(case), "--title", "bench",
-                                    "--lang", "en"], check=True, capture_output=True, env=env)
-                    subprocess.run([sys.executable, "-m", "plitool.cli", "--case", str(case), "add", str(path)],
-                                   check=True, capture_output=True, env=env)
+                    subprocess.run([sys.executable, "-m", "plitool.cli", "init", str(case.resolve()), "--title",
+                                    "bench", "--lang", "en"], check=True, capture_output=True, env=env, cwd=tree)
+                    subprocess.run([sys.executable, "-m", "plitool.cli", "--case", str(case.resolve()), "add",
+                                    str(path.resolve())], check=True, capture_output=True, env=env, cwd=tree)
                 best = best_of(repeat, [(f"--limit 100{label}", "report-100", tree),
                                         (f"--limit 0 (every finding){label}", "report-all", tree)], case)
                 for name, r in best.items():
