@@ -156,5 +156,11 @@ step "15. The complete fictional case QuickRide, end to end (plitool demo; the s
 # five drafts and the exhibit bundle in demo-case/quickride/ (the commands it ran: demo.log there).
 plitool demo --out "$work/quickride" --force
 
+step "16. Every finding, written as it is found into a report file (scan --json --limit 0 -o)"
+# Issue 12: the findings are never held together (a leak of a million rows lists millions); the
+# file appears whole when the report is complete, or not at all.
+plitool scan E-0001 E-0002 E-0003 E-0004 E-0005 --json --limit 0 -o "$work/findings.json" --force
+python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(sum(len(f["findings"]) for f in d["files"]), "findings in", sys.argv[1])' "$work/findings.json"
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2

@@ -143,3 +143,25 @@ def test_a_name_field_holds_a_name() -> None:
     assert kinds_values("user_1024", field="name") == []
     assert kinds_values("https://example.invalid/a", field="name") == []
     assert kinds_values("欧阳娜娜", field="name") == [("name", "欧阳娜娜", False)]
+
+
+def _pieces_of_corpus() -> list[str]:
+    texts = [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    pieces = [piece for t in texts for piece in t.split()]  # short values, as JSON fields hold them
+    return texts + pieces + ["vip", "新客", "示例省", "Phone X", "张某", "姓名=王五", "地址：示例市虚构路1号",
+                             "１３８１２３４１２３４", "ｚｓ＠ｅｘａｍｐｌｅ．ｃｏｍ", "收件人：李四"]
+
+
+@pytest.mark.parametrize("field", [None, "phone", "name", "address", "order_id"])
+def test_the_quick_rejection_changes_no_result(monkeypatch: pytest.MonkeyPatch, field: str | None) -> None:
+    """detect_text skips texts with no digit, @, 某 or label sign; without that shortcut every
+    text of the corpus (and its words) gives the same matches."""
+    import re
+
+    from plitool.pii import detect
+
+    texts = _pieces_of_corpus()
+    fast = [detect_text(t, field=field) for t in texts]
+    monkeypatch.setattr(detect, "_MAY_MATCH", re.compile(""))  # matches every text: no shortcut
+    slow = [detect_text(t, field=field) for t in texts]
+    assert fast == slow and any(fast)

@@ -224,3 +224,52 @@ def test_types_option() -> None:
     assert len(parse_types(None)) == 12
     with pytest.raises(UsageError):
         parse_types("phone,blood")
+
+
+def test_block_phone_pairs_never_accept_what_phonenumbers_refuses() -> None:
+    """The phone block fast path checks the 2nd and 3rd digits only: every 5-digit prefix it
+    accepts must be valid for phonenumbers' mainland mobile pattern whatever follows."""
+    import itertools
+    import re
+
+    from plitool.pii.normalize import _cn_mobile
+
+    pattern = re.compile(_cn_mobile().pattern)
+    for digits in itertools.product("0123456789", repeat=4):
+        number = "1" + "".join(digits) + "123456"
+        if blocks._MOBILE_PAIRS.fullmatch(number[1:3].encode()):
+            assert pattern.fullmatch(number), number
+
+
+@settings(max_examples=200)
+@given(st.lists(st.sampled_from(["13812341234", "16101234567", "17405123456", "17406123456", "12345678901",
+                                 "1381234123", "138１2341234", "", "138 1234 1234", "14612341234"]),
+                min_size=1, max_size=30))
+def test_block_phone_count_agrees_with_the_cells(cells: list[str]) -> None:
+    from plitool.pii.detect import cell_detector
+
+    col = tuple(cells)
+    done = blocks._phones(col)
+    if done is not None:
+        det = cell_detector("phone", frozenset({"phone"}))
+        assert det is not None
+        per_cell = [det(c) for c in col if c]
+        assert done == (len(per_cell), []) and all(isinstance(m, type(per_cell[0])) and not m.partial
+                                                   for m in per_cell)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.text(alphabet=string.digits, min_size=6, max_size=6),
+                          st.dates(min_value=__import__("datetime").date(1890, 1, 1),
+                                   max_value=__import__("datetime").date(2030, 12, 31)),
+                          st.text(alphabet=string.digits, min_size=3, max_size=3), st.booleans()),
+                min_size=1, max_size=30))
+def test_block_ids_with_any_birth_date_agree_with_the_cells(parts: list[tuple[str, object, str, bool]]) -> None:
+    col = []
+    for place, born, seq, lower in parts:
+        body = place + born.strftime("%Y%m%d") + seq  # type: ignore[attr-defined]
+        check = ric.calc_check_digit(body + "0")
+        col.append(body + (check.lower() if lower else check))
+    done = blocks._ids(tuple(col))
+    if done is not None:  # the fast path vouched for every cell: each is valid on its own
+        assert done == (len(col), []) and all(normalize_id_number(c) is not None for c in col)

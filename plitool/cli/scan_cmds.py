@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import click
 
 from ..i18n import _, ngettext
 from .common import byte_progress, emit_json, err, json_option, open_case, out, safe_text
+from .scan_report import StreamedReport
 
 
 @click.command("scan")
@@ -30,7 +33,8 @@ from .common import byte_progress, emit_json, err, json_option, open_case, out, 
 @click.option("--show-boxes", "show_boxes", is_flag=True,
               help="With -o FILE and one image: write a copy with each finding's box and masked label (logged as a "
                    "derived file; the evidence is not changed).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="The marked copy (--show-boxes).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The marked copy (--show-boxes), or with --json the report (written whole or not at all).")
 @click.option("--force", is_flag=True, help="Replace the -o file if it exists.")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0),
               help="Findings listed per file (0: all; on a table of millions of rows that is millions). Counts are always complete.")
@@ -51,6 +55,10 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
     each finding has its page and box (page 2 box 120,340,410,372) and the OCR confidence; a
     value read with low confidence is a candidate, never a certain finding. --show-boxes -o
     marked.png draws the boxes with masked labels on a copy.
+
+    With --json --limit 0 every finding is listed: the report is written as the findings come,
+    without holding them (a million-row leak lists millions); -o FILE writes it to FILE, whole
+    or not at all.
 
     Exit code 1 when a file could not be read (corrupt, encrypted, a zip bomb, an image without
     an OCR engine installed); the other files are still scanned.
@@ -79,13 +87,14 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
         raise UsageError(_("--reason goes with --reveal"))
     if show_boxes and (output is None or len(targets) != 1):
         raise UsageError(_("--show-boxes needs one image and -o FILE for the marked copy"))
-    if output is not None and not show_boxes:
-        raise UsageError(_("-o goes with --show-boxes"))
+    if output is not None and not (show_boxes or as_json):
+        raise UsageError(_("-o goes with --show-boxes (the marked copy) or --json (the report)"))
     kinds = parse_types(types_text)
     known = KnownValues.load(known_values) if known_values else None
     password = click.prompt(_("PDF password"), hide_input=True, err=True) if ask_password else None
     case = open_case(ctx)
-    marked_format = check_marked_output(case, output, force) if output is not None else None
+    marked_format = check_marked_output(case, output, force) if output is not None and show_boxes else None
+    report_path = check_report_output(case, output, force) if output is not None and not show_boxes else None
     fingerprinter = Fingerprinter.for_case(case.paths.fingerprint_key)
     with lazy_progress(_("adding")) as advance:  # drawn only when a new file is hashed into the vault
         items, added = resolve_targets(case, targets, progress=advance)
@@ -100,8 +109,26 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
         check_marked_source(source, marked_format)
     options = ScanOptions(kinds=kinds, limit=None if marked_format else (limit or None), password=password,
                           known_values=known, ocr=OcrSettings(mode=ocr_mode))
-    with byte_progress(_("scanning"), sum(it.size for it in items)) as (advance, _set_total):
-        results = scan_items(case, items, options, progress=advance)
+    streamed = StreamedReport(fingerprinter, reveal=reveal, several_files=len(items) > 1) \
+        if as_json and not limit and marked_format is None else None
+    if streamed is not None:  # every finding, each written to the report's spool as it is found
+        options = replace(options, limit=0)
+    try:
+        with byte_progress(_("scanning"), sum(it.size for it in items)) as (advance, _set_total):
+            results = scan_items(case, items, options, progress=advance,
+                                 on_finding=None if streamed is None else streamed.on_finding)
+        if streamed is not None:
+            tail = {"shared": [], "shared_compares": "all findings", "added": added, "revealed": reveal,
+                    "types": sorted(kinds)}
+            with report_sink(report_path, force) as emit:
+                streamed.write(results, tail, emit)
+            _print_summary(results, added, reveal, None, items)
+            if any(r.status == "failed" for r in results):
+                ctx.exit(1)
+            return
+    finally:
+        if streamed is not None:
+            streamed.close()
     names = name_masks(results)
     marked = None
     if marked_format is not None and output is not None and results[0].status == "scanned":
@@ -113,7 +140,7 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
     limited = any(r.total > len(r.findings) for r in results)  # shared values compare listed findings only
 
     if as_json:
-        emit_json({
+        report = {
             "files": [file_record(r, fingerprinter, names, reveal=reveal) for r in results],
             "shared": shared,
             "shared_compares": "listed findings" if limited else "all findings",
@@ -122,9 +149,20 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
             "types": sorted(kinds),
             **({"marked_copy": {"path": str(marked.path), "sha256": marked.sha256, "boxes": marked.boxes}}
                if marked is not None else {}),
-        })
+        }
+        if report_path is None:
+            emit_json(report)
+        else:
+            with report_sink(report_path, force) as emit:
+                emit(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     else:
         _print_results(results, shared, limited, fingerprinter, names, reveal)
+    _print_summary(results, added, reveal, marked, items)
+    if any(r.status == "failed" for r in results):
+        ctx.exit(1)
+
+
+def _print_summary(results: list[Any], added: list[str], reveal: bool, marked: Any, items: list[Any]) -> None:
     console = err()
     if marked is not None:
         console.print(shown(ngettext("marked copy with {n} box written to {path} (logged for {item})",
@@ -145,8 +183,36 @@ def scan_cmd(ctx: click.Context, targets: tuple[str, ...], types_text: str | Non
     if reveal:
         summary += _("; raw values shown, access logged")
     console.print(shown(summary), highlight=False)
-    if failed:
-        ctx.exit(1)
+
+
+def check_report_output(case: Any, output: Path, force: bool) -> Path:
+    """Before any work: the report's file is outside the case's own files and new (or --force)."""
+    import os
+
+    from ..errors import OutputExists
+    from ..fsutil import check_output_path
+
+    check_output_path(case, output)
+    if os.path.lexists(output) and not force:
+        raise OutputExists(_("{path} already exists (use --force to replace it)").format(path=output))
+    return output
+
+
+@contextmanager
+def report_sink(path: Path | None, force: bool) -> Iterator[Callable[[str], None]]:
+    """Where the JSON report goes: stdout, or a file that appears whole when the report is complete
+    (an interrupted or failed scan leaves no file, nor half of one)."""
+    if path is None:
+        yield lambda text: click.echo(text, nl=False)
+        return
+    from ..fsutil import atomic_output
+
+    with atomic_output(path, overwrite=force) as fh:
+
+        def write(text: str) -> None:
+            fh.write(text.encode("utf-8"))
+
+        yield write
 
 
 def shown(value: object) -> str:

@@ -116,6 +116,11 @@ def _classify_digits(raw: str, kinds: frozenset[str]) -> Match | None:
     return None
 
 
+#: What every candidate, masked name and label needs (before :func:`halfwidth`): a digit or an
+#: @ (every pattern of ``_CANDIDATES``), 某 (``_MASKED_NAME``), a label sign (``_labelled``).
+_MAY_MATCH = re.compile("[0-9\uff10-\uff19@\uff20某:：=]")
+
+
 def detect_text(text: str, kinds: frozenset[str] = frozenset(KINDS), *, field: str | None = None) -> list[Match]:
     """Every value of the chosen kinds in a piece of text, in order of position.
 
@@ -124,6 +129,8 @@ def detect_text(text: str, kinds: frozenset[str] = frozenset(KINDS), *, field: s
     """
     if not text:
         return []
+    if (field is None or field in VALIDATED or field not in kinds) and not _MAY_MATCH.search(text):
+        return []  # no digit, no @, no 某, no label sign: no detector below can match
     text = halfwidth(text)
     found: list[Match] = []
     for m in _CANDIDATES.finditer(text):

@@ -32,6 +32,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -95,7 +96,6 @@ class ArchiveLimits:
     max_shared_strings_bytes: int = 64 << 20
     max_cells: int = 10_000_000  # cells read from one XLSX
     max_pdf_pages: int = 10_000  # distinct pages whose text is extracted
-    max_json_bytes: int = 64 << 20  # larger JSON/HAR files are scanned as text, not parsed whole
     max_eml_bytes: int = 64 << 20  # the email package holds a message several times over
     max_eml_depth: int = 50  # nested MIME multiparts
 
@@ -853,14 +853,13 @@ def _json_units(obj: Any, prefix: str, field: str | None = None, root: str = "$"
                 yield TextUnit(value, f"{prefix}{where}", fld)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             yield TextUnit(_cell_text(value) or "", f"{prefix}{where}", fld)
+        elif isinstance(value, Decimal):  # ijson's non-integer numbers: as json.load's float
+            yield TextUnit(_cell_text(float(value)) or "", f"{prefix}{where}", fld)
 
 
-def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> Iterator[Part]:
-    size = os.stat(path).st_size
-    if size > limits.max_json_bytes:
-        # parsed whole, a JSON document takes about ten times its size in memory
-        yield from _json_stream(path, state, fmt, size, limits)
-        return
+def _json_whole(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
+    """The document parsed whole with :func:`json.load`, then walked: what :func:`_json` did
+    before it streamed. Kept as the reference the streaming reader is tested against."""
     with _open_text(path, state) as stream:
         try:
             doc = json.load(stream)
@@ -875,73 +874,253 @@ def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> I
         yield from _json_units(doc, "")
 
 
-_HAR_ENTRIES = re.compile(r'"entries"\s*:\s*\[')
-_SEPARATORS = re.compile(r"[\s,]*")
+@functools.cache
+def _ijson() -> Any:
+    """ijson's C backend (yajl2_c) when it is built, else its default."""
+    import ijson  # type: ignore[import-untyped]
+
+    try:
+        return ijson.get_backend("yajl2_c")
+    except ImportError:  # pragma: no cover - depends on the wheel
+        return ijson
 
 
-def _json_stream(path: Path, state: ExtractState, fmt: str, size: int, limits: ArchiveLimits) -> Iterator[Part]:
-    """A JSON file too large to parse whole: a HAR's entries (or a top-level array's items) are
-    parsed one at a time; anything else is scanned as text (validated kinds, labels)."""
-    with _open_text(path, state) as stream:
-        head = stream.read(CHUNK_CHARS)
-        stripped = head.lstrip("\ufeff \t\r\n")
-        entries = _HAR_ENTRIES.search(head) if stripped.startswith("{") else None
-        if entries is not None:
-            state.notes.append(_("{size} bytes: too large to parse whole (limit {limit}); the HAR entries were read "
-                                 "one at a time").format(size=size, limit=limits.max_json_bytes))
-            yield from _har(_array_items(stream, head, entries.end(), limits), state)
+#: An item of a top-level array is built whole (in C) while it stays under this many bytes;
+#: past it the document is walked event by event instead (memory bounded by the longest value).
+MAX_BUILT_ITEM = 16 << 20
+
+
+class _ItemTooLarge(Exception):
+    pass
+
+
+class _Utf8Reader:
+    """Bytes for ijson: the file decoded as :func:`_open_text` decodes it (detected encoding,
+    undecodable bytes replaced and counted), encoded again as UTF-8.
+
+    yajl re-reads a token that spans reads from its start each time more arrives: a string of
+    L bytes read in pieces of B costs L²/B. A read holding no quote character is inside such a
+    token (or a run of numbers), so the next one is twice as large (up to :data:`MAX_READ`):
+    a long string costs a few times its length, not its square."""
+
+    __slots__ = ("stream", "chars", "head", "built", "limit")
+
+    def __init__(self, stream: io.TextIOBase, head: str = "", limit: int | None = MAX_BUILT_ITEM) -> None:
+        self.stream = stream
+        self.chars = READ_CHARS
+        self.head = head
+        self.built = 0  # bytes read since the last item was built (see _json)
+        self.limit = limit
+
+    def read(self, n: int = -1) -> bytes:
+        if n == 0:
+            return b""
+        if self.head:
+            text, self.head = self.head, ""
+        else:
+            text = self.stream.read(self.chars)
+        data = text.encode("utf-8", "surrogatepass")
+        self.chars = READ_CHARS if b'"' in data else min(self.chars * 2, MAX_READ)
+        self.built += len(data)
+        if self.limit is not None and self.built > self.limit:
+            raise _ItemTooLarge
+        return data
+
+
+READ_CHARS = 1 << 18
+MAX_READ = 1 << 25
+
+
+#: Values read before a document shows it is a HAR (the ``entries`` list under ``log``) are held
+#: back, as a HAR's own header is not scanned; past this many they are scanned as plain JSON.
+HAR_LOOKAHEAD_UNITS = 10_000
+
+
+def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> Iterator[Part]:
+    """A JSON or HAR document, streamed: memory is bounded by the longest value (and, in a HAR,
+    the largest entry), never by the file.
+
+    The locations and fields are those of :func:`_json_units` on the whole document, and a HAR
+    (``log.entries`` a list, whatever the file's extension) is read entry by entry through
+    :func:`_har`, as :func:`_json_whole` did. A document that is an array (a dump of records) has
+    its items built by ijson's C builder and walked one at a time; anything else, or an item over
+    :data:`MAX_BUILT_ITEM`, is walked from ijson's events (:func:`_json_events`). A key repeated in
+    one object is scanned at each place it occurs (a whole parse keeps only its last value,
+    which could hide data).
+    """
+    from ijson.common import JSONError  # type: ignore[import-untyped]
+
+    backend = _ijson()
+    replaced = state.replaced_bytes
+    done = 0  # items of a top-level array scanned whole
+    try:
+        with _open_text(path, state) as stream:
+            head = stream.read(READ_CHARS)
+            array = fmt == "json" and head.lstrip("\ufeff \t\r\n").startswith("[")
+            reader = _Utf8Reader(stream, head, limit=MAX_BUILT_ITEM if array else None)
+            if array:
+                try:
+                    for item in backend.items(reader, "item"):
+                        yield from _json_units(item, "", root=f"$[{done}]")
+                        done += 1
+                        reader.built = 0
+                    return
+                except _ItemTooLarge:
+                    pass
+            else:
+                yield from _json_events(iter(backend.basic_parse(reader)), state, fmt)
+                return
+        state.replaced_bytes = replaced  # read again from the start: count the replaced bytes once
+        with _open_text(path, state) as stream:
+            yield from _json_events(iter(backend.basic_parse(_Utf8Reader(stream, "", limit=None))), state, fmt,
+                                    skip=done)
+    except JSONError as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptDocument(_("not a readable {format} file ({error})").format(
+            format=fmt.upper(), error=detail)) from exc
+
+
+def _number(value: Any) -> str:
+    """A JSON number as :func:`_json_units` writes it (ijson gives ints and Decimals; json.load
+    gives ints and floats)."""
+    return str(value) if type(value) is int else _cell_text(float(value)) or ""
+
+
+def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: str, skip: int = 0) -> Iterator[Part]:
+    """Text units from ijson's ``basic_parse`` events (see :func:`_json`); ``skip``: the first
+    items of a top-level array were scanned already."""
+    is_map: list[bool] = []  # per open container
+    fields: list[str | None] = []  # the field its values inherit
+    counters: list[int] = []  # arrays: the next index
+    steps: list[int] = []  # the length of the step that led into it
+    key_step = ""  # in a map: the current key's path step …
+    key_field: str | None = None  # … and the field it names (or the map's)
+    path = "$"  # of the open container (of the value, at the top)
+    keys: list[str] = []  # the keys leading to the open containers, up to depth 2 (HAR detection)
+    # A HAR may still be forming while the root object is open: units are held back (None:
+    # given up, past HAR_LOOKAHEAD_UNITS; a HAR file's header is never scanned)
+    held: list[TextUnit] | None = [] if fmt == "json" else None
+    maybe_har = True
+    spilled = False
+    har = fmt == "har"
+    for event, value in events:
+        if event == "map_key":
+            key_step, named = _key_step(value)
+            key_field = named or fields[-1]
+            if len(is_map) <= 2:
+                del keys[len(is_map) - 1:]
+                keys.append(value)
+            continue
+        depth = len(is_map)
+        if event == "end_map" or event == "end_array":
+            is_map.pop()
+            fields.pop()
+            counters.pop()
+            cut = steps.pop()
+            path = path[: len(path) - cut]
+            if depth == 1 and maybe_har and held:  # the end of the document: not a HAR
+                yield from held
+                held = None
+            continue
+        # a value: its path step and field
+        if not depth:
+            step, fld = "", None
+        elif is_map[-1]:
+            step, fld = key_step, key_field
+        else:
+            i = counters[-1]
+            counters[-1] = i + 1
+            step, fld = f"[{i}]", fields[-1]
+        if event == "start_map" or event == "start_array":
+            if (event == "start_array" and depth == 2 and maybe_har and keys == ["log", "entries"]
+                    and is_map[0] and is_map[1]):
+                # a HAR: its entries one at a time; whatever else the document holds is not scanned
+                if spilled:
+                    state.notes.append(_("the HAR's log.entries list comes after more than {n} other values, "
+                                         "which were scanned as JSON").format(n=HAR_LOOKAHEAD_UNITS))
+                yield from _har(_built_items(events), state)
+                for _ignored in events:  # the rest must still be well-formed JSON
+                    pass
+                return
+            is_map.append(event == "start_map")
+            fields.append(fld)
+            counters.append(0)
+            steps.append(len(step))
+            path += step
+            if depth == 0 and event == "start_array":
+                maybe_har = False
+                held = None
+            continue
+        if event == "string":
+            if not value:
+                continue
+            unit = TextUnit(value, path + step, fld)
+        elif event == "number":
+            unit = TextUnit(_number(value), path + step, fld)
+        else:  # boolean, null
+            continue
+        if not maybe_har or held is None:
+            if not har and not (skip and counters and counters[0] <= skip):
+                yield unit
+        else:
+            held.append(unit)
+            if len(held) > HAR_LOOKAHEAD_UNITS:
+                yield from held
+                held = None
+                spilled = True
+    if har:  # the whole document read, and no log.entries list in it
+        raise CorruptDocument(_("not a HAR 1.2 file (no log.entries list)"))
+    if held:  # a document that is one string or number
+        yield from held
+
+
+def _built_items(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
+    """The items of the array whose ``start_array`` event was just read, each built whole from
+    the events (as json.load would build it), up to its ``end_array``."""
+    for event, value in events:
+        if event == "end_array":
             return
-        if stripped.startswith("["):
-            state.notes.append(_("{size} bytes: too large to parse whole (limit {limit}); the items of the "
-                                 "top-level array were read one at a time").format(size=size, limit=limits.max_json_bytes))
-            for index, item in enumerate(_array_items(stream, head, head.index("[") + 1, limits)):
-                yield from _json_units(item, "", root=f"$[{index}]")
-            return
-    state.notes.append(_("{size} bytes is too large to parse as {fmt} (limit {limit}): scanned as text, without "
-                         "keys and HAR parts").format(size=size, fmt=fmt.upper(), limit=limits.max_json_bytes))
-    yield from _text(path, state)
+        if event == "start_map":
+            yield _build(events, {})
+        elif event == "start_array":
+            yield _build(events, [])
+        elif event == "number":
+            yield value if type(value) is int else float(value)
+        else:
+            yield value
 
 
-def _array_items(stream: io.TextIOBase, buf: str, pos: int, limits: ArchiveLimits) -> Iterator[Any]:
-    """The items of the JSON array whose ``[`` ends at ``buf[pos]``, each parsed alone: memory is
-    bounded by the largest item (itself bounded by ``limits.max_json_bytes``), not the file."""
-    decoder = json.JSONDecoder()
-    eof = False
-
-    def more(n: int) -> str:
-        nonlocal eof
-        text = stream.read(n)
-        eof = eof or not text
-        return text
-
-    while True:
-        while True:
-            pos = _SEPARATORS.match(buf, pos).end()  # type: ignore[union-attr]  # matches the empty string
-            if pos < len(buf) or eof:
-                break
-            buf = buf[pos:] + more(CHUNK_CHARS)
-            pos = 0
-        if pos >= len(buf):
-            raise CorruptDocument(_("not a readable JSON file (it ends inside an array)"))
-        if buf[pos] == "]":
-            return
-        while True:
-            try:
-                item, end = decoder.raw_decode(buf, pos)
-                break
-            except (json.JSONDecodeError, RecursionError) as exc:
-                if eof:
-                    raise CorruptDocument(_("not a readable JSON file ({detail})").format(detail=exc)) from exc
-                if len(buf) - pos > limits.max_json_bytes:
-                    raise UnsafeArchive(_("refused: one item of the JSON array is larger than {limit} bytes")
-                                        .format(limit=limits.max_json_bytes)) from exc
-                buf = buf[pos:] + more(max(CHUNK_CHARS, len(buf) - pos))  # doubling: each item parsed a few times at most
-                pos = 0
-        yield item
-        pos = end
-        if pos > CHUNK_CHARS:
-            buf = buf[pos:]
-            pos = 0
+def _build(events: Iterator[tuple[str, Any]], top: Any) -> Any:
+    """The container ``top`` (its start event read) filled from the events up to its end."""
+    stack: list[Any] = [top]
+    key: list[str] = []
+    current = top
+    for event, value in events:
+        if event == "map_key":
+            key.append(value)
+            continue
+        if event == "end_map" or event == "end_array":
+            stack.pop()
+            if not stack:
+                return top
+            current = stack[-1]
+            continue
+        if event == "start_map":
+            child: Any = {}
+        elif event == "start_array":
+            child = []
+        elif event == "number":
+            child = value if type(value) is int else float(value)
+        else:
+            child = value
+        if type(current) is dict:
+            current[key.pop()] = child
+        else:
+            current.append(child)
+        if event == "start_map" or event == "start_array":
+            stack.append(child)
+            current = child
+    return top  # truncated: ijson raises before this
 
 
 def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:

@@ -17,6 +17,7 @@ Raw values exist only in :attr:`Finding.raw`, shown with ``--reveal`` alone.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import re
@@ -185,6 +186,10 @@ def _scan_file(
         return result
     state = ExtractState()
     rec = _Recorder(result, options.limit, on_finding)
+    cache: dict[Any, list[Match]] = {}
+    paused = fmt in STREAMED_FORMATS and gc.isenabled()
+    if paused:
+        gc.disable()
     try:
         if fmt == "image" and options.ocr.mode == "never":
             result.status = "not scanned"
@@ -195,7 +200,7 @@ def _scan_file(
             if isinstance(part, Table):
                 _scan_table(part, options.kinds, rec, result, progress, options.known_values)
             else:
-                _scan_unit(part, options, rec)
+                _scan_unit(part, options, rec, cache)
                 result.units += 1
                 result.ocr_units += isinstance(part, OcrLine)
     except DocumentProblem as exc:
@@ -205,6 +210,8 @@ def _scan_file(
         result.status = "failed"
         result.error = _reader_failure(exc)
     finally:
+        if paused:
+            gc.enable()
         result.encoding = state.encoding
         result.replaced_bytes = state.replaced_bytes
         result.text_layer = state.text_layer
@@ -213,6 +220,12 @@ def _scan_file(
         result.notes.append(_("{n} byte(s) could not be decoded as {encoding} and were replaced").format(
             n=result.replaced_bytes, encoding=state.encoding))
     return result
+
+
+#: Formats whose readers make no reference cycles: rows and records are freed as soon as they
+#: are scanned, so the cycle collector is paused while they are read (it would only walk the
+#: blocks of rows held alive, again and again: about a sixth of the time of a large CSV).
+STREAMED_FORMATS = frozenset({"csv", "tsv", "json", "har", "jsonl"})
 
 
 def _reader_failure(exc: Exception) -> str:
@@ -229,8 +242,24 @@ def _reader_failure(exc: Exception) -> str:
         else _("not readable ({kind})").format(kind=type(exc).__name__)
 
 
-def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder) -> None:
-    found = detect_text(unit.text, options.kinds, field=unit.field)
+#: Short texts whose detection is remembered during one file's scan: a dump repeats the same
+#: values (a date, a status, a city) across millions of records. Cleared when full.
+CACHED_TEXT = 64
+CACHE_SIZE = 1 << 16
+
+
+def _scan_unit(unit: TextUnit, options: ScanOptions, rec: _Recorder, cache: dict[Any, list[Match]]) -> None:
+    text = unit.text
+    if len(text) <= CACHED_TEXT:
+        key = (text, unit.field)
+        found = cache.get(key)
+        if found is None:
+            found = detect_text(text, options.kinds, field=unit.field)  # never changed below: shared
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            cache[key] = found
+    else:
+        found = detect_text(text, options.kinds, field=unit.field)
     if options.known_values is not None:
         known = options.known_values.search(unit.text)
         if known:
@@ -453,7 +482,11 @@ def scan_items(
     *,
     progress: ProgressCallback | None = None,
     on_file: Callable[[EvidenceItem], None] | None = None,
+    on_finding: Callable[[EvidenceItem, Finding], None] | None = None,
 ) -> list[FileScan]:
+    """Scan each item's stored copy. ``on_finding`` is given every finding of every item as it is
+    found (whatever ``options.limit`` keeps): a report of millions of findings is written from it
+    without holding them (``scan --json --limit 0``)."""
     results: list[FileScan] = []
     for item in items:
         if on_file is not None:
@@ -471,7 +504,8 @@ def scan_items(
         except StorageError as exc:
             results.append(FileScan(name=item.name, item=item.id, format="?", status="failed", error=str(exc)))
         else:
-            results.append(scan_file(path, item.name, options, item=item.id, progress=advance))
+            results.append(scan_file(path, item.name, options, item=item.id, progress=advance,
+                                     on_finding=None if on_finding is None else partial(on_finding, item)))
         if progress is not None and item.size > reported:
             progress(item.size - reported)  # formats read whole (PDF, DOCX …) report at the end
     return results

@@ -127,7 +127,7 @@ def test_a_single_line_of_millions_of_phones(plitool: Plitool, tmp_path: Path, s
 
 
 @pytest.mark.slow
-def test_a_har_too_large_to_parse_whole_is_read_entry_by_entry(plitool: Plitool, tmp_path: Path) -> None:
+def test_a_large_har_is_streamed_entry_by_entry(plitool: Plitool, tmp_path: Path) -> None:
     (phone,) = phones(1, seed=9)
     har = hf.tiny_header_har(tmp_path / "big.har", 100 << 20, phone)
     good, _ = good_file(tmp_path)
@@ -135,7 +135,27 @@ def test_a_har_too_large_to_parse_whole_is_read_entry_by_entry(plitool: Plitool,
     assert run.code == 0, run.err
     got = by_name(data)["big.har"]
     assert got["status"] == "scanned" and got["counts"] == {"phone": 1}
-    assert any("too large to parse" in n for n in got["notes"])
+    assert got["findings"][0]["location"] == "entry 1 request.headers[x]"  # read as a HAR, not as text
+    assert_good_reported(data)
+
+
+@pytest.mark.slow
+def test_a_large_json_object_keeps_its_keys(plitool: Plitool, tmp_path: Path) -> None:
+    """A 100 MB document that is one object (not an array) used to be scanned as text beyond
+    64 MB, losing the keys that name fields; streamed, a name under "姓名" is still found."""
+    path = tmp_path / "dump.json"
+    record = json.dumps({"姓名": "王小明", "备注": "无"}, ensure_ascii=False)
+    count = (100 << 20) // (len(record.encode()) + 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write('{"meta": {"source": "x"}, "data": [')
+        f.write(",".join([record] * count))
+        f.write("]}")
+    good, _ = good_file(tmp_path)
+    run, data = scan_capped(plitool, path, good, cap=1 << 30)
+    assert run.code == 0, run.err
+    got = by_name(data)["dump.json"]
+    assert got["status"] == "scanned" and got["counts"] == {"name": count}
+    assert got["findings"][0]["location"] == '$.data[0]["姓名"]'
     assert_good_reported(data)
 
 
