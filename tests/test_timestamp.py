@@ -329,19 +329,3 @@ def test_chain_certificates_never_become_trust_anchors(pki: Pki, tmp_path: Path)
     verdict = verify_reply(reply, data=DATA, roots=load_certificates(other.ca.read_bytes()), extra_certs=chain)
     assert verdict.status == "untrusted", verdict.message
     assert verify_reply(reply, data=DATA, roots=_roots(pki), extra_certs=chain).ok
-
-
-@pytest.mark.parametrize("nonce", [0, 1, 127, 128, 255, 2**63 - 1, 2**63, 2**64 - 1])
-@pytest.mark.parametrize("hash_name", ["sha256", "sha512"])
-def test_query_is_the_der_rfc3161_client_reads_and_writes(nonce: int, hash_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The request is written by hand (no X.509 stack for an offline seal): its DER is exactly
-    what rfc3161-client parses and writes back, for nonces at every length boundary."""
-    import secrets
-
-    from rfc3161_client._rust import parse_timestamp_request
-
-    monkeypatch.setattr(secrets, "randbits", lambda bits: nonce)
-    q = make_query(DATA, hash_name)
-    req = parse_timestamp_request(q.der)
-    assert (req.nonce, req.cert_req, req.message_imprint.message) == (nonce, True, q.digest)
-    assert req.as_bytes() == q.der
