@@ -156,5 +156,13 @@ step "15. The complete fictional case QuickRide, end to end (plitool demo; the s
 # five drafts and the exhibit bundle in demo-case/quickride/ (the commands it ran: demo.log there).
 plitool demo --out "$work/quickride" --force
 
+step "16. The item tables for a Spark cluster: Parquet, fingerprints only, with a manifest logged in the ledger"
+# what 'plitool attribute --engine spark --tables URI' reads on a cluster (README, "Spark")
+plitool tables export "$work/tables" --force
+python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print("case", m["case_id"], {t: v["rows"] for t, v in m["tables"].items()})' "$work/tables/manifest.json"
+if [ "${PLITOOL_DEMO_SPARK:-}" = 1 ] && command -v java >/dev/null && python3 -c 'import pyspark' 2>/dev/null; then
+  plitool attribute --engine spark --tables "$work/tables"   # the same ranking, on Spark local[2]
+fi
+
 printf '\n\033[1mDemo finished.\033[0m The case is in %s\n' "$work/case" >&2
 printf 'To use plitool yourself, put it on your PATH:  export PATH="%s/.venv/bin:$PATH"\n' "$here" >&2
