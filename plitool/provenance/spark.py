@@ -160,18 +160,13 @@ _ROUTINE_OLD = re.compile(r"Undefined function:?\s*'?`?([A-Za-z0-9_]+)", re.S)
 
 
 def missing_function(exc: BaseException) -> str | None:
-    """The name of the function Spark says it lacks, if that is what ``exc`` says."""
+    """The name of the function Spark says it lacks (``UNRESOLVED_ROUTINE`` in Spark 4, "Undefined
+    function" before), if that is what ``exc`` says."""
     text = str(exc)
-    cls = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
-    condition = ""
-    try:
-        condition = str(cls()) if callable(cls) else ""
-    except Exception:  # noqa: BLE001 - a best-effort look at an error's class
-        condition = ""
     for pattern in (_ROUTINE, _ROUTINE_OLD):
         m = pattern.search(text)
-        if m and (condition in ("", "UNRESOLVED_ROUTINE") or "UNRESOLVED_ROUTINE" in text or pattern is _ROUTINE_OLD):
-            return m.group(1).replace("`", "").split(".")[-1]
+        if m:
+            return m.group(1).split(".")[-1]
     return None
 
 
