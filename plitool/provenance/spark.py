@@ -213,11 +213,25 @@ def _check_endpoint(remote: str, timeout: float = 5.0) -> None:
             host=url.hostname, port=port, reason=exc.strerror or exc)) from exc
 
 
+#: Spark's own log of a session plitool starts: errors only (plitool reports failures itself).
+LOG4J2 = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
 def _quiet() -> None:
-    """pyspark logs each failed query as JSON on stderr; plitool reports it as one line instead."""
+    """pyspark logs each failed query as JSON on stderr, and warns about pandas versions it has not
+    tried; plitool reports a failure as one line instead."""
     import logging
+    import warnings
 
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support", category=FutureWarning)
 
 
 def session(*, remote: str | None = None, master: str | None = None, local_dir: Path | None = None) -> Any:
@@ -249,8 +263,11 @@ def session(*, remote: str | None = None, master: str | None = None, local_dir: 
     for k, v in LOCAL_CONF.items():
         builder = builder.config(k, v)
     if local_dir is not None:
+        local_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (local_dir / "log4j2.properties").write_text(LOG4J2, "utf-8")
         builder = builder.config("spark.local.dir", str(local_dir)).config(
-            "spark.sql.warehouse.dir", str(local_dir / "warehouse"))
+            "spark.sql.warehouse.dir", str(local_dir / "warehouse")).config(
+            "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{local_dir / 'log4j2.properties'}")
     try:
         return builder.getOrCreate()
     except Exception as exc:  # noqa: BLE001 - the JVM's start-up errors vary
