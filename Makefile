@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,spark]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scan.py
 	$(BIN)/python bench/hostile.py --no-before
 	$(BIN)/python bench/attribute.py
+	$(BIN)/python bench/attribute_engines.py --sizes 100000
 	$(BIN)/python bench/bundle.py
 	$(BIN)/python bench/draft.py
 	$(BIN)/python bench/ocr.py

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -85,3 +87,39 @@ def evidence_dir(tmp_path: Path) -> Path:
 
 def ledger_bytes(case: Case) -> bytes:
     return case.paths.ledger.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def spark_session() -> Iterator[Any]:
+    """One local Spark session for every Spark test (starting one takes seconds), also serving
+    Spark Connect on a free loopback port (``spark_session.plitool_connect``: its ``sc://`` URL).
+    Skipped, with the reason, where pyspark or Java is missing."""
+    import shutil
+    import socket as _socket
+
+    pytest.importorskip("pyspark", reason="pyspark is not installed: pip install 'plitool[spark]'")
+    pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'plitool[spark]'")
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        pytest.skip("no Java runtime for a local Spark session: apt-get install openjdk-17-jre-headless")
+    from plitool.provenance import spark as plspark
+
+    with _socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = dict(plspark.LOCAL_CONF)
+    conf.update({"spark.sql.shuffle.partitions": "1", "spark.default.parallelism": "1",
+                 "spark.sql.adaptive.enabled": "false",
+                 "spark.plugins": "org.apache.spark.sql.connect.SparkConnectPlugin",
+                 "spark.connect.grpc.binding.address": "127.0.0.1",
+                 "spark.connect.grpc.binding.port": str(port)})
+    saved = dict(plspark.LOCAL_CONF)
+    plspark.LOCAL_CONF.clear()
+    plspark.LOCAL_CONF.update(conf)
+    try:
+        spark = plspark.session(master="local[2]")
+    finally:
+        plspark.LOCAL_CONF.clear()
+        plspark.LOCAL_CONF.update(saved)
+    spark.plitool_connect = f"sc://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    yield spark
+    spark.stop()

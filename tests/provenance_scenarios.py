@@ -205,3 +205,109 @@ def direct_flows(holders: list[str], *, edges: tuple[Any, ...] = ()) -> Any:
     agents = {h: Agent(h, h, "holder", None, 0) for h in holders}
     agents["market"] = Agent("market", "market", "sighting", None, 0)
     return Flows(agents, edges, FIELDS3, None)
+
+
+# -- every attribution scenario, for feeding each engine (tests/test_provenance_spark.py) -----------
+
+
+def people(n: int, seed: int = 0) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    return [subject(rng) for _ in range(n)]
+
+
+def _canary(store: Any, subject_key: int, fields: str = "AND field = 'id_number'") -> None:
+    store.con.execute("INSERT INTO canaries SELECT 'M-0001', 'x', 'record', field, 'v', fp, DATE '2020-01-01' "
+                      f"FROM holdings WHERE agent = 'x' AND subject_key = {subject_key} {fields}")
+
+
+def _identical(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(300)
+    held = pop[:200]
+    load_direct(store, {"a": held, "b": list(reversed(held)), "c": pop[100:]}, held[:80])
+    return direct_flows(["a", "b", "c"]), [{}]
+
+
+def _distinct(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(400)
+    load_direct(store, {"a": pop[:150], "b": pop[100:400]}, pop[:60])
+    return direct_flows(["a", "b"]), [{}, {"p": 0.3}]
+
+
+def _late(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(300)
+    load_direct(store, {"early": pop[:200], "late": pop[:60]}, pop[:60],
+                as_of={"early": date(2020, 1, 1), "late": date(2023, 6, 1)}, first_seen=date(2023, 1, 1))
+    return direct_flows(["early", "late"]), [{}, {"delta_days": 30}]
+
+
+def _canary_to_x(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(300)
+    canary = {"name": "钱伟", "id_number": "990101198001010011"}
+    load_direct(store, {"x": pop[:200] + [canary], "y": pop[:200]}, pop[:50] + [canary])
+    _canary(store, 200)
+    return direct_flows(["x", "y"]), [{}]
+
+
+def _canary_name(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(300)
+    canary = {"name": pop[0]["name"], "id_number": "990101198001010011"}
+    load_direct(store, {"x": pop[:200] + [canary], "y": pop[:200]}, pop[:50])
+    _canary(store, 200, "")
+    return direct_flows(["x", "y"]), [{}]
+
+
+def _best_pair(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(300)
+    a_rows = [{"name": s["name"], "phone": s["phone"]} for s in pop[:200]]
+    b_rows = [{"phone": s["phone"], "id_number": s["id_number"]} for s in pop[50:250]]
+    load_direct(store, {"a": a_rows, "b": b_rows, "c": pop[250:]}, pop[60:120])
+    return direct_flows(["a", "b", "c"]), [{}]
+
+
+def _scrambled(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(200)
+    shuffled = [{"name": pop[i]["name"], "phone": pop[(i + 1) % 100]["phone"], "id_number": pop[(i + 2) % 100]["id_number"]}
+                for i in range(100)]
+    load_direct(store, {"true": pop[:100], "scrambled": shuffled}, pop[:60])
+    return direct_flows(["true", "scrambled"]), [{}]
+
+
+def _affected(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(100)
+    leak = pop[:50] + pop[:10] + [{"phone": s["phone"]} for s in pop[10:15]] + [{"name": "甲乙"}, {"name": "甲乙"}]
+    load_direct(store, {"a": pop}, leak)
+    return direct_flows(["a"]), [{}]
+
+
+def _two_sightings(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+    pop = people(120)
+    load_direct(store, {"a": pop[:60], "b": pop[60:]}, pop[:30], sighting="market")
+    store.con.execute("UPDATE datasets SET dataset = 'L-0' WHERE dataset = 'L-1'")
+    store.con.execute("UPDATE leaks SET dataset = 'L-0' WHERE dataset = 'L-1'")
+    load_direct(store, {}, pop[60:90], sighting="forum")
+    return direct_flows(["a", "b"]), [{"sighting": "market"}, {"sighting": "forum", "population": 5000}]
+
+
+def _generated(seed: int, **kw: Any) -> Any:
+    def build_it(store: Any) -> tuple[Any, list[dict[str, Any]]]:
+        sc = generate(seed, **kw)
+        return scenario_direct(store, sc), [{"p": sc.p}]
+
+    return build_it
+
+
+#: The fixed scenarios of tests/test_provenance_attribution.py, by name: each loads an item store
+#: and returns (flows, the keyword arguments of each attribution to run on it).
+FIXED_SCENARIOS = {
+    "identical-holders": _identical, "distinct-holders": _distinct, "late-holder": _late,
+    "canary-to-x": _canary_to_x, "canary-name-is-no-marker": _canary_name, "best-pair": _best_pair,
+    "scrambled-rows": _scrambled, "affected-individuals": _affected, "two-sightings": _two_sightings,
+}
+
+
+def engine_scenarios(seeds: Any = range(40)) -> dict[str, Any]:
+    """Every scenario of the attribution tests: the fixed ones and :func:`generate`'s seeds."""
+    out = dict(FIXED_SCENARIOS)
+    for seed in seeds:
+        out[f"generated-{seed}"] = _generated(seed)
+    return out

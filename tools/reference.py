@@ -50,6 +50,7 @@ SECTIONS: dict[str, str] = {
     "attribute": "Leak attribution: holdings, leaks, canaries",
     "canary": "Leak attribution: holdings, leaks, canaries",
     "items": "Leak attribution: holdings, leaks, canaries",
+    "tables": "Spark: attribution beyond one machine",
     "draft": "Filings",
     "bundle": "The exhibit bundle",
     "verify-bundle": "The exhibit bundle",

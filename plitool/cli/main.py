@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "attribute": "plitool.cli.provenance_cmds:attribute_cmd",
     "canary": "plitool.cli.provenance_cmds:canary_group",
     "items": "plitool.cli.provenance_cmds:items_group",
+    "tables": "plitool.cli.provenance_cmds:tables_group",
     "draft": "plitool.cli.draft_cmds:draft_cmd",
     "bundle": "plitool.cli.bundle_cmds:bundle_cmd",
     "verify-bundle": "plitool.cli.bundle_cmds:verify_bundle_cmd",

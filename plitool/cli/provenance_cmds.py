@@ -1,4 +1,4 @@
-"""``holdings add``, ``leak add``, ``attribute``, ``canary issue|list``, ``items export``.
+"""``holdings add``, ``leak add``, ``attribute``, ``canary issue|list``, ``items export``, ``tables export``.
 
 Thin wrappers over :mod:`plitool.provenance` (ingest, attribute, canary, items): parse, call one
 library function, render. Tables and summaries only ever show fingerprints' counts, agents and
@@ -110,9 +110,18 @@ def leak_add_cmd(ctx: click.Context, sighting: str, target: str, first_seen: str
               help="N_0, the population the records could be drawn from (default: distinct subjects in all holdings).")
 @click.option("--delta-days", "delta_days", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="δ: an agent must have held a record N days before the first sighting.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Where the attribution query runs: the embedded DuckDB store, or Apache Spark (pip install 'plitool[spark]').")
+@click.option("--spark-remote", "spark_remote", metavar="sc://HOST:PORT",
+              help="A Spark Connect server (default: $PLITOOL_SPARK_REMOTE); needs --tables.")
+@click.option("--spark-master", "spark_master", metavar="URL",
+              help="A Spark master to start a session on, e.g. local[4] (default local[2]; needs Java).")
+@click.option("--tables", "tables", metavar="URI",
+              help="The item tables exported with 'plitool tables export', at a path the cluster sees.")
 @json_option
 @click.pass_context
 def attribute_cmd(ctx: click.Context, sighting: str | None, p: float | None, population: int | None, delta_days: int,
+                  engine: str, spark_remote: str | None, spark_master: str | None, tables: str | None,
                   as_json: bool) -> None:
     """Rank the agents as the probable source of a sighting's leaked records.
 
@@ -126,7 +135,8 @@ def attribute_cmd(ctx: click.Context, sighting: str | None, p: float | None, pop
     if p is not None:
         check_p(p)
     case = open_case(ctx)
-    result = attribute(case, sighting=sighting, p=p, population=population, delta_days=delta_days)
+    result = attribute(case, sighting=sighting, p=p, population=population, delta_days=delta_days, engine=engine,
+                       spark_remote=spark_remote, spark_master=spark_master, tables=tables)
     if as_json:
         emit_json(result.as_json())
         return
@@ -258,3 +268,34 @@ def items_export_cmd(ctx: click.Context, directory: Path, force: bool, as_json: 
     else:
         for p in paths:
             out().print(plain(str(p)), soft_wrap=True)
+
+
+@click.group("tables")
+def tables_group() -> None:
+    """The item tables as Parquet for a Spark cluster (fingerprints only)."""
+
+
+@tables_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--partition-by", "partition_by", type=click.Choice(["field", "agent", "dataset"]), default=None,
+              help="Partition the large tables (holdings, leaks) by this column (Hive layout).")
+@click.option("--force", is_flag=True, help="Replace an existing DIRECTORY.")
+@json_option
+@click.pass_context
+def tables_export_cmd(ctx: click.Context, directory: Path, partition_by: str | None, force: bool, as_json: bool) -> None:
+    """Write the item tables to DIRECTORY as Parquet with a manifest (case id, digests), for
+    'plitool attribute --engine spark --tables URI'. Only keyed fingerprints, agent ids, fields and
+    dates are written, never a raw value or the case key; the export is recorded in the ledger."""
+    from ..provenance.tables import export_tables
+
+    case = open_case(ctx)
+    result = export_tables(case, directory, partition_by=partition_by, force=force)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    summary = result.as_json()
+    for table, info in summary["tables"].items():
+        out().print(plain(_("{table}: {rows} rows, {bytes} bytes in {files} files").format(
+            table=table, rows=info["rows"], bytes=info["bytes"], files=info["files"])), soft_wrap=True)
+    err().print(plain(_("exported to {path} (manifest SHA-256 {digest}; recorded in the ledger)").format(
+        path=result.directory, digest=result.manifest_sha256)), soft_wrap=True)

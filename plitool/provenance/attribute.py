@@ -261,9 +261,14 @@ def _paths(flows: Any, source: str, target: str, before: date) -> tuple[RoutePat
     return tuple(out)
 
 
+ENGINES = ("duckdb", "spark")
+
+
 def attribute(case: Case, *, sighting: str | None = None, p: float | None = None, population: int | None = None,
-              delta_days: int = 0, flows: Any = None) -> AttributionResult:
-    """The attribution of one sighting (the only one when ``sighting`` is None)."""
+              delta_days: int = 0, flows: Any = None, engine: str = "duckdb", spark_remote: str | None = None,
+              spark_master: str | None = None, tables: str | None = None, spark: Any = None) -> AttributionResult:
+    """The attribution of one sighting (the only one when ``sighting`` is None), on the embedded
+    DuckDB store or (``engine='spark'``) the same statements on Spark (:mod:`.spark`)."""
     from .ingest import load_case_flows
     from .items import item_store, out_of_memory, store_path
 
@@ -272,6 +277,16 @@ def attribute(case: Case, *, sighting: str | None = None, p: float | None = None
     agents = getattr(flows, "agents", {}) or {}
     if not agents:
         raise UsageError(_("the graph is empty: declare the agents in flows.yaml first (see README, 'Provenance graph')"))
+    if engine not in ENGINES:
+        raise UsageError(_("--engine must be one of {names}, not {value!r}").format(names=", ".join(ENGINES), value=engine))
+    if engine == "spark":
+        from .spark import attribute_on_spark
+
+        return attribute_on_spark(case, flows, agents, sighting=sighting, p=p, population=population,
+                                  delta_days=delta_days, remote=spark_remote, master=spark_master, tables=tables,
+                                  spark=spark)
+    if spark_remote or spark_master or tables:
+        raise UsageError(_("--spark-remote, --spark-master and --tables go with --engine spark"))
     if not store_path(case).exists():
         raise UsageError(_("no leak ingested yet: run 'plitool leak add SIGHTING FILE --first-seen DATE' first"))
     import duckdb

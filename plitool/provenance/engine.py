@@ -299,6 +299,20 @@ def _unlink(files: Sequence[str]) -> None:
             pass
 
 
+def _rows(con: Any, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run one statement of this module: on a DuckDB connection, or through the runner of another
+    engine (an object with ``dialect`` and ``fetchall``, e.g. :class:`.spark.SparkRunner`, which
+    transpiles the statement from DuckDB's dialect)."""
+    if getattr(con, "dialect", "duckdb") != "duckdb":
+        return list(con.fetchall(sql, params or {}))
+    return list(con.execute(sql, params).fetchall() if params else con.execute(sql).fetchall())
+
+
+def _row(con: Any, sql: str, params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
+    rows = _rows(con, sql, params)
+    return rows[0] if rows else None
+
+
 def _attach_scratch(con: Any) -> tuple[str, str, list[str]]:
     """Attach a fresh scratch database for the prepared tables and make it the default one, the
     item tables staying visible through the search path: (home catalog, scratch catalog, files)."""
@@ -358,7 +372,9 @@ class Engine:
         import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
         self.con = con
-        self._home, self._scratch, self._files = _attach_scratch(con)
+        # another engine's runner keeps the prepared tables itself (and drops them on its close)
+        self._runner = getattr(con, "dialect", "duckdb") != "duckdb"
+        self._home, self._scratch, self._files = ("", "", []) if self._runner else _attach_scratch(con)
         self._finalizer = weakref.finalize(self, _unlink, self._files)
         try:
             reach_tbl = pa.table({
@@ -372,7 +388,7 @@ class Engine:
             con.register("cands", cands_tbl)
             params = {"sighting": sighting, "cutoff": cutoff, "strong": STRONG_FIELDS, "low": _LOW}
             for stmt in _PREPARE:
-                con.execute(stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
+                _rows(con, stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
         except BaseException:
             self.close()
             raise
@@ -380,6 +396,9 @@ class Engine:
     def close(self) -> None:
         """Detach and delete the scratch database; the connection is as it was before."""
         if not self._finalizer.alive:
+            return
+        if self._runner:
+            self._finalizer()
             return
         try:
             self.con.execute(f"USE {_ident(self._home)}")
@@ -390,40 +409,40 @@ class Engine:
 
     def records(self) -> tuple[int, int, int]:
         """(records, marker records, records with a masked value) of the sighting."""
-        row = self.con.execute("SELECT count(*), count(*) FILTER (WHERE marker), count(*) FILTER (WHERE masked) FROM rec").fetchone()
+        row = _row(self.con, "SELECT count(*), count(*) FILTER (WHERE marker), count(*) FILTER (WHERE masked) FROM rec")
         assert row is not None
         return int(row[0]), int(row[1]), int(row[2])
 
     def agent_stats(self, *, p: float, n0: int, eps: float = MARKER_EPSILON) -> list[AgentStats]:
-        rows = self.con.execute(_AGENT_STATS, {"p": p, "n0": float(n0), "eps": eps}).fetchall()
+        rows = _rows(self.con, _AGENT_STATS, {"p": p, "n0": float(n0), "eps": eps})
         return [AgentStats(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), float(r[6]), float(r[7]), int(r[8]), int(r[9]))
                 for r in rows]
 
     def largest_allocation(self) -> int:
-        row = self.con.execute("SELECT coalesce(max(n_h), 0) FROM nh WHERE need = 0").fetchone()
+        row = _row(self.con, "SELECT coalesce(max(n_h), 0) FROM nh WHERE need = 0")
         return int(row[0]) if row else 0
 
     def sweep_stats(self, *, p: float, n0: int, eps: float = MARKER_EPSILON) -> list[AgentStats]:
         """Only what the p sweep needs (covered, log L); the other counts are zero here."""
-        rows = self.con.execute(_SWEEP, {"p": p, "n0": float(n0), "eps": eps}).fetchall()
+        rows = _rows(self.con, _SWEEP, {"p": p, "n0": float(n0), "eps": eps})
         return [AgentStats(r[0], int(r[1]), 0, 0, 0, 0, float(r[2]), 0.0, 0) for r in rows]
 
     def pair(self, a: str, b: str, *, p: float, n0: int, n_ab: int, eps: float = MARKER_EPSILON) -> tuple[int, float]:
         """(records covered, ln L) of the pair as one joint source (mixture or combination)."""
-        row = self.con.execute(_PAIR, {"a": a, "b": b, "p": p, "n0": float(n0), "n_ab": float(max(n_ab, 1)),
-                                       "eps": eps}).fetchone()
+        row = _row(self.con, _PAIR, {"a": a, "b": b, "p": p, "n0": float(n0), "n_ab": float(max(n_ab, 1)),
+                                     "eps": eps})
         assert row is not None
         return int(row[0]), float(row[1])
 
     def separating(self, a: str, b: str, *, limit: int = 10) -> tuple[int, int, int, list[tuple[str, int]], list[tuple[str, int]]]:
-        row = self.con.execute(_SEPARATING, {"a": a, "b": b}).fetchone()
+        row = _row(self.con, _SEPARATING, {"a": a, "b": b})
         assert row is not None
-        ex_a = [(str(d), int(r)) for d, r in self.con.execute(_SEPARATING_EXAMPLES, {"a": a, "b": b, "limit": limit, "low": _LOW}).fetchall()]
-        ex_b = [(str(d), int(r)) for d, r in self.con.execute(_SEPARATING_EXAMPLES, {"a": b, "b": a, "limit": limit, "low": _LOW}).fetchall()]
+        ex_a = [(str(d), int(r)) for d, r in _rows(self.con, _SEPARATING_EXAMPLES, {"a": a, "b": b, "limit": limit, "low": _LOW})]
+        ex_b = [(str(d), int(r)) for d, r in _rows(self.con, _SEPARATING_EXAMPLES, {"a": b, "b": a, "limit": limit, "low": _LOW})]
         return int(row[0]), int(row[1]), int(row[2]), ex_a, ex_b
 
     def affected(self) -> int:
-        row = self.con.execute(_AFFECTED).fetchone()
+        row = _row(self.con, _AFFECTED)
         return int(row[0]) if row else 0
 
 
@@ -436,26 +455,26 @@ POPULATION_SLICE_ROWS = 16_000_000
 def population(con: Any) -> int:
     """N_0 by default: the most distinct values any one field has across all holdings (markers
     excluded), i.e. the distinct subjects the records could be drawn from."""
-    row = con.execute("SELECT count(*) FROM holdings").fetchone()
+    row = _row(con, "SELECT count(*) FROM holdings")
     slices = max(1, -(-int(row[0] if row else 0) // POPULATION_SLICE_ROWS))
     counts: dict[str, int] = {}
     for i in range(slices):
-        for field, c in con.execute(
-                """SELECT field, count(*) AS c FROM (
+        for field, c in _rows(
+                con, """SELECT field, count(*) AS c FROM (
                      SELECT DISTINCT h.field, h.fp FROM holdings h
                      JOIN datasets d ON d.dataset = h.dataset AND d.agent = h.agent AND d.role = 'holdings'
                      WHERE hash(h.fp) % $slices = $i)
-                   GROUP BY field""", {"slices": slices, "i": i}).fetchall():
+                   GROUP BY field""", {"slices": slices, "i": i}):
             counts[str(field)] = counts.get(str(field), 0) + int(c)
     return max(counts.values(), default=0)
 
 
 def sightings(con: Any) -> list[tuple[str, date, int]]:
     """(sighting, first seen, leak datasets) for every sighting with a leak ingested."""
-    return [(str(s), d, int(n)) for s, d, n in con.execute(
-        "SELECT agent, min(as_of), count(*) FROM datasets WHERE role = 'leak' GROUP BY agent ORDER BY agent").fetchall()]
+    return [(str(s), d, int(n)) for s, d, n in _rows(
+        con, "SELECT agent, min(as_of), count(*) FROM datasets WHERE role = 'leak' GROUP BY agent ORDER BY agent")]
 
 
 def holding_agents(con: Any) -> list[str]:
-    return [str(a) for (a,) in con.execute(
-        "SELECT DISTINCT agent FROM datasets WHERE role IN ('holdings', 'canary') ORDER BY agent").fetchall()]
+    return [str(a) for (a,) in _rows(
+        con, "SELECT DISTINCT agent FROM datasets WHERE role IN ('holdings', 'canary') ORDER BY agent")]
