@@ -37,7 +37,10 @@ if TYPE_CHECKING:
     from ..vault.evidence import EvidenceItem
     from .items import ItemStore
 
-BATCH_ROWS = 1 << 16
+BATCH_ROWS = 1 << 18
+#: Rows per committed slice of an ingest: the ``datasets`` row is written after the last slice
+#: (see ``pending`` in :mod:`plitool.provenance.items`), so memory no longer grows with the table.
+SLICE_ROWS = 1 << 20
 #: The standard field names (flows.yaml may declare more); kept here so ingest works before the
 #: flows module is loaded. Must equal ``plitool.provenance.flows.FIELDS``.
 STANDARD_FIELDS = ("name", "phone", "id_number", "email", "bank_card", "address", "device_id", "location",
@@ -298,11 +301,13 @@ def _open_csv(path: Path, head: bytes) -> TableSource:
             for rb in reader:
                 pending.append(rb)
                 count += rb.num_rows
-                if count >= BATCH_ROWS:
-                    yield _columns(pending)
-                    pending, count = [], 0
-            if pending:
-                yield _columns(pending)
+                while count >= BATCH_ROWS:  # batches of BATCH_ROWS rows, whatever the reader's blocks
+                    table = pa.Table.from_batches(pending)
+                    yield _columns(table.slice(0, BATCH_ROWS))
+                    rest = table.slice(BATCH_ROWS)
+                    pending, count = rest.to_batches(), rest.num_rows
+            if count:
+                yield _columns(pa.Table.from_batches(pending))
         except pa.ArrowInvalid as exc:
             raise CorruptDocument(_("not a readable CSV table: {reason}").format(reason=exc)) from exc
         finally:
@@ -311,10 +316,7 @@ def _open_csv(path: Path, head: bytes) -> TableSource:
     return TableSource("csv", headers, has_header, batches(), encoding, skipped)
 
 
-def _columns(batches: list[Any]) -> list[list[str | None]]:
-    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-
-    table = pa.Table.from_batches(batches)
+def _columns(table: Any) -> list[list[str | None]]:
     return [table.column(i).to_pylist() for i in range(table.num_columns)]
 
 
@@ -592,8 +594,11 @@ def ingest_table(
     fields: Sequence[str],
     progress: ProgressCallback | None = None,
     key_path: Path | None = None,
+    row_masks: dict[int, int] | None = None,
 ) -> tuple[TableSource, int, int, dict[str, str], dict[str, int], dict[str, int], dict[str, int]]:
-    """Stream one table into ``holdings`` or ``leaks``, in one transaction (the caller's)."""
+    """Stream one table into ``holdings`` or ``leaks``, committing every :data:`SLICE_ROWS` rows
+    (the caller has called :meth:`ItemStore.begin_ingest` and writes the ``datasets`` row after).
+    ``row_masks`` (holdings): filled with {row's field mask: rows}, what ``holding_rows`` holds."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
 
     source = open_table(path)
@@ -619,8 +624,23 @@ def ingest_table(
 
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-ingest")
     inflight: list[Future[None]] = []
+    # the open slice: a transaction on ``con``, begun by the first batch of a slice (in the main
+    # thread for the first, where the fields are registered; then in the writer) and committed by
+    # the writer after SLICE_ROWS rows; the main thread commits the last one after the writer is done
+    txn = {"open": False, "rows": 0}
 
-    def insert(jobs: list[tuple[str, list[Any], Any, Any, int, Any]]) -> None:
+    def begin() -> None:
+        if not txn["open"]:
+            con.execute("BEGIN TRANSACTION")
+            txn["open"] = True
+
+    def commit() -> None:
+        if txn["open"]:
+            con.execute("COMMIT")
+            txn["open"], txn["rows"] = False, 0
+
+    def insert(jobs: list[tuple[str, list[Any], Any, Any, int, Any]], rows: int) -> None:
+        begin()
         for sql, params, keys, job, n, extra in jobs:
             cols = {"subject_key": keys, "fp": _fp_array(job.result(), n)}
             if extra is not None:
@@ -630,6 +650,9 @@ def ingest_table(
                 con.execute(sql, params)
             finally:
                 con.unregister("batch_tbl")
+        txn["rows"] += rows
+        if txn["rows"] >= SLICE_ROWS:
+            commit()
 
     def flush() -> None:
         while inflight:
@@ -646,11 +669,14 @@ def ingest_table(
                 if not typed:
                     raise UsageError(_("no personal data found: no column of {dataset} is a known field (columns: {headers}); "
                                        "name them with --map COLUMN=FIELD").format(dataset=dataset, headers=", ".join(source.headers)))
-                store.field_masks(sorted(set(typed.values())))
+                begin()  # the fields are registered in the first slice
+                bits = store.field_masks(sorted(set(typed.values())))
                 first = False
             n = len(batch[0]) if batch else 0
             seen = bytearray(n)
             seen_all = False
+            full_mask = 0  # holdings: the fields every row of the batch has
+            sparse: list[tuple[int, list[int]]] = []  # and the rows of each other field
             ready: list[tuple[str, list[Any], Any, Any, int, Any]] = []
             for ci, field_name in enumerate(types):
                 if field_name is None or ci >= len(batch):
@@ -666,6 +692,10 @@ def ingest_table(
                     elif not seen_all:
                         for r in rows:
                             seen[r] = 1
+                    if full:
+                        full_mask |= bits[field_name]
+                    else:
+                        sparse.append((bits[field_name], rows))
                     job = hasher.submit(field_name, vals)
                     if leak:
                         ready.append(("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, NULL, ? FROM batch_tbl",
@@ -697,13 +727,24 @@ def ingest_table(
                         if not seen_all:
                             for r in mrows:
                                 seen[r] = 1
+            if row_masks is not None and not leak:
+                _count_row_masks(row_masks, n, full_mask, sparse)
             flush()  # the previous batch's inserts, written meanwhile
-            inflight.append(writer.submit(insert, ready))
+            inflight.append(writer.submit(insert, ready, n))
             records += n if seen_all else sum(seen)
             rows_total += n
             if progress is not None:
                 progress(n)
         flush()
+        commit()
+    except BaseException:
+        writer.shutdown(wait=True)  # no statement runs on the connection any more
+        if txn["open"]:
+            try:
+                con.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the ingest's own error is the one to report
+                pass
+        raise
     finally:
         writer.shutdown(wait=True)
         hasher.close()
@@ -711,6 +752,25 @@ def ingest_table(
         raise UsageError(_("the table is empty"))
     columns = {h: f for h, f in zip(source.headers, types, strict=True) if f}
     return source, rows_total, records, columns, values, masked, invalid
+
+
+def _count_row_masks(counts: dict[int, int], n: int, full_mask: int, sparse: list[tuple[int, list[int]]]) -> None:
+    """Add one batch's rows to {row's field mask: rows}: a row's mask is the bits of the fields it
+    has a value of (rows with none are not subject rows). The fields every row has are one mask;
+    only the others are counted row by row."""
+    if not sparse:
+        if full_mask and n:
+            counts[full_mask] = counts.get(full_mask, 0) + n
+        return
+    masks = [full_mask] * n
+    for bit, rows in sparse:
+        for r in rows:
+            masks[r] |= bit
+    from collections import Counter
+
+    for mask, c in Counter(masks).items():
+        if mask:
+            counts[mask] = counts.get(mask, 0) + c
 
 
 def ingest(
@@ -751,27 +811,37 @@ def ingest(
         if st.has_dataset(item.id, role, agent):
             raise UsageError(_("{dataset} is already ingested as {role} of {agent}").format(
                 dataset=item.id, role=role, agent=agent))
-        with st.transaction():
+        # rows are committed in slices, invisible until the datasets row is written, last; an
+        # ingest that fails (or is interrupted) deletes them, and one that is killed leaves them
+        # to the next opening of the tables for writing (ItemStore.clean_pending)
+        st.begin_ingest(item.id, role, agent)
+        try:
+            row_masks: dict[int, int] = {}
             source, rows, records, columns, values, masked, invalid = ingest_table(
                 st, fingerprinter, path, role=role, agent=agent, dataset=item.id, day=day, maps=parsed_maps,
-                fields=fields, progress=progress, key_path=case.paths.fingerprint_key)
+                fields=fields, progress=progress, key_path=case.paths.fingerprint_key, row_masks=row_masks)
             if not values and not masked:
                 raise UsageError(_("no personal data found in {dataset}: the typed columns ({columns}) hold no valid value")
                                  .format(dataset=item.id, columns=", ".join(f"{h}={f}" for h, f in columns.items())))
-            used = sorted(set(values) | set(masked))
-            masks = st.field_masks(used)
-            fieldmask = 0
-            for f in used:
-                fieldmask |= masks[f]
-            st.con.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [item.id, role, agent, item.sha256, item.name, day, rows, used, fieldmask,
-                            sum(masked.values()), sum(invalid.values())])
-            if role == "holdings":
-                st.con.execute(
-                    "INSERT INTO holding_rows SELECT ?, ?, rowmask, count(*) FROM ("
-                    " SELECT h.subject_key, bit_or(f.mask) AS rowmask FROM holdings h JOIN fields f USING (field)"
-                    " WHERE h.dataset = ? AND h.agent = ? GROUP BY h.subject_key) GROUP BY rowmask",
-                    [item.id, agent, item.id, agent])
+            with st.transaction():
+                used = sorted(set(values) | set(masked))
+                masks = st.field_masks(used)
+                fieldmask = 0
+                for f in used:
+                    fieldmask |= masks[f]
+                if role == "holdings":
+                    for rowmask, n in sorted(row_masks.items()):
+                        st.con.execute("INSERT INTO holding_rows VALUES (?, ?, ?, ?)", [item.id, agent, rowmask, n])
+                st.con.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               [item.id, role, agent, item.sha256, item.name, day, rows, used, fieldmask,
+                                sum(masked.values()), sum(invalid.values())])
+                st.finish_ingest(item.id, role, agent)
+        except BaseException:
+            try:
+                st.discard_ingest(item.id, role, agent)
+            except Exception:  # noqa: BLE001 - the ingest's own error is the one to report; the rows
+                pass  # stay invisible and the next opening for writing deletes them
+            raise
     finally:
         if own:
             st.close()
