@@ -217,7 +217,7 @@ class TableSource:
     format: str
     headers: list[str]
     has_header: bool
-    batches: Iterator[list[list[str | None]]]  # per batch: one list of cells per column
+    batches: Iterator[list[Any]]  # per batch, per column: an Arrow string array (CSV) or a list of cells (XLSX)
     encoding: str | None = None
     skipped_rows: list[int] = field(default_factory=lambda: [0])
 
@@ -284,7 +284,7 @@ def _open_csv(path: Path, head: bytes) -> TableSource:
         skipped[0] += 1
         return "skip"
 
-    def batches() -> Iterator[list[list[str | None]]]:
+    def batches() -> Iterator[list[Any]]:
         raw = open(path, "rb")
         stream = io.BufferedReader(_Transcoder(raw, encoding, bom), buffer_size=1 << 20)
         try:
@@ -316,8 +316,13 @@ def _open_csv(path: Path, head: bytes) -> TableSource:
     return TableSource("csv", headers, has_header, batches(), encoding, skipped)
 
 
-def _columns(table: Any) -> list[list[str | None]]:
-    return [table.column(i).to_pylist() for i in range(table.num_columns)]
+def _columns(table: Any) -> list[Any]:
+    return [table.column(i).combine_chunks() for i in range(table.num_columns)]
+
+
+def _cells(col: Any) -> list[str | None]:
+    """A column batch as a list of cells (Python objects: the per-cell paths)."""
+    return col if isinstance(col, list) else col.to_pylist()  # type: ignore[no-any-return]
 
 
 def _open_xlsx(path: Path) -> TableSource:
@@ -350,7 +355,7 @@ def _open_xlsx(path: Path) -> TableSource:
         [_("column {n}").format(n=i + 1) for i in range(len(first))]
     ncols = len(first)
 
-    def batches() -> Iterator[list[list[str | None]]]:
+    def batches() -> Iterator[list[Any]]:
         try:
             block: list[list[str | None]] = [] if has_header else [first]
             for row in rows:
@@ -473,6 +478,67 @@ def normalise_column(field_name: str, cells: list[str | None]) -> tuple[list[int
     return rows, values, mrows, patterns, invalid
 
 
+#: Fields whose normalised form of a vouched-for clean cell is the cell upper-cased.
+_UPPER = ("id_number", "order_id", "waybill", "device_id")
+
+
+def normalise_batch(field_name: str, col: Any) -> tuple[list[int] | None, Any, list[int], list[str], int]:
+    """:func:`normalise_column` of a column batch, the values as an Arrow string array, and
+    ``None`` for the rows when every row has a value.
+
+    When the scanner's block check vouches for every cell of an Arrow column (the common case of
+    a large CSV), the values are computed in Arrow from the column itself (``+86`` prepended to a
+    phone, ASCII upper-casing), no Python object per value: the same strings the per-cell path
+    gives (a test holds the two equal). Any doubt and :func:`normalise_column` decides.
+    """
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    from ..pii.blocks import block_counter
+    from ..pii.fields import KINDS
+
+    cells = _cells(col)
+    if not isinstance(col, list) and col.null_count == 0 and cells and "" not in cells:
+        counter = block_counter(field_name, frozenset(KINDS)) if field_name in KINDS else None
+        if counter is not None and counter(cast("list[str]", cells)) is not None:
+            if field_name == "phone":
+                return None, pc.binary_join_element_wise(pa.scalar("+86"), col, ""), [], [], 0
+            if field_name in _UPPER:
+                if pc.all(pc.string_is_ascii(col)).as_py():
+                    return None, pc.utf8_upper(col), [], [], 0
+                return None, pa.array(list(map(str.upper, cast("list[str]", cells))), pa.string()), [], [], 0
+            return None, col.cast(pa.string()), [], [], 0
+    rows, values, mrows, patterns, invalid = normalise_column(field_name, cells)
+    return (None if len(rows) == len(cells) else rows), pa.array(values, pa.string()), mrows, patterns, invalid
+
+
+def held_masks_arrow(field_name: str, values: Any) -> Any:
+    """:func:`held_masks` of an Arrow column batch, in Arrow: the court-style mask of each value
+    (null where the value has none). The same strings as :func:`_held_mask` (a test holds them equal)."""
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    def join(*parts: Any) -> Any:
+        return pc.binary_join_element_wise(*[pa.scalar(x) if isinstance(x, str) else x for x in parts], "")
+
+    length = pc.utf8_length(values)
+    none = pa.scalar(None, pa.string())
+    if field_name == "phone" and len(values) and pc.all(pc.equal(length, 14)).as_py() \
+            and pc.all(pc.starts_with(values, "+86")).as_py():
+        return join(pc.utf8_slice_codeunits(values, 3, 6), "****", pc.utf8_slice_codeunits(values, 10, 14))
+    if field_name == "id_number":
+        return pc.if_else(pc.equal(length, 18),
+                          join(pc.utf8_slice_codeunits(values, 0, 6), "********", pc.utf8_slice_codeunits(values, 14, 18)), none)
+    if field_name == "name":
+        from ..pii.mask import COMPOUND_SURNAMES
+
+        two = pc.utf8_slice_codeunits(values, 0, 2)
+        compound = pc.and_(pc.greater(length, 2), pc.is_in(two, value_set=pa.array(sorted(COMPOUND_SURNAMES), pa.string())))
+        head = pc.if_else(compound, two, pc.utf8_slice_codeunits(values, 0, 1))
+        return pc.if_else(pc.greater(length, 1), join(head, "*"), none)
+    return pa.array([_held_mask(field_name, v) for v in values.to_pylist()], pa.string())
+
+
 # -- the ingest ------------------------------------------------------------------------------------
 
 
@@ -529,9 +595,9 @@ def _init_worker(key_path: str) -> None:
     _worker_fp = Fingerprinter.for_case(Path(key_path))
 
 
-def _digest_job(kind: str, values: list[str], partial: bool, size: int) -> bytes:
+def _digest_job(kind: str, encoded: list[bytes], partial: bool, size: int) -> bytes:
     assert _worker_fp is not None
-    return _worker_fp.digests(kind, values, partial=partial, size=size)  # type: ignore[no-any-return]
+    return _worker_fp.digests_encoded(kind, encoded, partial=partial, size=size)  # type: ignore[no-any-return]
 
 
 class _Done:
@@ -544,8 +610,30 @@ class _Done:
         return self.value
 
 
+#: Fields whose values identify a subject, so a column of them rarely repeats a value.
+UNIQUE_FIELDS = frozenset({"phone", "id_number", "email", "bank_card", "device_id", "order_id", "waybill"})
+
+
+class _Digests:
+    """The fingerprints of a column batch: each distinct value was hashed once; ``result()`` maps
+    them back onto the batch's rows (in Arrow) as a ``binary(FP_BYTES)`` array."""
+
+    __slots__ = ("job", "values", "distinct")
+
+    def __init__(self, job: Any, values: Any, distinct: Any) -> None:
+        self.job, self.values, self.distinct = job, values, distinct
+
+    def result(self) -> Any:
+        import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+        fps = _fp_array(self.job.result(), len(self.distinct))
+        if len(self.distinct) == len(self.values):  # all distinct: unique() kept them in order
+            return fps
+        return pc.take(fps, pc.index_in(self.values, value_set=self.distinct))
+
+
 class _Hasher:
-    """``submit(kind, values, partial)`` → something with ``result()`` (the digests)."""
+    """``submit(kind, values, partial)`` (an Arrow string array) → a :class:`_Digests`."""
 
     def __init__(self, fingerprinter: Fingerprinter, key_path: Path | None, workers: int) -> None:
         self.fingerprinter = fingerprinter
@@ -557,12 +645,23 @@ class _Hasher:
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_init_worker, initargs=(str(key_path),))
 
-    def submit(self, kind: str, values: list[str], partial: bool = False) -> Any:
+    def submit(self, kind: str, values: Any, partial: bool = False) -> _Digests:
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+        import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
         from .items import FP_BYTES
 
+        # names, surnames and masks repeat: each distinct value is hashed once (found in Arrow);
+        # identifying values (phones, ID numbers …) nearly never do, so they are hashed as they
+        # come (a repeat is hashed twice, to the same fingerprint). Handed over as UTF-8 bytes,
+        # without a str per value.
+        distinct = values if kind in UNIQUE_FIELDS and not partial else pc.unique(values)
+        encoded = distinct.cast(pa.binary()).to_pylist()
         if self.pool is None:
-            return _Done(self.fingerprinter.digests(kind, values, partial=partial, size=FP_BYTES))
-        return self.pool.submit(_digest_job, kind, values, partial, FP_BYTES)
+            job: Any = _Done(self.fingerprinter.digests_encoded(kind, encoded, partial=partial, size=FP_BYTES))
+        else:
+            job = self.pool.submit(_digest_job, kind, encoded, partial, FP_BYTES)
+        return _Digests(job, values, distinct)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -600,8 +699,10 @@ def ingest_table(
     (the caller has called :meth:`ItemStore.begin_ingest` and writes the ``datasets`` row after).
     ``row_masks`` (holdings): filled with {row's field mask: rows}, what ``holding_rows`` holds."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
 
     source = open_table(path)
+    arange = pa.array([], pa.int64())  # 0, 1, … (the keys of a batch's rows, offset per batch)
     types = type_columns(source.headers, maps, fields)
     values: dict[str, int] = {}
     masked: dict[str, int] = {}
@@ -642,7 +743,7 @@ def ingest_table(
     def insert(jobs: list[tuple[str, list[Any], Any, Any, int, Any]], rows: int) -> None:
         begin()
         for sql, params, keys, job, n, extra in jobs:
-            cols = {"subject_key": keys, "fp": _fp_array(job.result(), n)}
+            cols = {"subject_key": keys, "fp": job.result()}
             if extra is not None:
                 cols["pattern"] = extra
             con.register("batch_tbl", pa.table(cols))
@@ -663,7 +764,7 @@ def ingest_table(
             if first:
                 for i, cells in enumerate(batch):
                     if types[i] is None and source.headers[i] not in maps and str(i + 1) not in maps:
-                        guess = type_by_content(cells)
+                        guess = type_by_content(_cells(cells))
                         types[i] = guess if guess in fields else None
                 typed = {h: f for h, f in zip(source.headers, types, strict=True) if f}
                 if not typed:
@@ -681,21 +782,26 @@ def ingest_table(
             for ci, field_name in enumerate(types):
                 if field_name is None or ci >= len(batch):
                     continue
-                rows, vals, mrows, patterns, bad = normalise_column(field_name, batch[ci])
+                rows, vals, mrows, patterns, bad = normalise_batch(field_name, batch[ci])
                 invalid[field_name] = invalid.get(field_name, 0) + bad
-                if vals:
-                    full = len(rows) == n  # every row has a value: rows is range(n)
-                    keys = pa.array(range(rows_total, rows_total + n) if full else [rows_total + r for r in rows], pa.int64())
+                if len(vals):
+                    full = rows is None  # every row has a value
+                    if full:
+                        if len(arange) < n:
+                            arange = pa.array(range(n), pa.int64())
+                        keys = pc.add(arange.slice(0, n), rows_total)
+                    else:
+                        keys = pa.array([rows_total + r for r in cast("list[int]", rows)], pa.int64())
                     values[field_name] = values.get(field_name, 0) + len(vals)
                     if full:
                         seen_all = True
                     elif not seen_all:
-                        for r in rows:
+                        for r in cast("list[int]", rows):
                             seen[r] = 1
                     if full:
                         full_mask |= bits[field_name]
                     else:
-                        sparse.append((bits[field_name], rows))
+                        sparse.append((bits[field_name], cast("list[int]", rows)))
                     job = hasher.submit(field_name, vals)
                     if leak:
                         ready.append(("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, NULL, ? FROM batch_tbl",
@@ -704,21 +810,19 @@ def ingest_table(
                         ready.append(("INSERT INTO holdings SELECT ?, ?, subject_key, ?, fp, ? FROM batch_tbl",
                                       [agent, dataset, field_name, day], keys, job, len(vals), None))
                         if field_name in MASK_SHAPES:
-                            shapes = held_masks(field_name, vals)
-                            if None in shapes:
-                                pairs = [(rows_total + r, k) for r, k in zip(rows, shapes, strict=True) if k is not None]
-                                mkeys = pa.array([r for r, _k in pairs], pa.int64())
-                                shaped: list[str] = [k for _r, k in pairs]
-                            else:
-                                mkeys, shaped = keys, shapes  # type: ignore[assignment]  # no None in shapes
-                            if shaped:
+                            shaped = held_masks_arrow(field_name, vals)
+                            mkeys = keys
+                            if shaped.null_count:
+                                has = pc.is_valid(shaped)
+                                mkeys, shaped = keys.filter(has), shaped.filter(has)
+                            if len(shaped):
                                 ready.append(("INSERT INTO holding_masks SELECT ?, ?, subject_key, ?, fp FROM batch_tbl",
                                               [agent, dataset, field_name], mkeys,
                                               hasher.submit(field_name, shaped, partial=True), len(shaped), None))
                 if patterns:
                     masked[field_name] = masked.get(field_name, 0) + len(patterns)
                     if leak:
-                        keys_for = [mask_key(field_name, p) or p for p in patterns]
+                        keys_for = pa.array([mask_key(field_name, p) or p for p in patterns], pa.string())
                         ready.append(("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, pattern, ? FROM batch_tbl",
                                       [agent, dataset, field_name, day],
                                       pa.array([rows_total + r for r in mrows], pa.int64()),
