@@ -19,6 +19,8 @@ population of 2 N that overlaps the source's). Each size runs in its own process
              engine has to do; ratio = attribute ÷ floor
   peak RSS   of the whole size's process
   load       the 1-minute load average before and after (figures taken on a busy machine say so)
+  cpu        CPU seconds of ingest and of attribution (all threads, and hashing processes if any):
+             on a shared machine wall-clock time follows the other jobs, CPU time much less
 
 Targets (issue 9): 10^6 end to end (ingest + attribution) ≤ 30 s on the 2-core machine; time
 grows no faster than linearly from 10^5 to 10^7; peak RSS ≤ 2 GB at 10^7. Nothing here runs in
@@ -107,6 +109,14 @@ def flows_yaml() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _cpu() -> float:
+    """CPU seconds of this process (every thread) and of its finished child processes."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def peak_rss_mb() -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -115,7 +125,7 @@ def peak_rss_mb() -> float:
     return 0.0
 
 
-def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
+def one(n: int, keep: str | None, *, floor_query: bool = True) -> dict[str, float | int | str | None]:
     sys.path.insert(0, str(ROOT))
     from plitool.provenance.attribute import attribute
     from plitool.provenance.ingest import ingest
@@ -137,6 +147,7 @@ def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
     add_s = time.perf_counter() - t
     ids = [r.item for r in report.results]
     rows = 0
+    cpu0 = _cpu()
     t = time.perf_counter()
     for a, item in enumerate(ids[:-1]):
         res = ingest(case, role="holdings", agent=f"a{a}", target=item, day=date(2020, 1, 1))
@@ -146,17 +157,22 @@ def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
     res = ingest(case, role="leak", agent="market", target=ids[-1], day=date(2023, 1, 1))
     leak_s = time.perf_counter() - t
     rows += res.rows
+    ingest_cpu = _cpu() - cpu0
+    cpu0 = _cpu()
     t = time.perf_counter()
     result = attribute(case)
     attr_s = time.perf_counter() - t
+    attr_cpu = _cpu() - cpu0
     import duckdb
 
     t = time.perf_counter()
     floor: list[tuple[str, int, float]] = []
+    floor_s: float | None = None
     try:
-        with item_store(case, read_only=True) as store:
-            floor = store.con.execute(FLOOR_SQL, {"n0": float(result.population)}).fetchall()
-        floor_s: float | None = time.perf_counter() - t
+        if floor_query:
+            with item_store(case, read_only=True) as store:
+                floor = store.con.execute(FLOOR_SQL, {"n0": float(result.population)}).fetchall()
+            floor_s = time.perf_counter() - t
     except (duckdb.OutOfMemoryException, duckdb.IOException):  # one query in the same limit (or out of disk while spilling)
         floor_s = None
     if not keep:
@@ -169,7 +185,7 @@ def one(n: int, keep: str | None) -> dict[str, float | int | str | None]:
         "leak_rows_per_s": res.rows / leak_s, "attribute_s": attr_s, "floor_s": floor_s,
         "ratio": attr_s / floor_s if floor_s else None, "load": (load0, os.getloadavg()[0]), "top": result.top, "expected": source,
         "floor_top": floor[0][0] if floor else None, "verdict": result.verdict, "peak_rss_mb": peak_rss_mb(),
-        "end_to_end_s": hold_s + leak_s + attr_s,
+        "end_to_end_s": hold_s + leak_s + attr_s, "ingest_cpu_s": ingest_cpu, "attribute_cpu_s": attr_cpu,
     }
 
 
@@ -211,28 +227,29 @@ def main() -> None:
     ap.add_argument("--keep", help="keep the generated cases in this folder")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--case", help="only attribute (and the floor) over this already loaded case, e.g. a kept 10^7 one")
-    ap.add_argument("--no-floor", action="store_true", help="with --case: skip the floor (at 10^7 it spills tens of GB)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the floor (at 10^7 it spills tens of GB of a shared disk)")
     args = ap.parse_args()
     if args.case:
         print(json.dumps(attribute_only(args.case, floor=not args.no_floor)))
         return
     if args.one:
-        print(json.dumps(one(args.one, args.keep)))
+        print(json.dumps(one(args.one, args.keep, floor_query=not args.no_floor)))
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.with_10m and 10_000_000 not in sizes:
         sizes.append(10_000_000)
     results = []
     for n in sizes:
-        cmd = [sys.executable, __file__, "--one", str(n)] + (["--keep", args.keep] if args.keep else [])
+        cmd = [sys.executable, __file__, "--one", str(n)] + (["--keep", args.keep] if args.keep else []) \
+            + (["--no-floor"] if args.no_floor else [])
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         r = results[-1]
         print(f"N={n:>10,}  add {r['add_s']:7.1f} s | ingest {r['holdings_rows'] + r['leak_rows']:>11,} rows "
               f"{r['holdings_s'] + r['leak_s']:7.1f} s = {r['ingest_rows_per_s']:>9,.0f} rows/s "
               f"(leak {r['leak_rows_per_s']:,.0f} rows/s) | attribute {r['attribute_s']:6.2f} s, floor "
-              + (f"{r['floor_s']:6.2f} s, ratio {r['ratio']:.2f}" if r["floor_s"] else "out of memory")
-              + f" | end to end {r['end_to_end_s']:6.1f} s | "
+              + (f"{r['floor_s']:6.2f} s, ratio {r['ratio']:.2f}" if r["floor_s"] else "skipped" if args.no_floor else "out of memory")
+              + f" | end to end {r['end_to_end_s']:6.1f} s (CPU: ingest {r['ingest_cpu_s']:.1f} s, attribute {r['attribute_cpu_s']:.1f} s) | "
               f"peak RSS {r['peak_rss_mb']:,.0f} MB | top {r['top']} (truth {r['expected']}, floor {r['floor_top']}), "
               f"{r['verdict']} | load average {r['load'][0]:.1f} → {r['load'][1]:.1f}", flush=True)
     if len(results) > 1:

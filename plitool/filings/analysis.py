@@ -87,10 +87,12 @@ def kind_labels(kinds: list[str] | tuple[str, ...], law: dict[str, Any]) -> tupl
 
 def _sighting_counts(store: Any, sighting: str) -> tuple[int, list[str]]:
     con = store.con
-    row = con.execute("SELECT count(*) FROM (SELECT DISTINCT dataset, record FROM leaks WHERE sighting = $s)",
+    # the leak datasets whose ingest finished (a 'datasets' row is written last, see items.pending)
+    done = "dataset IN (SELECT dataset FROM datasets WHERE role = 'leak' AND agent = $s)"
+    row = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT dataset, record FROM leaks WHERE sighting = $s AND {done})",
                       {"s": sighting}).fetchone()
     kinds = [str(f) for (f,) in con.execute(
-        "SELECT DISTINCT field FROM leaks WHERE sighting = $s ORDER BY field", {"s": sighting}).fetchall()]
+        f"SELECT DISTINCT field FROM leaks WHERE sighting = $s AND {done} ORDER BY field", {"s": sighting}).fetchall()]
     return (int(row[0]) if row else 0), kinds
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NoReturn
 
@@ -81,3 +82,13 @@ class Fingerprinter:
             return b"".join(digests)
         # repeated values (names, surnames of masks): each distinct value is hashed once
         return b"".join(map(dict(zip(distinct, digests, strict=True)).__getitem__, values))
+
+    def digests_encoded(self, kind: str, encoded: Iterable[bytes], *, partial: bool = False, size: int = 32) -> bytes:
+        """:meth:`digests` of values already UTF-8 encoded (and de-duplicated by the caller): bulk
+        ingest hands over the distinct values of an Arrow column as bytes, no ``str`` per value."""
+        from functools import partial as bind
+        from operator import methodcaller
+
+        label = (("masked:" + kind) if partial else kind).encode() + SEPARATOR
+        hasher = bind(self._blake3, key=self._key)
+        return b"".join(map(methodcaller("digest", size), map(hasher, map(label.__add__, encoded))))

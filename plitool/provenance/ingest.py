@@ -37,7 +37,10 @@ if TYPE_CHECKING:
     from ..vault.evidence import EvidenceItem
     from .items import ItemStore
 
-BATCH_ROWS = 1 << 16
+BATCH_ROWS = 1 << 18
+#: Rows per committed slice of an ingest: the ``datasets`` row is written after the last slice
+#: (see ``pending`` in :mod:`plitool.provenance.items`), so memory no longer grows with the table.
+SLICE_ROWS = 1 << 20
 #: The standard field names (flows.yaml may declare more); kept here so ingest works before the
 #: flows module is loaded. Must equal ``plitool.provenance.flows.FIELDS``.
 STANDARD_FIELDS = ("name", "phone", "id_number", "email", "bank_card", "address", "device_id", "location",
@@ -95,7 +98,8 @@ MASK_SHAPES = ("phone", "id_number", "name")
 
 
 def held_masks(field_name: str, values: list[str]) -> list[str | None]:
-    """:func:`_held_mask` of a whole column batch (list comprehensions: the ingest's hot path)."""
+    """:func:`_held_mask` of a whole list of normalised values (the ingest builds them in Arrow,
+    :func:`held_masks_arrow`; both are held equal to :func:`_held_mask` by the tests)."""
     if field_name == "phone":
         if set(map(len, values)) == {14}:  # +86 and 11 digits: every normalised mobile
             return [v[3:6] + "****" + v[10:] for v in values]
@@ -214,7 +218,7 @@ class TableSource:
     format: str
     headers: list[str]
     has_header: bool
-    batches: Iterator[list[list[str | None]]]  # per batch: one list of cells per column
+    batches: Iterator[list[Any]]  # per batch, per column: an Arrow string array (CSV) or a list of cells (XLSX)
     encoding: str | None = None
     skipped_rows: list[int] = field(default_factory=lambda: [0])
 
@@ -281,7 +285,7 @@ def _open_csv(path: Path, head: bytes) -> TableSource:
         skipped[0] += 1
         return "skip"
 
-    def batches() -> Iterator[list[list[str | None]]]:
+    def batches() -> Iterator[list[Any]]:
         raw = open(path, "rb")
         stream = io.BufferedReader(_Transcoder(raw, encoding, bom), buffer_size=1 << 20)
         try:
@@ -298,11 +302,13 @@ def _open_csv(path: Path, head: bytes) -> TableSource:
             for rb in reader:
                 pending.append(rb)
                 count += rb.num_rows
-                if count >= BATCH_ROWS:
-                    yield _columns(pending)
-                    pending, count = [], 0
-            if pending:
-                yield _columns(pending)
+                while count >= BATCH_ROWS:  # batches of BATCH_ROWS rows, whatever the reader's blocks
+                    table = pa.Table.from_batches(pending)
+                    yield _columns(table.slice(0, BATCH_ROWS))
+                    rest = table.slice(BATCH_ROWS)
+                    pending, count = rest.to_batches(), rest.num_rows
+            if count:
+                yield _columns(pa.Table.from_batches(pending))
         except pa.ArrowInvalid as exc:
             raise CorruptDocument(_("not a readable CSV table: {reason}").format(reason=exc)) from exc
         finally:
@@ -311,11 +317,13 @@ def _open_csv(path: Path, head: bytes) -> TableSource:
     return TableSource("csv", headers, has_header, batches(), encoding, skipped)
 
 
-def _columns(batches: list[Any]) -> list[list[str | None]]:
-    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+def _columns(table: Any) -> list[Any]:
+    return [table.column(i).combine_chunks() for i in range(table.num_columns)]
 
-    table = pa.Table.from_batches(batches)
-    return [table.column(i).to_pylist() for i in range(table.num_columns)]
+
+def _cells(col: Any) -> list[str | None]:
+    """A column batch as a list of cells (Python objects: the per-cell paths)."""
+    return col if isinstance(col, list) else col.to_pylist()  # type: ignore[no-any-return]
 
 
 def _open_xlsx(path: Path) -> TableSource:
@@ -348,7 +356,7 @@ def _open_xlsx(path: Path) -> TableSource:
         [_("column {n}").format(n=i + 1) for i in range(len(first))]
     ncols = len(first)
 
-    def batches() -> Iterator[list[list[str | None]]]:
+    def batches() -> Iterator[list[Any]]:
         try:
             block: list[list[str | None]] = [] if has_header else [first]
             for row in rows:
@@ -471,6 +479,67 @@ def normalise_column(field_name: str, cells: list[str | None]) -> tuple[list[int
     return rows, values, mrows, patterns, invalid
 
 
+#: Fields whose normalised form of a vouched-for clean cell is the cell upper-cased.
+_UPPER = ("id_number", "order_id", "waybill", "device_id")
+
+
+def normalise_batch(field_name: str, col: Any) -> tuple[list[int] | None, Any, list[int], list[str], int]:
+    """:func:`normalise_column` of a column batch, the values as an Arrow string array, and
+    ``None`` for the rows when every row has a value.
+
+    When the scanner's block check vouches for every cell of an Arrow column (the common case of
+    a large CSV), the values are computed in Arrow from the column itself (``+86`` prepended to a
+    phone, ASCII upper-casing), no Python object per value: the same strings the per-cell path
+    gives (a test holds the two equal). Any doubt and :func:`normalise_column` decides.
+    """
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    from ..pii.blocks import block_counter
+    from ..pii.fields import KINDS
+
+    cells = _cells(col)
+    if not isinstance(col, list) and col.null_count == 0 and cells and "" not in cells:
+        counter = block_counter(field_name, frozenset(KINDS)) if field_name in KINDS else None
+        if counter is not None and counter(cast("list[str]", cells)) is not None:
+            if field_name == "phone":
+                return None, pc.binary_join_element_wise(pa.scalar("+86"), col, ""), [], [], 0
+            if field_name in _UPPER:
+                if pc.all(pc.string_is_ascii(col)).as_py():
+                    return None, pc.utf8_upper(col), [], [], 0
+                return None, pa.array(list(map(str.upper, cast("list[str]", cells))), pa.string()), [], [], 0
+            return None, col.cast(pa.string()), [], [], 0
+    rows, values, mrows, patterns, invalid = normalise_column(field_name, cells)
+    return (None if len(rows) == len(cells) else rows), pa.array(values, pa.string()), mrows, patterns, invalid
+
+
+def held_masks_arrow(field_name: str, values: Any) -> Any:
+    """:func:`held_masks` of an Arrow column batch, in Arrow: the court-style mask of each value
+    (null where the value has none). The same strings as :func:`_held_mask` (a test holds them equal)."""
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    def join(*parts: Any) -> Any:
+        return pc.binary_join_element_wise(*[pa.scalar(x) if isinstance(x, str) else x for x in parts], "")
+
+    length = pc.utf8_length(values)
+    none = pa.scalar(None, pa.string())
+    if field_name == "phone" and len(values) and pc.all(pc.equal(length, 14)).as_py() \
+            and pc.all(pc.starts_with(values, "+86")).as_py():
+        return join(pc.utf8_slice_codeunits(values, 3, 6), "****", pc.utf8_slice_codeunits(values, 10, 14))
+    if field_name == "id_number":
+        return pc.if_else(pc.equal(length, 18),
+                          join(pc.utf8_slice_codeunits(values, 0, 6), "********", pc.utf8_slice_codeunits(values, 14, 18)), none)
+    if field_name == "name":
+        from ..pii.mask import COMPOUND_SURNAMES
+
+        two = pc.utf8_slice_codeunits(values, 0, 2)
+        compound = pc.and_(pc.greater(length, 2), pc.is_in(two, value_set=pa.array(sorted(COMPOUND_SURNAMES), pa.string())))
+        head = pc.if_else(compound, two, pc.utf8_slice_codeunits(values, 0, 1))
+        return pc.if_else(pc.greater(length, 1), join(head, "*"), none)
+    return pa.array([_held_mask(field_name, v) for v in values.to_pylist()], pa.string())
+
+
 # -- the ingest ------------------------------------------------------------------------------------
 
 
@@ -527,9 +596,9 @@ def _init_worker(key_path: str) -> None:
     _worker_fp = Fingerprinter.for_case(Path(key_path))
 
 
-def _digest_job(kind: str, values: list[str], partial: bool, size: int) -> bytes:
+def _digest_job(kind: str, encoded: list[bytes], partial: bool, size: int) -> bytes:
     assert _worker_fp is not None
-    return _worker_fp.digests(kind, values, partial=partial, size=size)  # type: ignore[no-any-return]
+    return _worker_fp.digests_encoded(kind, encoded, partial=partial, size=size)  # type: ignore[no-any-return]
 
 
 class _Done:
@@ -542,8 +611,30 @@ class _Done:
         return self.value
 
 
+#: Fields whose values identify a subject, so a column of them rarely repeats a value.
+UNIQUE_FIELDS = frozenset({"phone", "id_number", "email", "bank_card", "device_id", "order_id", "waybill"})
+
+
+class _Digests:
+    """The fingerprints of a column batch: each distinct value was hashed once; ``result()`` maps
+    them back onto the batch's rows (in Arrow) as a ``binary(FP_BYTES)`` array."""
+
+    __slots__ = ("job", "values", "distinct")
+
+    def __init__(self, job: Any, values: Any, distinct: Any) -> None:
+        self.job, self.values, self.distinct = job, values, distinct
+
+    def result(self) -> Any:
+        import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+        fps = _fp_array(self.job.result(), len(self.distinct))
+        if len(self.distinct) == len(self.values):  # all distinct: unique() kept them in order
+            return fps
+        return pc.take(fps, pc.index_in(self.values, value_set=self.distinct))
+
+
 class _Hasher:
-    """``submit(kind, values, partial)`` → something with ``result()`` (the digests)."""
+    """``submit(kind, values, partial)`` (an Arrow string array) → a :class:`_Digests`."""
 
     def __init__(self, fingerprinter: Fingerprinter, key_path: Path | None, workers: int) -> None:
         self.fingerprinter = fingerprinter
@@ -555,12 +646,23 @@ class _Hasher:
             self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_init_worker, initargs=(str(key_path),))
 
-    def submit(self, kind: str, values: list[str], partial: bool = False) -> Any:
+    def submit(self, kind: str, values: Any, partial: bool = False) -> _Digests:
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+        import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
         from .items import FP_BYTES
 
+        # names, surnames and masks repeat: each distinct value is hashed once (found in Arrow);
+        # identifying values (phones, ID numbers …) nearly never do, so they are hashed as they
+        # come (a repeat is hashed twice, to the same fingerprint). Handed over as UTF-8 bytes,
+        # without a str per value.
+        distinct = values if kind in UNIQUE_FIELDS and not partial else pc.unique(values)
+        encoded = distinct.cast(pa.binary()).to_pylist()
         if self.pool is None:
-            return _Done(self.fingerprinter.digests(kind, values, partial=partial, size=FP_BYTES))
-        return self.pool.submit(_digest_job, kind, values, partial, FP_BYTES)
+            job: Any = _Done(self.fingerprinter.digests_encoded(kind, encoded, partial=partial, size=FP_BYTES))
+        else:
+            job = self.pool.submit(_digest_job, kind, encoded, partial, FP_BYTES)
+        return _Digests(job, values, distinct)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -592,11 +694,16 @@ def ingest_table(
     fields: Sequence[str],
     progress: ProgressCallback | None = None,
     key_path: Path | None = None,
+    row_masks: dict[int, int] | None = None,
 ) -> tuple[TableSource, int, int, dict[str, str], dict[str, int], dict[str, int], dict[str, int]]:
-    """Stream one table into ``holdings`` or ``leaks``, in one transaction (the caller's)."""
+    """Stream one table into ``holdings`` or ``leaks``, committing every :data:`SLICE_ROWS` rows
+    (the caller has called :meth:`ItemStore.begin_ingest` and writes the ``datasets`` row after).
+    ``row_masks`` (holdings): filled with {row's field mask: rows}, what ``holding_rows`` holds."""
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
 
     source = open_table(path)
+    arange = pa.array([], pa.int64())  # 0, 1, … (the keys of a batch's rows, offset per batch)
     types = type_columns(source.headers, maps, fields)
     values: dict[str, int] = {}
     masked: dict[str, int] = {}
@@ -619,10 +726,25 @@ def ingest_table(
 
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-ingest")
     inflight: list[Future[None]] = []
+    # the open slice: a transaction on ``con``, begun by the first batch of a slice (in the main
+    # thread for the first, where the fields are registered; then in the writer) and committed by
+    # the writer after SLICE_ROWS rows; the main thread commits the last one after the writer is done
+    txn = {"open": False, "rows": 0}
 
-    def insert(jobs: list[tuple[str, list[Any], Any, Any, int, Any]]) -> None:
+    def begin() -> None:
+        if not txn["open"]:
+            con.execute("BEGIN TRANSACTION")
+            txn["open"] = True
+
+    def commit() -> None:
+        if txn["open"]:
+            con.execute("COMMIT")
+            txn["open"], txn["rows"] = False, 0
+
+    def insert(jobs: list[tuple[str, list[Any], Any, Any, int, Any]], rows: int) -> None:
+        begin()
         for sql, params, keys, job, n, extra in jobs:
-            cols = {"subject_key": keys, "fp": _fp_array(job.result(), n)}
+            cols = {"subject_key": keys, "fp": job.result()}
             if extra is not None:
                 cols["pattern"] = extra
             con.register("batch_tbl", pa.table(cols))
@@ -630,6 +752,9 @@ def ingest_table(
                 con.execute(sql, params)
             finally:
                 con.unregister("batch_tbl")
+        txn["rows"] += rows
+        if txn["rows"] >= SLICE_ROWS:
+            commit()
 
     def flush() -> None:
         while inflight:
@@ -640,32 +765,44 @@ def ingest_table(
             if first:
                 for i, cells in enumerate(batch):
                     if types[i] is None and source.headers[i] not in maps and str(i + 1) not in maps:
-                        guess = type_by_content(cells)
+                        guess = type_by_content(_cells(cells))
                         types[i] = guess if guess in fields else None
                 typed = {h: f for h, f in zip(source.headers, types, strict=True) if f}
                 if not typed:
                     raise UsageError(_("no personal data found: no column of {dataset} is a known field (columns: {headers}); "
                                        "name them with --map COLUMN=FIELD").format(dataset=dataset, headers=", ".join(source.headers)))
-                store.field_masks(sorted(set(typed.values())))
+                begin()  # the fields are registered in the first slice
+                bits = store.field_masks(sorted(set(typed.values())))
                 first = False
             n = len(batch[0]) if batch else 0
             seen = bytearray(n)
             seen_all = False
+            full_mask = 0  # holdings: the fields every row of the batch has
+            sparse: list[tuple[int, list[int]]] = []  # and the rows of each other field
             ready: list[tuple[str, list[Any], Any, Any, int, Any]] = []
             for ci, field_name in enumerate(types):
                 if field_name is None or ci >= len(batch):
                     continue
-                rows, vals, mrows, patterns, bad = normalise_column(field_name, batch[ci])
+                rows, vals, mrows, patterns, bad = normalise_batch(field_name, batch[ci])
                 invalid[field_name] = invalid.get(field_name, 0) + bad
-                if vals:
-                    full = len(rows) == n  # every row has a value: rows is range(n)
-                    keys = pa.array(range(rows_total, rows_total + n) if full else [rows_total + r for r in rows], pa.int64())
+                if len(vals):
+                    full = rows is None  # every row has a value
+                    if full:
+                        if len(arange) < n:
+                            arange = pa.array(range(n), pa.int64())
+                        keys = pc.add(arange.slice(0, n), rows_total)
+                    else:
+                        keys = pa.array([rows_total + r for r in cast("list[int]", rows)], pa.int64())
                     values[field_name] = values.get(field_name, 0) + len(vals)
                     if full:
                         seen_all = True
                     elif not seen_all:
-                        for r in rows:
+                        for r in cast("list[int]", rows):
                             seen[r] = 1
+                    if full:
+                        full_mask |= bits[field_name]
+                    else:
+                        sparse.append((bits[field_name], cast("list[int]", rows)))
                     job = hasher.submit(field_name, vals)
                     if leak:
                         ready.append(("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, NULL, ? FROM batch_tbl",
@@ -674,21 +811,19 @@ def ingest_table(
                         ready.append(("INSERT INTO holdings SELECT ?, ?, subject_key, ?, fp, ? FROM batch_tbl",
                                       [agent, dataset, field_name, day], keys, job, len(vals), None))
                         if field_name in MASK_SHAPES:
-                            shapes = held_masks(field_name, vals)
-                            if None in shapes:
-                                pairs = [(rows_total + r, k) for r, k in zip(rows, shapes, strict=True) if k is not None]
-                                mkeys = pa.array([r for r, _k in pairs], pa.int64())
-                                shaped: list[str] = [k for _r, k in pairs]
-                            else:
-                                mkeys, shaped = keys, shapes  # type: ignore[assignment]  # no None in shapes
-                            if shaped:
+                            shaped = held_masks_arrow(field_name, vals)
+                            mkeys = keys
+                            if shaped.null_count:
+                                has = pc.is_valid(shaped)
+                                mkeys, shaped = keys.filter(has), shaped.filter(has)
+                            if len(shaped):
                                 ready.append(("INSERT INTO holding_masks SELECT ?, ?, subject_key, ?, fp FROM batch_tbl",
                                               [agent, dataset, field_name], mkeys,
                                               hasher.submit(field_name, shaped, partial=True), len(shaped), None))
                 if patterns:
                     masked[field_name] = masked.get(field_name, 0) + len(patterns)
                     if leak:
-                        keys_for = [mask_key(field_name, p) or p for p in patterns]
+                        keys_for = pa.array([mask_key(field_name, p) or p for p in patterns], pa.string())
                         ready.append(("INSERT INTO leaks SELECT ?, ?, subject_key, ?, fp, pattern, ? FROM batch_tbl",
                                       [agent, dataset, field_name, day],
                                       pa.array([rows_total + r for r in mrows], pa.int64()),
@@ -697,13 +832,24 @@ def ingest_table(
                         if not seen_all:
                             for r in mrows:
                                 seen[r] = 1
+            if row_masks is not None and not leak:
+                _count_row_masks(row_masks, n, full_mask, sparse)
             flush()  # the previous batch's inserts, written meanwhile
-            inflight.append(writer.submit(insert, ready))
+            inflight.append(writer.submit(insert, ready, n))
             records += n if seen_all else sum(seen)
             rows_total += n
             if progress is not None:
                 progress(n)
         flush()
+        commit()
+    except BaseException:
+        writer.shutdown(wait=True)  # no statement runs on the connection any more
+        if txn["open"]:
+            try:
+                con.execute("ROLLBACK")
+            except Exception:  # noqa: BLE001 - the ingest's own error is the one to report
+                pass
+        raise
     finally:
         writer.shutdown(wait=True)
         hasher.close()
@@ -711,6 +857,25 @@ def ingest_table(
         raise UsageError(_("the table is empty"))
     columns = {h: f for h, f in zip(source.headers, types, strict=True) if f}
     return source, rows_total, records, columns, values, masked, invalid
+
+
+def _count_row_masks(counts: dict[int, int], n: int, full_mask: int, sparse: list[tuple[int, list[int]]]) -> None:
+    """Add one batch's rows to {row's field mask: rows}: a row's mask is the bits of the fields it
+    has a value of (rows with none are not subject rows). The fields every row has are one mask;
+    only the others are counted row by row."""
+    if not sparse:
+        if full_mask and n:
+            counts[full_mask] = counts.get(full_mask, 0) + n
+        return
+    masks = [full_mask] * n
+    for bit, rows in sparse:
+        for r in rows:
+            masks[r] |= bit
+    from collections import Counter
+
+    for mask, c in Counter(masks).items():
+        if mask:
+            counts[mask] = counts.get(mask, 0) + c
 
 
 def ingest(
@@ -751,27 +916,37 @@ def ingest(
         if st.has_dataset(item.id, role, agent):
             raise UsageError(_("{dataset} is already ingested as {role} of {agent}").format(
                 dataset=item.id, role=role, agent=agent))
-        with st.transaction():
+        # rows are committed in slices, invisible until the datasets row is written, last; an
+        # ingest that fails (or is interrupted) deletes them, and one that is killed leaves them
+        # to the next opening of the tables for writing (ItemStore.clean_pending)
+        st.begin_ingest(item.id, role, agent)
+        try:
+            row_masks: dict[int, int] = {}
             source, rows, records, columns, values, masked, invalid = ingest_table(
                 st, fingerprinter, path, role=role, agent=agent, dataset=item.id, day=day, maps=parsed_maps,
-                fields=fields, progress=progress, key_path=case.paths.fingerprint_key)
+                fields=fields, progress=progress, key_path=case.paths.fingerprint_key, row_masks=row_masks)
             if not values and not masked:
                 raise UsageError(_("no personal data found in {dataset}: the typed columns ({columns}) hold no valid value")
                                  .format(dataset=item.id, columns=", ".join(f"{h}={f}" for h, f in columns.items())))
-            used = sorted(set(values) | set(masked))
-            masks = st.field_masks(used)
-            fieldmask = 0
-            for f in used:
-                fieldmask |= masks[f]
-            st.con.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [item.id, role, agent, item.sha256, item.name, day, rows, used, fieldmask,
-                            sum(masked.values()), sum(invalid.values())])
-            if role == "holdings":
-                st.con.execute(
-                    "INSERT INTO holding_rows SELECT ?, ?, rowmask, count(*) FROM ("
-                    " SELECT h.subject_key, bit_or(f.mask) AS rowmask FROM holdings h JOIN fields f USING (field)"
-                    " WHERE h.dataset = ? AND h.agent = ? GROUP BY h.subject_key) GROUP BY rowmask",
-                    [item.id, agent, item.id, agent])
+            with st.transaction():
+                used = sorted(set(values) | set(masked))
+                masks = st.field_masks(used)
+                fieldmask = 0
+                for f in used:
+                    fieldmask |= masks[f]
+                if role == "holdings":
+                    for rowmask, n in sorted(row_masks.items()):
+                        st.con.execute("INSERT INTO holding_rows VALUES (?, ?, ?, ?)", [item.id, agent, rowmask, n])
+                st.con.execute("INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               [item.id, role, agent, item.sha256, item.name, day, rows, used, fieldmask,
+                                sum(masked.values()), sum(invalid.values())])
+                st.finish_ingest(item.id, role, agent)
+        except BaseException:
+            try:
+                st.discard_ingest(item.id, role, agent)
+            except Exception:  # noqa: BLE001 - the ingest's own error is the one to report; the rows
+                pass  # stay invisible and the next opening for writing deletes them
+            raise
     finally:
         if own:
             st.close()

@@ -22,9 +22,17 @@ which is itself a court-style mask). Tables:
     fingerprint) for a value that was masked where it was found.
 ``canaries(marker, agent, kind, field, value, fp, issued)``
     marker identities (not anyone's personal data, kept in full).
+``pending(dataset, role, agent)``
+    ingests under way. A large ingest commits its rows in slices (one transaction for 10^7 rows
+    held them all in memory) and writes its ``datasets`` row last, in the transaction that
+    deletes its ``pending`` row. Until then its rows are invisible: every reader joins the item
+    rows to ``datasets``. Rows of an ingest that never finished (a crash, a kill, Ctrl-C that
+    could not clean up) are deleted the next time the tables are opened for writing.
 
-``fp`` is the first 128 bits of the keyed BLAKE3 fingerprint (:mod:`plitool.pii.fingerprint`),
-i.e. the first 32 hex digits of what ``plitool scan --json`` prints. The kind is part of the
+``fp`` is stored uncompressed: it is random, so DuckDB's dictionary/FSST analysis at every
+commit found nothing to compress and cost 45% of the insert's CPU (the file grows by ~7%; the
+other columns, nearly constant per dataset, stay compressed). ``fp`` is the first 128 bits of
+the keyed BLAKE3 fingerprint (:mod:`plitool.pii.fingerprint`), i.e. the first 32 hex digits of what ``plitool scan --json`` prints. The kind is part of the
 hashed input, so ``fp`` alone is unique across fields; joins use it alone.
 """
 
@@ -59,18 +67,23 @@ _SCHEMA = (
         PRIMARY KEY (dataset, role, agent))""",
     """CREATE TABLE IF NOT EXISTS holdings(
         agent VARCHAR NOT NULL, dataset VARCHAR NOT NULL, subject_key BIGINT NOT NULL,
-        field VARCHAR NOT NULL, fp BLOB NOT NULL, since DATE NOT NULL)""",
+        field VARCHAR NOT NULL, fp BLOB NOT NULL USING COMPRESSION uncompressed, since DATE NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS holding_masks(
         agent VARCHAR NOT NULL, dataset VARCHAR NOT NULL, subject_key BIGINT NOT NULL,
-        field VARCHAR NOT NULL, fp BLOB NOT NULL)""",
+        field VARCHAR NOT NULL, fp BLOB NOT NULL USING COMPRESSION uncompressed)""",
     "CREATE TABLE IF NOT EXISTS holding_rows(dataset VARCHAR NOT NULL, agent VARCHAR NOT NULL, rowmask UBIGINT NOT NULL, n BIGINT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS leaks(
         sighting VARCHAR NOT NULL, dataset VARCHAR NOT NULL, record BIGINT NOT NULL, field VARCHAR NOT NULL,
-        fp BLOB NOT NULL, masked_pattern VARCHAR, first_seen DATE NOT NULL)""",
+        fp BLOB NOT NULL USING COMPRESSION uncompressed, masked_pattern VARCHAR, first_seen DATE NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS canaries(
         marker VARCHAR NOT NULL, agent VARCHAR NOT NULL, kind VARCHAR NOT NULL, field VARCHAR NOT NULL,
         value VARCHAR NOT NULL, fp BLOB NOT NULL, issued DATE NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS pending(
+        dataset VARCHAR NOT NULL, role VARCHAR NOT NULL, agent VARCHAR NOT NULL, PRIMARY KEY (dataset, role, agent))""",
 )
+#: The item rows of one ingest, per role: (table, the column holding the ingest's agent).
+INGEST_TABLES = {"holdings": (("holdings", "agent"), ("holding_masks", "agent"), ("holding_rows", "agent")),
+                 "leak": (("leaks", "sighting"),)}
 
 #: What ``items export`` writes, one Parquet file each.
 EXPORT_TABLES = ("datasets", "holdings", "holding_masks", "holding_rows", "leaks", "canaries", "fields")
@@ -102,8 +115,11 @@ def _duckdb() -> Any:
 
 
 class ItemStore:
-    """One open connection to the item tables. Use as a context manager; writes go in one
-    transaction per ingest (:meth:`transaction`), so a crash leaves the tables as they were."""
+    """One open connection to the item tables. Use as a context manager. An ingest commits its
+    rows in slices and its ``datasets`` row last (:meth:`begin_ingest`, :meth:`finish_ingest`),
+    so a crash leaves no visible half dataset; opening the tables for writing deletes the rows of
+    an ingest that never finished (:meth:`clean_pending`). Smaller writes go in one transaction
+    (:meth:`transaction`)."""
 
     def __init__(self, path: Path | None, *, read_only: bool = False) -> None:
         """``path`` None: an in-memory store (tests, benchmarks)."""
@@ -136,6 +152,8 @@ class ItemStore:
             for stmt in _SCHEMA:
                 self.con.execute(stmt)
             self.con.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", [str(SCHEMA_VERSION)])
+        if not read_only:
+            self.clean_pending()
 
     def close(self) -> None:
         self.con.close()
@@ -155,6 +173,32 @@ class ItemStore:
             self.con.execute("ROLLBACK")
             raise
         self.con.execute("COMMIT")
+
+    # -- ingests in slices ------------------------------------------------------------------
+
+    def begin_ingest(self, dataset: str, role: str, agent: str) -> None:
+        """Record an ingest as under way (committed before any of its rows)."""
+        self.con.execute("INSERT INTO pending VALUES (?, ?, ?)", [dataset, role, agent])
+
+    def finish_ingest(self, dataset: str, role: str, agent: str) -> None:
+        """Inside the transaction that writes the ``datasets`` row: the ingest is no longer pending."""
+        self.con.execute("DELETE FROM pending WHERE dataset = ? AND role = ? AND agent = ?", [dataset, role, agent])
+
+    def discard_ingest(self, dataset: str, role: str, agent: str) -> None:
+        """Delete the rows of an unfinished ingest, and its ``pending`` row, in one transaction."""
+        with self.transaction():
+            for table, column in INGEST_TABLES.get(role, ()):
+                # table and column names come from INGEST_TABLES above, never from input
+                self.con.execute(f"DELETE FROM {table} WHERE dataset = ? AND {column} = ?", [dataset, agent])
+            self.finish_ingest(dataset, role, agent)
+
+    def clean_pending(self) -> list[tuple[str, str, str]]:
+        """Delete what ingests that never finished left behind; returns them (dataset, role, agent)."""
+        left = [(str(d), str(r), str(a)) for d, r, a in
+                self.con.execute("SELECT dataset, role, agent FROM pending ORDER BY ALL").fetchall()]
+        for dataset, role, agent in left:
+            self.discard_ingest(dataset, role, agent)
+        return left
 
     # -- fields ---------------------------------------------------------------------------
 
@@ -207,7 +251,7 @@ class ItemStore:
             # table and column names come from the fixed schema above, never from input
             cols = [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
             select = ", ".join(f"lower(hex({c})) AS {c}" if c == "fp" else c for c in cols)
-            reader = self.con.sql(f"SELECT {select} FROM {table} ORDER BY ALL").to_arrow_reader(1 << 16)
+            reader = self.con.sql(f"SELECT {select} FROM {table} t{_VISIBLE.get(table, '')} ORDER BY ALL").to_arrow_reader(1 << 16)
             tmp = target.with_name(target.name + ".tmp")
             try:
                 with pq.ParquetWriter(tmp, reader.schema) as writer:
@@ -218,6 +262,12 @@ class ItemStore:
                 tmp.unlink(missing_ok=True)
                 raise StorageError(_("cannot write {path}: {reason}").format(path=target, reason=exc.strerror)) from exc
         return targets
+
+
+#: The rows of a finished ingest only (one whose ``datasets`` row is written); see ``pending``.
+_HELD = " WHERE EXISTS (SELECT 1 FROM datasets d WHERE d.dataset = t.dataset AND d.agent = t.agent AND d.role IN ('holdings', 'canary'))"
+_VISIBLE = {"holdings": _HELD, "holding_masks": _HELD, "holding_rows": _HELD,
+            "leaks": " WHERE EXISTS (SELECT 1 FROM datasets d WHERE d.dataset = t.dataset AND d.agent = t.sighting AND d.role = 'leak')"}
 
 
 def item_store(case: Case, *, read_only: bool = False) -> ItemStore:

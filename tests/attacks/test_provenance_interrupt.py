@@ -1,0 +1,93 @@
+"""An ingest killed with SIGKILL after some of its slices were committed (no clean-up can run),
+and one interrupted with SIGINT, as real processes: no half dataset is ever visible, and the
+next command that writes the item tables deletes what the killed one left."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import TIMEOUT, Plitool
+
+FLOWS = """\
+agents:
+  - {id: shop, name: Shop, kind: holder}
+  - {id: courier, name: Courier, kind: holder}
+  - {id: market, name: Chat group, kind: sighting}
+"""
+
+#: plitool with small batches and slices, stopped by ``signal`` at the ``STOP``-th batch.
+WRAPPER = """\
+import os, signal, sys
+from plitool.provenance import ingest
+ingest.BATCH_ROWS, ingest.SLICE_ROWS = 100, 200
+real, seen = ingest._count_row_masks, [0]
+def count(*a):
+    seen[0] += 1
+    if seen[0] == int(os.environ["STOP"]):
+        os.kill(os.getpid(), getattr(signal, os.environ["SIG"]))
+    real(*a)
+ingest._count_row_masks = count
+from plitool.cli.main import main
+sys.argv[0] = "plitool"
+main()
+"""
+
+
+def _table(path: Path, start: int, n: int, *, reverse: bool = False) -> Path:
+    rows = [f"{100000 + i},1380000{i:04d}\n" for i in range(start, start + n)]
+    rows = rows[::-1] if reverse else rows
+    path.write_text("订单号,手机号\n" + "".join(rows), "utf-8")
+    return path
+
+
+def _counts(case_root: Path, agent: str) -> dict[str, int]:
+    import duckdb
+
+    con = duckdb.connect(str(case_root / ".plitool" / "provenance" / "items.duckdb"), read_only=True)
+    try:
+        out = {t: int(con.execute(f"SELECT count(*) FROM {t} WHERE agent = ?", [agent]).fetchone()[0])
+               for t in ("holdings", "holding_masks", "holding_rows", "datasets", "pending")}
+    finally:
+        con.close()
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
+def test_an_ingest_stopped_after_committed_slices_leaves_no_visible_half_dataset(
+        plitool: Plitool, case_root: Path, tmp_path: Path, sig: str) -> None:
+    (case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    assert plitool("holdings", "add", "courier", str(_table(tmp_path / "c.csv", 0, 1000)), "--as-of", "2024-01-01").code == 0
+    assert plitool("leak", "add", "market", str(_table(tmp_path / "l.csv", 0, 300)), "--first-seen", "2025-01-01").code == 0
+    before = plitool("attribute", "--json")
+    assert before.code == 0, before.err
+    shop = _table(tmp_path / "s.csv", 0, 1000, reverse=True)  # the same people, other bytes
+    assert plitool("add", str(shop)).code == 0  # E-0003
+    proc = subprocess.run([sys.executable, "-c", WRAPPER, "--case", str(case_root), "holdings", "add", "shop", "E-0003",
+                           "--as-of", "2024-01-01"], capture_output=True, text=True, timeout=TIMEOUT, cwd=case_root,
+                          env={**os.environ, "PLITOOL_LANG": "en", "STOP": "7", "SIG": sig})
+    assert proc.returncode != 0
+    left = _counts(case_root, "shop")
+    assert left["datasets"] == 0
+    if sig == "SIGKILL":  # 6 batches written, 3 slices committed, no clean-up ran
+        assert proc.returncode == -signal.SIGKILL
+        assert left["holdings"] >= 2 * 2 * 200 and left["pending"] == 1
+    else:  # Ctrl-C: the ingest deleted its own rows on the way out
+        assert "Traceback" not in proc.stderr
+        assert left == {"holdings": 0, "holding_masks": 0, "holding_rows": 0, "datasets": 0, "pending": 0}
+    after = plitool("attribute", "--json")
+    assert after.code == 0 and after.out == before.out  # the half dataset is not seen
+    assert plitool("items", "export", str(tmp_path / "x"), "--json").code == 0
+    r = plitool("holdings", "add", "shop", "E-0003", "--as-of", "2024-01-01", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["rows"] == 1000
+    assert _counts(case_root, "shop") == {**_counts(case_root, "courier"), "datasets": 1}
+    out = json.loads(plitool("attribute", "--json").out)
+    assert out["verdict"] == "inconclusive"  # shop and courier hold the same 1,000 rows: once each
