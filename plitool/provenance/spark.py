@@ -7,7 +7,7 @@ differ, and generated in Spark's dialect (``write='spark'``):
 * ``$name`` parameters become typed literals built as syntax-tree nodes (strings escaped by the
   generator, floats as ``CAST('repr' AS DOUBLE)`` so Spark does not read them as DECIMAL, dates
   as ``CAST('YYYY-MM-DD' AS DATE)``, lists as ``ARRAY(...)``); no text is pasted into SQL.
-* ``CREATE OR REPLACE TABLE t AS q`` becomes a cached temporary view ``t`` (``q`` run once,
+* ``CREATE OR REPLACE TABLE t AS q`` becomes a temporary view ``t`` over a local checkpoint (``q`` run once,
   kept in the executors' memory and disk), dropped by :meth:`SparkRunner.close`.
 * unsigned integer types (DuckDB ``UBIGINT`` …) become ``BIGINT`` (field masks use bits 0–62);
 * DuckDB ``hash(x)`` (64 bits) becomes ``xxhash64(x)`` (64 bits; Spark's ``hash`` has only 32,
