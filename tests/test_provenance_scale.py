@@ -280,6 +280,7 @@ def test_a_killed_ingest_is_invisible_and_cleaned_up_by_the_next_write(
     before = run("attribute", "--json")
     exported = run("items", "export", str(tmp_path / "clean"), "--json")
     assert exported.exit_code == 0, exported.output
+    assert run("tables", "export", str(tmp_path / "tables-clean")).exit_code == 0
     seen = _slices(monkeypatch, stop_at=6)
     monkeypatch.setattr(items.ItemStore, "discard_ingest", lambda self, *a: seen.setdefault("killed", a))
     assert run("holdings", "add", "sdk", "E-0002", "--as-of", "2020-01-01").exit_code != 0
@@ -293,6 +294,14 @@ def test_a_killed_ingest_is_invisible_and_cleaned_up_by_the_next_write(
         if table != "pending":
             assert pq.read_table(tmp_path / "after" / f"{table}.parquet").equals(
                 pq.read_table(tmp_path / "clean" / f"{table}.parquet")), table
+    # the Parquet tables for a Spark cluster leave the half dataset out too
+    assert run("tables", "export", str(tmp_path / "tables-after")).exit_code == 0
+    manifests = [json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("tables-clean", "tables-after")]
+    assert [{t: v["rows"] for t, v in m["tables"].items()} for m in manifests][0] == \
+        {t: v["rows"] for t, v in manifests[1]["tables"].items()}
+    for table in ("holdings", "holding_masks", "holding_rows", "leaks"):
+        assert pq.read_table(tmp_path / "tables-after" / table).sort_by([("dataset", "ascending")]).num_rows == \
+            manifests[0]["tables"][table]["rows"], table
     monkeypatch.undo()
     r = run("holdings", "add", "sdk", "E-0002", "--as-of", "2020-01-01")
     assert r.exit_code == 0, r.output

@@ -32,16 +32,19 @@ if TYPE_CHECKING:
 
 SCHEMA = "plitool.tables/1"
 MANIFEST = "manifest.json"
+#: Rows of a finished ingest only: an ingest under way (or killed) commits its rows in slices and
+#: writes its ``datasets`` row last, so rows without one are not part of the case yet.
+_FINISHED = " WHERE EXISTS (SELECT 1 FROM datasets d WHERE d.dataset = t.dataset AND d.agent = t.{agent})"
 #: Each exported table: its columns as the engine reads them (DuckDB SQL over the item tables).
 EXPORTS: dict[str, str] = {
     "fields": "SELECT field, bit::INTEGER AS bit, mask::BIGINT AS mask FROM fields",
     "datasets": "SELECT dataset, role, agent, sha256, as_of, rows, fieldmask::BIGINT AS fieldmask, masked, ignored "
                 "FROM datasets",
-    "holdings": "SELECT agent, dataset, subject_key, field, fp, since FROM holdings",
-    "holding_masks": "SELECT agent, dataset, subject_key, field, fp FROM holding_masks",
-    "holding_rows": "SELECT dataset, agent, rowmask::BIGINT AS rowmask, n FROM holding_rows",
+    "holdings": "SELECT agent, dataset, subject_key, field, fp, since FROM holdings t" + _FINISHED.format(agent="agent"),
+    "holding_masks": "SELECT agent, dataset, subject_key, field, fp FROM holding_masks t" + _FINISHED.format(agent="agent"),
+    "holding_rows": "SELECT dataset, agent, rowmask::BIGINT AS rowmask, n FROM holding_rows t" + _FINISHED.format(agent="agent"),
     "leaks": "SELECT sighting, dataset, record, field, fp, CASE WHEN masked_pattern IS NULL THEN NULL ELSE '*' END "
-             "AS masked_pattern, first_seen FROM leaks",
+             "AS masked_pattern, first_seen FROM leaks t" + _FINISHED.format(agent="sighting"),
     "canaries": "SELECT marker, agent, kind, field, fp, issued FROM canaries",
 }
 #: Columns a table may be partitioned by (``--partition-by``), for the tables that have them.
@@ -89,7 +92,7 @@ def write_tables(con: Any, directory: Path, *, case_id: str, partition_by: str |
     for table, select in EXPORTS.items():
         folder = directory / table
         folder.mkdir()
-        row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        row = con.execute(f"SELECT count(*) FROM ({select})").fetchone()
         rows = int(row[0]) if row else 0
         # table names and queries are this module's constants, the path is quoted as a literal
         if partition_by and table in _PARTITIONED and partition_by in _COLUMNS[table] and rows:
