@@ -19,7 +19,7 @@ import hashlib
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 #: The characters of a line outside its strings that are structure, not a number or literal.
 _STRUCTURE = b"{}[],:"
@@ -337,17 +337,16 @@ def _list_plan(parts: list[bytes]) -> _ListPlan:
 # -- the two outputs ---------------------------------------------------------------------------
 
 _NO_PLAN: Any = object()
+P = TypeVar("P")
 
 
-def log_records(lines: Iterable[bytes], fallback: Callable[[bytes], bytes | None]) -> Iterator[bytes]:
-    """Each line's ``log --json`` record (without the array's separators), in order.
-
-    ``fallback(raw)`` formats a line this module does not handle (None: leave the line out).
-    """
-    plans: dict[bytes, _LogPlan | None] = {}
-    sha256 = hashlib.sha256
+def _planned(lines: Iterable[bytes], make: Callable[[list[bytes]], P]) -> Iterator[tuple[bytes, list[bytes], P | None]]:
+    """Each line with its pieces (split at quotes) and the plan of its shape, made once per shape
+    by ``make`` (None: a shape, or an escaped quote, that only the general path handles)."""
+    plans: dict[bytes, P | None] = {}
     last_key = b""
-    plan: _LogPlan | None = None
+    plan: P | None = None
+    parts: list[bytes] = []
     for raw in lines:
         if b'\\"' in raw:  # an escaped quote: the quotes are not the strings' boundaries
             plan = None
@@ -359,10 +358,20 @@ def log_records(lines: Iterable[bytes], fallback: Callable[[bytes], bytes | None
                 plan = plans.get(key, _NO_PLAN)
                 if plan is _NO_PLAN:
                     try:
-                        plan = plans[key] = _log_plan(parts)
+                        plan = plans[key] = make(parts)
                     except _Irregular:
                         plan = plans[key] = None
                 last_key = key
+        yield raw, parts, plan
+
+
+def log_records(lines: Iterable[bytes], fallback: Callable[[bytes], bytes | None]) -> Iterator[bytes]:
+    """Each line's ``log --json`` record (without the array's separators), in order.
+
+    ``fallback(raw)`` formats a line this module does not handle (None: leave the line out).
+    """
+    sha256 = hashlib.sha256
+    for raw, parts, plan in _planned(lines, _log_plan):
         if plan is None:
             got = fallback(raw)
             if got is not None:
@@ -384,26 +393,9 @@ def list_records(lines: Iterable[bytes], sealed_size: int, later: set[str],
     An item in ``later`` (one with more events than its ``added`` line), a line of a shape not
     handled here, or one whose tags repeat, goes to ``fallback(raw)`` (None: not an item).
     """
-    plans: dict[bytes, _ListPlan | None] = {}
-    last_key = b""
-    plan: _ListPlan | None = None
     true, false, added, copy = b"true", b"false", b"added", b"copy"
     later_b = {i.encode("utf-8") for i in later}
-    for raw in lines:
-        if b'\\"' in raw:
-            plan = None
-            last_key = b""
-        else:
-            parts = raw.split(b'"')
-            key = b'"'.join(parts[0::2]).translate(None, _NUMBER_CHARS)
-            if key != last_key:
-                plan = plans.get(key, _NO_PLAN)
-                if plan is _NO_PLAN:
-                    try:
-                        plan = plans[key] = _list_plan(parts)
-                    except _Irregular:
-                        plan = plans[key] = None
-                last_key = key
+    for raw, parts, plan in _planned(lines, _list_plan):
         if plan is None:
             got = fallback(raw)
             if got is not None:
