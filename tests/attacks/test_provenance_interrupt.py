@@ -68,6 +68,7 @@ def test_an_ingest_stopped_after_committed_slices_leaves_no_visible_half_dataset
     assert plitool("leak", "add", "market", str(_table(tmp_path / "l.csv", 0, 300)), "--first-seen", "2025-01-01").code == 0
     before = plitool("attribute", "--json")
     assert before.code == 0, before.err
+    assert plitool("tables", "export", str(tmp_path / "tables-before")).code == 0
     shop = _table(tmp_path / "s.csv", 0, 1000, reverse=True)  # the same people, other bytes
     assert plitool("add", str(shop)).code == 0  # E-0003
     proc = subprocess.run([sys.executable, "-c", WRAPPER, "--case", str(case_root), "holdings", "add", "shop", "E-0003",
@@ -85,6 +86,11 @@ def test_an_ingest_stopped_after_committed_slices_leaves_no_visible_half_dataset
     after = plitool("attribute", "--json")
     assert after.code == 0 and after.out == before.out  # the half dataset is not seen
     assert plitool("items", "export", str(tmp_path / "x"), "--json").code == 0
+    # nor is it in the Parquet written for a Spark cluster (it was, for the rows of a killed ingest)
+    assert plitool("tables", "export", str(tmp_path / "tables-after")).code == 0
+    rows = [{t: v["rows"] for t, v in json.loads((tmp_path / d / "manifest.json").read_text())["tables"].items()}
+            for d in ("tables-before", "tables-after")]
+    assert rows[1] == rows[0]
     r = plitool("holdings", "add", "shop", "E-0003", "--as-of", "2024-01-01", "--json")
     assert r.code == 0, r.err
     assert json.loads(r.out)["rows"] == 1000
