@@ -135,6 +135,25 @@ def test_same_inputs_give_byte_identical_json() -> None:
     assert outs[0] == outs[1]
 
 
+def test_a_sighting_without_masked_values_gives_the_same_with_the_mask_statements(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a masked value the engine leaves out the held masks and counts k as 0 or 1; the
+    full statements (masks probed, subjects told apart by their values) give the same result."""
+    from plitool.provenance import engine
+
+    full = engine._with_masks
+    for seed in range(0, 40, 4):
+        sc = generate(seed)
+        outs = []
+        for force in (False, True):
+            if force:
+                monkeypatch.setattr(engine, "_with_masks", lambda sql, masked: full(sql, True))
+            with ItemStore(None) as store:
+                outs.append(json.dumps(run(store, scenario_direct(store, sc), p=sc.p).as_json(), ensure_ascii=False))
+            monkeypatch.setattr(engine, "_with_masks", full)
+        assert outs[0] == outs[1], seed
+        assert engine._with_masks("a /*masks: b */ c /*plain: d */", False) == "a  c  d "
+
+
 # -- properties --------------------------------------------------------------------------------
 
 SMALL = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

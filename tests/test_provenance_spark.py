@@ -45,10 +45,11 @@ def test_every_engine_statement_transpiles_without_duckdb_only_syntax() -> None:
     statements = list(engine._PREPARE) + [engine._AGENT_STATS, engine._SWEEP, engine._PAIR, engine._SEPARATING,
                                           engine._SEPARATING_EXAMPLES, engine._AFFECTED]
     for stmt in statements:
-        table, sql = transpile(stmt, params)
-        assert (table is not None) == stmt.lstrip().startswith("CREATE OR REPLACE TABLE")
-        for duck_only in ("$", "UBIGINT", "LIST_CONTAINS", "HASH(", "::", "CREATE "):
-            assert duck_only not in sql.upper().replace("XXHASH64(", ""), (duck_only, sql)
+        for masked in (True, False):  # the statements for a sighting with masked values and without
+            table, sql = transpile(engine._with_masks(stmt, masked), params)
+            assert (table is not None) == stmt.lstrip().startswith("CREATE OR REPLACE TABLE")
+            for duck_only in ("$", "UBIGINT", "LIST_CONTAINS", "HASH(", "::", "CREATE ", "/*", "MASKS:", "PLAIN:"):
+                assert duck_only not in sql.upper().replace("XXHASH64(", ""), (duck_only, sql)
 
 
 def test_parameters_become_typed_literals_never_pasted_text() -> None:

@@ -80,8 +80,8 @@ _PREPARE = (
          WHERE (lv.marker OR NOT rec.marker) AND (lv.strong OR NOT rec.anchored)),
        held AS (
          SELECT agent, dataset, subject_key, fp, false AS masked FROM holdings
-         UNION ALL
-         SELECT agent, dataset, subject_key, fp, true AS masked FROM holding_masks),
+         /*masks: UNION ALL
+         SELECT agent, dataset, subject_key, fp, true AS masked FROM holding_masks */),
        hit AS (
          SELECT a.rid, (hs.hid << 40) | h.subject_key AS hk, a.fmask
          FROM anchors a JOIN held h ON h.fp = a.fp AND h.masked = a.masked
@@ -96,8 +96,8 @@ _PREPARE = (
     """CREATE OR REPLACE TABLE hit AS
        WITH held AS (
          SELECT agent, dataset, subject_key, fp, false AS masked FROM holdings WHERE NOT list_contains($strong, field)
-         UNION ALL
-         SELECT agent, dataset, subject_key, fp, true AS masked FROM holding_masks WHERE NOT list_contains($strong, field))
+         /*masks: UNION ALL
+         SELECT agent, dataset, subject_key, fp, true AS masked FROM holding_masks WHERE NOT list_contains($strong, field) */)
        SELECT v.rid, v.hk, v.fmask
        FROM vals v JOIN (SELECT (hs.hid << 40) | h.subject_key AS hk, h.fp, h.masked
                          FROM held h JOIN hsets hs ON hs.agent = h.agent AND hs.dataset = h.dataset) h
@@ -107,6 +107,8 @@ _PREPARE = (
        SELECT c.rid, c.hk, c.matched | coalesce(w.matched, 0) AS matched
        FROM cand0 c LEFT JOIN weak w USING (rid, hk)""",
     # per agent and record: k rows matching every needed field in time; late; short of fields;
+    # (a sighting without masked values: the rows that match a record's full identifying value
+    # all carry that value, one subject, so k is 0 or 1 and the rows need not be told apart)
     # pm = the needed fields matched by rows that agree with r on every field the agent has
     # which subject a masked record's candidate row is: the row's own values of the fields the
     # record shows masked (rows that match a full value all carry that value: one subject)
@@ -120,17 +122,18 @@ _PREPARE = (
        GROUP BY c.rid, c.hk""",
     """CREATE OR REPLACE TABLE cov AS
        WITH per_row AS (
-         SELECT e.agent, c.rid, c.hk, any_value(coalesce(t.tkey, 0)) AS tkey, rec.need, rec.marker,
+         SELECT e.agent, c.rid, /*masks: c.hk, any_value(coalesce(t.tkey, 0)) AS tkey, */ rec.need, rec.marker,
                 bool_or((c.matched & rec.need) = rec.need AND (e.mask & rec.need) = rec.need AND e.since < $cutoff) AS ok,
                 bool_or((c.matched & rec.need) = rec.need AND (e.mask & rec.need) = rec.need AND e.since >= $cutoff) AS late,
                 bool_or((e.mask & rec.need) <> rec.need AND (c.matched & e.mask & rec.need) <> 0
                         AND (c.matched & e.mask & rec.need) = (e.mask & rec.need)) AS short,
                 bit_or(CASE WHEN e.since < $cutoff AND (c.matched & e.mask & rec.need) = (e.mask & rec.need)
                             THEN c.matched & e.mask & rec.need ELSE 0 END) AS pm
-         FROM cand c JOIN rec USING (rid) JOIN eff e ON e.hid = (c.hk >> 40) LEFT JOIN tk t USING (rid, hk)
-         GROUP BY e.agent, c.rid, c.hk, rec.need, rec.marker)
+         FROM cand c JOIN rec USING (rid) JOIN eff e ON e.hid = (c.hk >> 40) /*masks: LEFT JOIN tk t USING (rid, hk) */
+         GROUP BY e.agent, c.rid, /*masks: c.hk, */ rec.need, rec.marker)
        SELECT agent, rid, rid & $low AS record, any_value(need) AS need, any_value(marker) AS marker,
-              count(DISTINCT tkey) FILTER (WHERE ok) AS k, bool_or(late) AS late, bool_or(short) AS short, bit_or(pm) AS pm
+              /*masks: count(DISTINCT tkey) FILTER (WHERE ok) */ /*plain: CAST(count(*) FILTER (WHERE ok) AS BIGINT) */ AS k,
+              bool_or(late) AS late, bool_or(short) AS short, bit_or(pm) AS pm
        FROM per_row GROUP BY agent, rid""",
     # N_h(need): h's subjects, held before the cut-off, with every needed field. An agent that
     # holds one dataset: its rows, counted at ingest. An agent that holds several (its own copy
@@ -174,8 +177,8 @@ _PREPARE = (
          SELECT DISTINCT o.fp, e.agent
          FROM objs o JOIN holdings h ON h.fp = o.fp JOIN eff e ON e.origin = h.agent AND e.hds = h.dataset
          WHERE (e.mask & o.fmask) <> 0 AND e.since < $cutoff)
-       SELECT agent, nv, count(*) AS n
-       FROM (SELECT agent, count(*) OVER (PARTITION BY fp) AS nv FROM holders) GROUP BY agent, nv""",
+       SELECT h.agent, v.nv, count(*) AS n
+       FROM holders h JOIN (SELECT fp, count(*) AS nv FROM holders GROUP BY fp) v USING (fp) GROUP BY h.agent, v.nv""",
 )
 
 _AGENT_STATS = """
@@ -299,6 +302,19 @@ def _unlink(files: Sequence[str]) -> None:
             pass
 
 
+def _with_masks(sql: str, masked: bool) -> str:
+    """The statement for a sighting with masked values or without: its ``/*masks: … */`` parts
+    (the held values' masks and the subjects told apart behind a mask: a second probe of every
+    held row, and a count of distinct subjects per record) kept when ``masked``, its
+    ``/*plain: … */`` parts kept when not."""
+    for tag, keep in (("/*masks:", masked), ("/*plain:", not masked)):
+        while tag in sql:
+            start = sql.index(tag)
+            end = sql.index("*/", start)
+            sql = sql[:start] + (sql[start + len(tag):end] if keep else "") + sql[end + 2:]
+    return sql
+
+
 def _rows(con: Any, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
     """Run one statement of this module: on a DuckDB connection, or through the runner of another
     engine (an object with ``dialect`` and ``fetchall``, e.g. :class:`.spark.SparkRunner`, which
@@ -387,8 +403,13 @@ class Engine:
             con.register("reach", reach_tbl)
             con.register("cands", cands_tbl)
             params = {"sighting": sighting, "cutoff": cutoff, "strong": STRONG_FIELDS, "low": _LOW}
+            masked = True
             for stmt in _PREPARE:
-                _rows(con, stmt, {k: v for k, v in params.items() if f"${k}" in stmt})
+                if stmt.lstrip().startswith("CREATE OR REPLACE TABLE cand0"):
+                    row = _row(con, "SELECT count(*) FROM lv WHERE masked")
+                    masked = bool(row and row[0])
+                sql = _with_masks(stmt, masked)
+                _rows(con, sql, {k: v for k, v in params.items() if f"${k}" in sql})
         except BaseException:
             self.close()
             raise
@@ -446,9 +467,9 @@ class Engine:
         return int(row[0]) if row else 0
 
 
-#: Held values per DISTINCT pass when counting N_0: the distinct values of 10^7 subjects do not
-#: fit a 1 GB hash table at once, so they are counted in disjoint slices (by a hash of the
-#: fingerprint), each within the memory limit; the sum of the slices' counts is exact.
+#: Held values per DISTINCT pass when counting N_0: past this many held rows the distinct values
+#: are counted in disjoint slices (by a hash of the fingerprint), each within the memory limit;
+#: the sum of the slices' counts is exact.
 POPULATION_SLICE_ROWS = 16_000_000
 
 
@@ -457,14 +478,15 @@ def population(con: Any) -> int:
     excluded), i.e. the distinct subjects the records could be drawn from."""
     row = _row(con, "SELECT count(*) FROM holdings")
     slices = max(1, -(-int(row[0] if row else 0) // POPULATION_SLICE_ROWS))
+    # one pass when it fits: a filter on hash(fp) in the scan costs more than the DISTINCT itself
+    where = " AND hash(h.fp) % $slices = $i" if slices > 1 else ""
     counts: dict[str, int] = {}
     for i in range(slices):
         for field, c in _rows(
-                con, """SELECT field, count(*) AS c FROM (
-                     SELECT DISTINCT h.field, h.fp FROM holdings h
-                     JOIN datasets d ON d.dataset = h.dataset AND d.agent = h.agent AND d.role = 'holdings'
-                     WHERE hash(h.fp) % $slices = $i)
-                   GROUP BY field""", {"slices": slices, "i": i}):
+                con, """SELECT h.field, count(DISTINCT h.fp) AS c FROM holdings h
+                     WHERE EXISTS (SELECT 1 FROM datasets d
+                                   WHERE d.dataset = h.dataset AND d.agent = h.agent AND d.role = 'holdings')"""
+                + where + " GROUP BY h.field", {"slices": slices, "i": i} if slices > 1 else None):
             counts[str(field)] = counts.get(str(field), 0) + int(c)
     return max(counts.values(), default=0)
 
