@@ -414,7 +414,7 @@ def attribute_on_spark(case: Any, flows: Any, agents: dict[str, Any], *, sightin
     folder (deleted afterwards). ``spark``: a session to use (tests); otherwise one is started
     (and stopped) here, Spark Connect at ``remote`` (or ``$PLITOOL_SPARK_REMOTE``) or ``master``."""
     from .attribute import _attribute
-    from .engine import SCRATCH_DIR
+    from .engine import SCRATCH_DIR, sweep_scratch
     from .items import item_store, store_path
     from .tables import write_tables
 
@@ -430,6 +430,7 @@ def attribute_on_spark(case: Any, flows: Any, agents: dict[str, Any], *, sightin
         raise UsageError(_("no leak ingested yet: run 'plitool leak add SIGHTING FILE --first-seen DATE' first"))
     scratch: Path | None = None
     own = None
+    sweep_scratch(store_path(case).parent / SCRATCH_DIR)  # what killed runs left
     try:
         if spark is None:
             from pyspark.sql import SparkSession

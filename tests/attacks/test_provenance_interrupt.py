@@ -97,3 +97,45 @@ def test_an_ingest_stopped_after_committed_slices_leaves_no_visible_half_dataset
     assert _counts(case_root, "shop") == {**_counts(case_root, "courier"), "datasets": 1}
     out = json.loads(plitool("attribute", "--json").out)
     assert out["verdict"] == "inconclusive"  # shop and courier hold the same 1,000 rows: once each
+
+
+#: plitool whose attribution kills itself (SIGKILL: no clean-up runs) at its ``STOP``-th statement,
+#: after the scratch database of the prepared tables was attached and written.
+ATTRIBUTE_WRAPPER = """\
+import os, signal, sys
+from plitool.provenance import engine
+real, seen = engine._rows, [0]
+def rows(*a, **k):
+    seen[0] += 1
+    if seen[0] == int(os.environ["STOP"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **k)
+engine._rows = rows
+from plitool.cli.main import main
+sys.argv[0] = "plitool"
+main()
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_attribution_leaves_no_scratch_database_behind(plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
+    """The prepared tables of a SIGKILLed attribution (fingerprints, and at 10^7 leaked rows some
+    GB) are deleted by the next attribution; those of a run still alive are not touched."""
+    (case_root / "flows.yaml").write_text(FLOWS, "utf-8")
+    assert plitool("holdings", "add", "courier", str(_table(tmp_path / "c.csv", 0, 300)), "--as-of", "2024-01-01").code == 0
+    assert plitool("leak", "add", "market", str(_table(tmp_path / "l.csv", 0, 100)), "--first-seen", "2025-01-01").code == 0
+    scratch = case_root / ".plitool" / "provenance" / "scratch"
+    left = []
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", ATTRIBUTE_WRAPPER, "--case", str(case_root), "attribute", "--json"],
+                              capture_output=True, text=True, timeout=TIMEOUT, cwd=case_root,
+                              env={**os.environ, "PLITOOL_LANG": "en", "STOP": "8"})
+        assert proc.returncode == -signal.SIGKILL
+        left.append([p.name for p in scratch.iterdir() if p.name.endswith(".duckdb")])
+    # each killed run left its tables; the second run deleted the first's before it was killed
+    assert len(left[0]) == len(left[1]) == 1 and left[0] != left[1], left
+    # a live run's scratch file (this test's own pid stands for it) is left alone
+    alive = scratch / f"attribute-{os.getpid()}-0badcafe.duckdb"
+    alive.write_bytes(b"")
+    assert plitool("attribute", "--json").code == 0
+    assert sorted(p.name for p in scratch.iterdir()) == [alive.name]
