@@ -154,6 +154,24 @@ def test_a_sighting_without_masked_values_gives_the_same_with_the_mask_statement
         assert engine._with_masks("a /*masks: b */ c /*plain: d */", False) == "a  c  d "
 
 
+def test_statements_run_in_parts_give_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past RECORDS_PER_PART records the joins that probe every held row run one part of the
+    records at a time (appending to one table); the answer is the one of a single part."""
+    from plitool.provenance import engine
+
+    for seed in range(1, 40, 5):
+        sc = generate(seed)
+        outs = []
+        for per_part in (engine.RECORDS_PER_PART, 7):
+            monkeypatch.setattr(engine, "RECORDS_PER_PART", per_part)
+            with ItemStore(None) as store:
+                outs.append(json.dumps(run(store, scenario_direct(store, sc), p=sc.p).as_json(), ensure_ascii=False))
+        assert outs[0] == outs[1], seed
+    sql = "CREATE OR REPLACE TABLE t AS SELECT 1 FROM x WHERE a /*part: AND r % $parts = $part */"
+    assert engine._with_part(sql, False, first=True) == "CREATE OR REPLACE TABLE t AS SELECT 1 FROM x WHERE a "
+    assert engine._with_part(sql, True, first=False) == "INSERT INTO t SELECT 1 FROM x WHERE a  AND r % $parts = $part "
+
+
 # -- properties --------------------------------------------------------------------------------
 
 SMALL = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])

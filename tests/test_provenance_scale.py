@@ -131,6 +131,27 @@ def test_a_masked_leak_added_after_the_holdings_matches_as_before_them(run: Cli,
     assert outs[0]["masked_records"] == 2 and shop["records_covered"] == 2 and shop["masked_candidates"] == 2
 
 
+def test_a_masked_leak_attributed_in_parts_gives_the_same_output(scene: tuple[Cli, list[dict[str, str]]],  # noqa: F811
+                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scene's leak plus masked records, attributed with one record per part (the path of
+    10^7 leaked rows) and in one part: the same output, byte for byte."""
+    from plitool.provenance import engine
+
+    run, pop = scene
+    masked = tmp_path / "masked.csv"
+    masked.write_text("姓名,手机号,身份证号\n" + "".join(
+        f"{p['name'][0]}某,{p['phone'][:3]}****{p['phone'][-4:]},\n" for p in pop[10:40]), "utf-8")
+    assert run("add", str(masked)).exit_code == 0  # E-0004
+    _load(run)
+    assert run("leak", "add", "market", "E-0004", "--first-seen", "2023-02-01").exit_code == 0
+    whole = run("attribute", "--json")
+    assert whole.exit_code == 0, whole.output
+    assert json.loads(whole.stdout)["masked_records"] == 30
+    monkeypatch.setattr(engine, "RECORDS_PER_PART", 1)
+    parted = run("attribute", "--json")
+    assert parted.stdout == whole.stdout
+
+
 def test_held_masks_of_a_batch_equal_the_per_value_masks() -> None:
     from plitool.provenance.ingest import _held_mask, held_masks
 
@@ -188,12 +209,14 @@ def test_population_counted_in_slices_is_the_same(scene: tuple[Cli, list[dict[st
     con = duckdb.connect(str(run.case_root / PROV / "items.duckdb"), read_only=True)
     try:
         one = engine.population(con)
-        monkeypatch.setattr(engine, "POPULATION_SLICE_ROWS", 37)  # ~30 slices over the scene's holdings
+        monkeypatch.setattr(engine, "POPULATION_PASS_VALUES", 10)  # one field at a time
+        per_field = engine.population(con)
+        monkeypatch.setattr(engine, "POPULATION_SLICE_ROWS", 37)  # and each in slices
         sliced = engine.population(con)
         naive = con.execute("SELECT max(c) FROM (SELECT count(DISTINCT fp) AS c FROM holdings GROUP BY field)").fetchone()[0]
     finally:
         con.close()
-    assert one == sliced == naive > 0
+    assert one == per_field == sliced == naive > 0
     assert run("attribute", "--json").stdout == whole.stdout
 
 

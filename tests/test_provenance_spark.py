@@ -46,9 +46,9 @@ def test_every_engine_statement_transpiles_without_duckdb_only_syntax() -> None:
                                           engine._SEPARATING_EXAMPLES, engine._AFFECTED]
     for stmt in statements:
         for masked in (True, False):  # the statements for a sighting with masked values and without
-            table, sql = transpile(engine._with_masks(stmt, masked), params)
+            table, sql = transpile(engine._with_part(engine._with_masks(stmt, masked), False, first=True), params)
             assert (table is not None) == stmt.lstrip().startswith("CREATE OR REPLACE TABLE")
-            for duck_only in ("$", "UBIGINT", "LIST_CONTAINS", "HASH(", "::", "CREATE ", "/*", "MASKS:", "PLAIN:"):
+            for duck_only in ("$", "UBIGINT", "LIST_CONTAINS", "HASH(", "::", "CREATE ", "/*", "MASKS:", "PLAIN:", "PART:"):
                 assert duck_only not in sql.upper().replace("XXHASH64(", ""), (duck_only, sql)
 
 
