@@ -247,6 +247,22 @@ def test_guilt_score_matches_the_papers_formula(seed: int, p: float) -> None:
         assert math.isclose(a.guilt, expected[a.agent], rel_tol=1e-9, abs_tol=1e-12), (a.agent, a.guilt, expected)
 
 
+def test_guilt_score_with_more_candidates_than_one_word_of_holder_bits() -> None:
+    """The engine ORs each value's holders as one bit per candidate, 32 to a word: 70 candidates
+    (three words, the last partly used) give the paper's formula all the same."""
+    rng = random.Random(70)
+    pop = people(120, 70)
+    agents = {f"h{i:02d}": rng.sample(pop, rng.randint(5, 60)) for i in range(70)}
+    leak = rng.sample(pop, 25)
+    with ItemStore(None) as store:
+        load_direct(store, agents, leak)
+        result = run(store, direct_flows(sorted(agents)), p=0.2)
+    expected = naive_guilt(agents, leak, 0.2)
+    assert len(result.agents) == 70
+    for a in result.agents:
+        assert math.isclose(a.guilt, expected[a.agent], rel_tol=1e-9, abs_tol=1e-12), (a.agent, a.guilt, expected[a.agent])
+
+
 def test_p_outside_the_open_interval_is_refused() -> None:
     from plitool.errors import UsageError
     from plitool.provenance.attribute import check_p

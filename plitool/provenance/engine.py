@@ -171,18 +171,25 @@ _PREPARE = (
        FROM cov c JOIN nh ON nh.agent = c.agent AND nh.need = c.need JOIN rec r USING (rid)
        WHERE c.k > 0""",
     # objects (one field's value of one subject) and the candidate agents that held each in
-    # time, counted by (agent, |V_t|): the guilt score needs no more
+    # time, counted by (agent, |V_t|): the guilt score needs no more. Each object's holders are
+    # one bit each (candidates numbered, 32 to a word), so the holders are OR-ed per object in
+    # one aggregate and counted per distinct holder set, never listed as (object, agent) pairs.
     # (each object in the part of its first record, so that a part holds all of an object's holders)
     """CREATE OR REPLACE TABLE obj AS
        SELECT fp, any_value(fmask) AS fmask, min(rid) AS first FROM lv WHERE NOT masked GROUP BY fp""",
     """CREATE OR REPLACE TABLE vt AS
-       WITH objs AS (SELECT fp, fmask FROM obj /*part: WHERE first % $parts = $part */),
-       holders AS (
-         SELECT DISTINCT o.fp, e.agent
-         FROM objs o JOIN holdings h ON h.fp = o.fp JOIN eff e ON e.origin = h.agent AND e.hds = h.dataset
-         WHERE (e.mask & o.fmask) <> 0 AND e.since < $cutoff)
-       SELECT h.agent, v.nv, count(*) AS n
-       FROM holders h JOIN (SELECT fp, count(*) AS nv FROM holders GROUP BY fp) v USING (fp) GROUP BY h.agent, v.nv""",
+       WITH cn AS (SELECT agent, row_number() OVER (ORDER BY agent) - 1 AS ci FROM cands),
+       per AS (
+         SELECT o.fp, cn.ci // 32 AS w, bit_or(CAST(1 AS BIGINT) << (cn.ci % 32)) AS m
+         FROM obj o JOIN holdings h ON h.fp = o.fp JOIN eff e ON e.origin = h.agent AND e.hds = h.dataset
+         JOIN cn ON cn.agent = e.agent
+         WHERE (e.mask & o.fmask) <> 0 AND e.since < $cutoff /*part: AND o.first % $parts = $part */
+         GROUP BY o.fp, w),
+       nv AS (SELECT fp, CAST(sum(bit_count(m)) AS BIGINT) AS nv FROM per GROUP BY fp),
+       sets AS (SELECT p.w, p.m, v.nv, count(*) AS n FROM per p JOIN nv v USING (fp) GROUP BY p.w, p.m, v.nv)
+       SELECT cn.agent, s.nv, CAST(sum(s.n) AS BIGINT) AS n
+       FROM sets s JOIN cn ON s.w = cn.ci // 32 AND ((s.m >> (cn.ci % 32)) & 1) = 1
+       GROUP BY cn.agent, s.nv""",
 )
 
 _AGENT_STATS = """
