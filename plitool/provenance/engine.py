@@ -43,6 +43,26 @@ STRONG_FIELDS = ["id_number", "phone", "email", "bank_card", "device_id", "order
 KEY_BITS = 40
 _LOW = (1 << KEY_BITS) - 1
 
+# distinct subjects: a record with a full identifying value counts as its best such value (ID
+# number, then phone, e-mail, bank card); any other record as the set of all its values. The two
+# kinds never coincide (a full identifying value's fingerprint is no other value's), so they are
+# counted apart: one DISTINCT over single fingerprints, one over the (few) value sets. Each
+# record's best value is a prepared table (``best``, built in parts), the value sets are built
+# only for the records without one.
+_RECORD_VALUES = """
+WITH v AS (
+  SELECT l.rid, l.fp,
+         CASE WHEN l.masked THEN 9 ELSE CASE f.field WHEN 'id_number' THEN 0 WHEN 'phone' THEN 1 WHEN 'email' THEN 2
+                                                 WHEN 'bank_card' THEN 3 ELSE 9 END END AS rank
+  FROM lv l JOIN fields f ON f.mask = l.fmask JOIN rec r USING (rid) WHERE NOT r.marker"""
+_BEST = ("CREATE OR REPLACE TABLE best AS" + _RECORD_VALUES + """ /*part: AND l.rid % $parts = $part */)
+SELECT rid, min({'r': rank, 'f': fp}) AS b FROM v GROUP BY rid""")
+_AFFECTED = _RECORD_VALUES + """ AND l.rid IN (SELECT rid FROM best WHERE b.r = 9)),
+rest AS (SELECT rid, list_sort(list(fp)) AS every FROM v GROUP BY rid)
+SELECT (SELECT count(DISTINCT b.f) FROM best WHERE b.r < 9) + (SELECT count(DISTINCT every) FROM rest)
+"""
+
+
 _PREPARE = (
     # the sighting's leak datasets and every holding dataset, numbered
     """CREATE OR REPLACE TABLE lds AS
@@ -102,7 +122,7 @@ _PREPARE = (
        SELECT v.rid, v.hk, v.fmask
        FROM vals v JOIN (SELECT (hs.hid << 40) | h.subject_key AS hk, h.fp, h.masked
                          FROM held h JOIN hsets hs ON hs.agent = h.agent AND hs.dataset = h.dataset) h
-         ON h.hk = v.hk AND h.fp = v.fp AND h.masked = v.masked""",
+         ON h.hk = v.hk AND h.fp = v.fp AND h.masked = v.masked /*part: WHERE v.rid % $parts = $part */""",
     """CREATE OR REPLACE TABLE cand AS
        WITH weak AS (SELECT rid, hk, bit_or(fmask) AS matched FROM hit GROUP BY rid, hk)
        SELECT c.rid, c.hk, c.matched | coalesce(w.matched, 0) AS matched
@@ -190,6 +210,7 @@ _PREPARE = (
        SELECT cn.agent, s.nv, CAST(sum(s.n) AS BIGINT) AS n
        FROM sets s JOIN cn ON s.w = cn.ci // 32 AND ((s.m >> (cn.ci % 32)) & 1) = 1
        GROUP BY cn.agent, s.nv""",
+    _BEST,
 )
 
 _AGENT_STATS = """
@@ -275,23 +296,6 @@ WHERE a.agent = $a AND NOT EXISTS (SELECT 1 FROM cq b WHERE b.agent = $b AND b.r
 ORDER BY a.rid LIMIT $limit
 """
 
-# distinct subjects: a record with a full identifying value counts as its best such value (ID
-# number, then phone, e-mail, bank card); any other record as the set of all its values. The two
-# kinds never coincide (a full identifying value's fingerprint is no other value's), so they are
-# counted apart: one DISTINCT over single fingerprints, one over the (few) value sets.
-_AFFECTED = """
-WITH v AS (
-  SELECT l.rid, l.fp,
-         CASE WHEN l.masked THEN 9 ELSE CASE f.field WHEN 'id_number' THEN 0 WHEN 'phone' THEN 1 WHEN 'email' THEN 2
-                                                 WHEN 'bank_card' THEN 3 ELSE 9 END END AS rank
-  FROM lv l JOIN fields f ON f.mask = l.fmask JOIN rec r USING (rid) WHERE NOT r.marker),
-best AS (SELECT rid, min({'r': rank, 'f': fp}) AS b FROM v GROUP BY rid),
-rest AS (SELECT rid, list_sort(list(fp)) AS every FROM v
-         WHERE rid IN (SELECT rid FROM best WHERE b.r = 9) GROUP BY rid)
-SELECT (SELECT count(DISTINCT b.f) FROM best WHERE b.r < 9) + (SELECT count(DISTINCT every) FROM rest)
-"""
-
-
 #: DuckDB settings of an attribution run: the planner may reorder rows (no statement depends on
 #: insertion order: every result is aggregated or sorted), which lets large statements stream.
 ENGINE_SETTINGS = {"preserve_insertion_order": "false"}
@@ -327,11 +331,12 @@ def _with_masks(sql: str, masked: bool) -> str:
     return sql
 
 
-#: Leaked records per part of the statements that probe every held row (``/*part: … */``): at 10^7
-#: leaked rows the whole build side of those joins (2·10^7 identifying values) overflows the 1 GB
-#: limit and the join spills its 1.5·10^8-row probe side to disk; a part of 2·10^6 records fits,
-#: and each part probes the held rows once more (a scan, filtered by the part's values).
-RECORDS_PER_PART = 2_000_000
+#: Leaked records per part of the statements that probe every held row or group every value by
+#: record (``/*part: … */``): at 10^7 leaked rows the whole build side of those joins (2·10^7
+#: identifying values) overflows the 1 GB limit and the join spills its 1.5·10^8-row probe side to
+#: disk; a part of 4·10^6 records fits, and each part probes the held rows once more (a scan,
+#: filtered by the part's values), so parts are as large as fit.
+RECORDS_PER_PART = 4_000_000
 
 _CREATE = re.compile(r"\s*CREATE OR REPLACE TABLE (\w+) AS")
 
