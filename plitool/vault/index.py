@@ -101,7 +101,7 @@ def _file_stat(st: os.stat_result) -> FileStat:
 
 #: (inode, size, mtime_ns, ctime_ns) of a checkpoint file
 CpIdent = tuple[int, int, int, int]
-_DIGEST_MOD = 1 << 256
+_DIGEST_MOD = 1 << 64
 
 
 def _cp_ident(st: os.stat_result) -> CpIdent:
@@ -109,13 +109,17 @@ def _cp_ident(st: os.stat_result) -> CpIdent:
 
 
 def _cp_term(name: str, ident: CpIdent) -> int:
-    return int.from_bytes(hashlib.sha256(("%s %d %d %d %d" % (name, *ident)).encode()).digest(), "big")
+    # hash() of a tuple of ints is deterministic (no per-process salt, unlike str); should a
+    # Python release change it, the digests differ once and the next command recomputes them.
+    return hash((int(name[:10]), *ident)) % _DIGEST_MOD
 
 
 def _cp_digest(files: dict[str, CpIdent]) -> int:
     """One number for the identities of every checkpoint file: a sum of one hash per file, so that
-    an append adds its new file's term without listing the others (AdHash); any file added,
-    removed, replaced or written to changes it."""
+    an append adds its new file's term without listing the others; any file added, removed,
+    replaced or written to changes it (bar a 2^-64 chance). Not a defence against someone who
+    can write the index, which no cache in the case folder can be: it tells plitool which
+    files to read again."""
     return sum(_cp_term(name, ident) for name, ident in files.items()) % _DIGEST_MOD
 
 
@@ -440,12 +444,19 @@ class LedgerIndex:
 
     # -- checking ----------------------------------------------------------------------------
 
-    def open_checked(self) -> IndexedLedger | None:
+    def open_checked(self, *, checkpoints: bool = True) -> IndexedLedger | None:
         """The ledger checked up to its end (cheaply when the index vouches for its prefix), or
-        None when it is not healthy or the index cannot be used: the caller then reads it whole."""
+        None when it is not healthy or the index cannot be used: the caller then reads it whole.
+
+        ``checkpoints=False`` is for commands that only read (``show``, ``list``, ``log``): they
+        answer the same whether or not a checkpoint file was tampered with (none of them ever
+        refused or warned for it; ``verify`` reports it), so they skip the one ``lstat`` per
+        checkpoint file and leave the checkpoint files' recorded state alone; the ledger's own
+        checks (its identity, the chain, canonical form and meaning of new entries, seals) stay.
+        The next command that appends still checks every checkpoint file that moved."""
         for attempt in (1, 2):
             try:
-                return self._sync()
+                return self._sync(checkpoints)
             except _Unusable:
                 return None
             except (sqlite3.DatabaseError, ValueError, json.JSONDecodeError):
@@ -472,7 +483,7 @@ class LedgerIndex:
         with listing:
             for entry in listing:
                 name = entry.name
-                if not CHECKPOINT_RE.match(name):
+                if len(name) != 14 or not CHECKPOINT_RE.match(name):
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -547,8 +558,8 @@ class LedgerIndex:
     _HEAD = ("SELECT schema, origin, dev, ino, bytes, mtime_ns, ctime_ns, entries, last, edge, "
              "latest_seq, latest_text, items, cp_digest, cp_racy FROM head WHERE id = 1")
 
-    def _sync(self) -> IndexedLedger:
-        files = self._list_checkpoints()
+    def _sync(self, checkpoints: bool = True) -> IndexedLedger:
+        files = self._list_checkpoints() if checkpoints else None
         fd = os.open(self.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             st = os.fstat(fd)
@@ -557,9 +568,14 @@ class LedgerIndex:
             now = _file_stat(st)
             conn = self.conn
             head = conn.execute(self._HEAD).fetchone()
-            digest = format(_cp_digest(files), "x")
-            if self._usable(head) and tuple(head[2:7]) == now and _fine_times(now) and head[13] == digest \
-                    and (files or not head[7]):
+            if files is None:
+                if self._usable(head) and tuple(head[2:7]) == now and _fine_times(now):
+                    return IndexedLedger(self, head[7], head[4], head[8], merkle.compact_unpack(head[9]), head[12], now)
+                if not (self._usable(head) and head[2:4] == now[:2] and now[2] >= head[4]):
+                    files = self._list_checkpoints()  # a rebuild checks everything, checkpoints included
+            digest = format(_cp_digest(files), "x") if files is not None else ""
+            if files is not None and self._usable(head) and tuple(head[2:7]) == now and _fine_times(now) \
+                    and head[13] == digest and (files or not head[7]):
                 racy = json.loads(head[14])
                 if not racy or self._racy_still_good(racy, files):
                     # The ledger is the file checked and no checkpoint file moved: nothing to read.
@@ -570,7 +586,7 @@ class LedgerIndex:
                 if self._usable(head) and head[2:4] == now[:2] and now[2] >= head[4]:
                     view = self._extend(fd, now, head, files, digest)
                 else:
-                    view = self._rebuild(fd, now, files)
+                    view = self._rebuild(fd, now, files if files is not None else self._list_checkpoints())
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -582,13 +598,16 @@ class LedgerIndex:
     def _usable(self, head: tuple[Any, ...] | None) -> bool:
         return head is not None and head[0] == SCHEMA and head[1] == self.ledger.origin
 
-    def _extend(self, fd: int, now: FileStat, head: tuple[Any, ...], files: dict[str, CpIdent],
+    def _extend(self, fd: int, now: FileStat, head: tuple[Any, ...], files: dict[str, CpIdent] | None,
                 digest: str) -> IndexedLedger:
         """Check what changed since the recorded state: the checkpoint files whose identity moved
         (read and compared with the roots checked), then the entries appended. The recorded
         prefix is re-hashed (no parsing) only when the ledger file itself is not the one checked,
-        or a checkpoint names a size whose root the index never recorded."""
+        or a checkpoint names a size whose root the index never recorded. ``files`` None: the
+        checkpoint files are left for the next command that appends (see :meth:`open_checked`)."""
         size, length, last, edge_blob = head[7], head[4], head[8], head[9]
+        if files is None:
+            return self._extend_ledger_only(fd, now, head)
         racy = set(json.loads(head[14])) & files.keys()
         if head[13] == digest:
             recorded: dict[str, CpIdent] | None = None  # the same files as recorded; only the racy ones to read
@@ -623,7 +642,28 @@ class LedgerIndex:
         self._check_roots(feeder, cps, known, bool(files))
         removed = [] if recorded is None else sorted(recorded.keys() - files.keys())
         new_digest, new_racy = self._record_files(read, removed, int(head[13], 16), recorded, files)
+        if recorded is not None:  # every identity is at hand: the digest from scratch, not patched
+            new_digest = _cp_digest({**files, **{name: ident for name, (_s, _r, ident) in read.items()}})
         return self._store_head(feeder, now, new_digest, new_racy)
+
+    def _extend_ledger_only(self, fd: int, now: FileStat, head: tuple[Any, ...]) -> IndexedLedger:
+        size, length, last, edge_blob = head[7], head[4], head[8], head[9]
+        edge = merkle.compact_unpack(edge_blob)
+        if not (tuple(head[2:7]) == now and _fine_times(now)):
+            edge, count, previous = [], 0, b""
+            for raw, _off in _lines(fd, 0, length):
+                count += 1
+                merkle.compact_append(edge, merkle.leaf_hash(raw))
+                previous = raw
+            if count != size or merkle.compact_root(edge) != merkle.compact_root(merkle.compact_unpack(edge_blob)) or \
+                    (hashlib.sha256(previous).hexdigest() if count else GENESIS) != last:
+                raise _Unusable  # the prefix is not the one checked: read the whole ledger
+        feeder = _Feeder(self.conn, _DbState(self.conn, head[12], head[10], head[11]), size, last, edge, set())
+        for raw, off in _lines(fd, length, now[2]):
+            feeder.feed(raw, off)
+        feeder.flush()
+        self._check_roots(feeder, [], {}, True)  # the new entries' seals
+        return self._store_head(feeder, now, int(head[13], 16), json.loads(head[14]))
 
     def _rebuild(self, fd: int, now: FileStat, files: dict[str, CpIdent]) -> IndexedLedger:
         conn = self.conn

@@ -192,6 +192,32 @@ def test_many_checkpoints_one_rewritten_in_place_with_its_times_put_back_refuses
     assert plitool("seal", "--offline").code == 5
 
 
+def test_readers_skip_the_checkpoint_files_but_the_next_append_still_refuses(
+        plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
+    """show, list and log only read: they answer the same whatever a checkpoint file holds (they
+    never refused for it), so they no longer look at the checkpoint files at all. Running them
+    after a checkpoint was rewritten, and after the ledger grew behind plitool's back, must not
+    make the next append accept the rewritten checkpoint."""
+    synth_items(case_root, 100, checkpoint_every=1)
+    _settle()
+    _add(plitool, tmp_path, "a.txt")
+    shown = {c: plitool(*c).out for c in (("show", "E-0050", "--json"), ("list", "--json"), ("log", "--json"))}
+    cp = case_root / ".plitool" / "checkpoints" / "0000000040.txt"
+    _rewrite_keeping_times(cp, _forged_checkpoint(cp))
+    for args, out in shown.items():
+        res = plitool(*args)
+        assert res.code == 0 and res.out == out, args
+    synth_items(case_root, 3, checkpoint_every=1)  # well-formed entries, and their checkpoints
+    assert plitool("show", "E-0104", "--json").code == 0  # the reader indexes the new entries
+    before = ledger_path(case_root).read_bytes()
+    f = tmp_path / "c.txt"
+    f.write_bytes(b"c")
+    res = plitool("add", f)
+    assert res.code == 5, res.err
+    assert "checkpoint 40" in res.err
+    assert ledger_path(case_root).read_bytes() == before
+
+
 def test_many_checkpoints_one_replaced_by_a_same_size_file_refuses_the_append(
         plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
     """Replaced by rename (a new inode, the times of the old one copied): caught as well."""
