@@ -12,12 +12,16 @@ How much the index is trusted, and why:
 * A command (``add``, ``show``, ``seal --offline`` …) accepts the verified prefix without reading
   it again only when the ledger file's identity and times are exactly those recorded when the
   prefix was checked (device, inode, size, ``mtime_ns`` and ``ctime_ns``; the change time cannot
-  be set back by a user), and every checkpoint file holds the root recorded for its size. Any
-  other change (the ledger grew without plitool recording it, a checkpoint appeared or changed,
-  the filesystem keeps only whole-second times) makes the command re-hash the prefix (one
-  SHA-256 per line, no JSON parsing) and compare its Merkle root with the recorded one before
-  checking only the new entries; any mismatch makes it check the whole ledger from the first
-  byte, as before, and refuse to append when that check fails.
+  be set back by a user). Any other change (the ledger grew without plitool recording it, the
+  filesystem keeps only whole-second times) makes the command re-hash the prefix (one SHA-256
+  per line, no JSON parsing) and compare its Merkle root with the recorded one before checking
+  only the new entries; any mismatch makes it check the whole ledger from the first byte, as
+  before, and refuse to append when that check fails.
+* Checkpoint files are checked by identity: each one's (inode, size, ``mtime_ns``, ``ctime_ns``)
+  is recorded once its root has been compared with the ledger, with one digest of them all. A
+  command that appends lists the folder and ``lstat`` s each file; only files whose identity
+  moved are read (and those written less than ``SETTLE_NS`` ago, whose times a rewrite within
+  the same clock tick would not move). Commands that only read skip them (``open_checked``).
 * The index proves nothing by itself: it lives in the same folder as the ledger, with no secret
   an intruder lacks. Someone who edits an old ledger line *and* rewrites the index's recorded
   file times hides the edit from ``add`` and ``show`` — but that person could equally re-chain
