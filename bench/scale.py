@@ -17,6 +17,9 @@ gone (it rebuilds the index: one full check, as every command did before). ``--b
 runs the same commands with another plitool tree (e.g. before this change) beside it: the two
 trees take turns run by run, so both see the same load. ``--intake-files N`` adds ``add -r`` of
 N x 4 KB files (copy mode) against ``cp -r`` + ``sync -f`` and ``hashdeep -c sha256 -r``.
+``--checkpoints 10000,100000`` adds cases whose ledger holds that many entries *and* as many
+checkpoint files (one per entry: the history of a case grown by one ``add`` at a time), to show
+that add, show, seal --offline and list --json do not grow with the number of checkpoints either.
 
 The machine is shared: every figure is printed with the 1-minute load average (``uptime``) seen
 while it was measured. Python writes its bytecode cache (into a folder of the work directory),
@@ -96,14 +99,44 @@ def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
     return elapsed, peak
 
 
-def build_case(work: Path, size: int, name: str = "") -> Path:
+def build_case(work: Path, size: int, name: str = "", *, checkpoint_every: int = 0) -> Path:
     case = work / f"case-{size}{name}"
     if case.exists():
         shutil.rmtree(case)
     subprocess.run([sys.executable, "-m", "plitool.cli", "init", str(case), "--title", "scale", "--lang", "en"],
                    check=True, capture_output=True, env=bench_env(ROOT))
-    synth_items(case, size)
+    synth_items(case, size, checkpoint_every=checkpoint_every)
     return case
+
+
+def bench_checkpoints(trees: dict[str, Path], count: int, runs: int, work: Path) -> dict[str, dict[str, Figure]]:
+    """add, show, seal --offline and list --json in a case of ``count`` entries with one checkpoint
+    file per entry (each tree its own copy; the index is built first, outside the figures)."""
+    cases = {label: build_case(work, count, f"-cp-{label}", checkpoint_every=1) for label in trees}
+    label_of = {tree: label for label, tree in trees.items()}
+    # Checkpoint files written less than 2 s ago are read again by each command until they settle
+    # (see plitool/vault/index.py, SETTLE_NS); the case's history is older than that in real life.
+    time.sleep(2.5)
+    try:
+        for label, tree in trees.items():
+            run(tree, ["show", "E-0001"], cases[label])  # builds the index: not what is measured here
+            run(tree, ["seal", "--offline"], cases[label])  # the checkpoints checked by a writer once
+        out: dict[str, dict[str, Figure]] = {}
+        counter = iter(range(10**9))
+
+        def add_one(tree: Path) -> tuple[float, float]:
+            f = work / f"new-cp-{count}-{next(counter)}.bin"
+            f.write_bytes(os.urandom(4096))
+            return run(tree, ["add", str(f)], cases[label_of[tree]])
+
+        out["add-one-file"] = paired(trees, runs, add_one)
+        for measure, args in (("show", ["show", f"E-{count // 2:04d}"]), ("seal --offline", ["seal", "--offline"]),
+                              ("list --json", ["list", "--json"])):
+            out[measure] = paired(trees, runs, lambda tree, args=args: run(tree, args, cases[label_of[tree]]))
+        return out
+    finally:
+        for case in cases.values():
+            shutil.rmtree(case)
 
 
 def read_reference(ledger: Path) -> tuple[float, float]:
@@ -213,6 +246,9 @@ def bench_intake(trees: dict[str, Path], work: Path, files: int, runs: int) -> d
     got: dict[str, list[tuple[float, float, float]]] = {name: [] for name in sides}
     for _ in range(runs):
         for name, fn in sides.items():
+            # The previous side's deletions (a case, cp's copy: 10^4 files) are flushed here, not
+            # in the next side's sync: otherwise whichever side follows cp pays for its rmtree.
+            subprocess.run(["sync", "-f", str(work)], check=True)
             before = load()
             LAST_CPU[0] = 0.0
             t, _m = fn(ROOT)
@@ -232,10 +268,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="another plitool tree to run beside this one")
     parser.add_argument("--work", type=Path, help="folder for the cases (default: a temporary one)")
+    parser.add_argument("--checkpoints", default="",
+                        help="comma-separated counts of checkpoint files (one per entry), e.g. 10000,100000")
     parser.add_argument("--intake-files", type=int, default=0,
                         help="also time add -r of this many 4 KB files beside cp -r + sync -f and hashdeep (e.g. 10000)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s and int(s)]
+    cp_counts = [int(s) for s in args.checkpoints.split(",") if s and int(s)]
+    cp_results: dict[int, dict[str, dict[str, Figure]]] = {}
     trees = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     work = args.work or Path(tempfile.mkdtemp(prefix="plitool-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -245,6 +285,9 @@ def main() -> None:
     try:
         if args.intake_files:
             intake = bench_intake(trees, work, args.intake_files, args.runs)
+        for count in cp_counts:
+            print(f"# {count:,} checkpoints, load {load():.1f}", file=sys.stderr, flush=True)
+            cp_results[count] = bench_checkpoints(trees, count, args.runs, work)
         for size in sizes:
             cases = {label: build_case(work, size, f"-{label}") for label in trees}
             print(f"# {size:,} items, load {load():.1f}", file=sys.stderr, flush=True)
@@ -267,6 +310,16 @@ def main() -> None:
             t, cpu = intake[f"add -r ({label})"][0], intake[f"add -r ({label})"][3]
             print(f"  {label}: ÷ (cp -r + sync -f) {t / ref:.2f} (target <= 1.5); ÷ hashdeep {t / hd:.2f} (target <= 3); "
                   f"CPU seconds ÷ cp's {cpu / ref_cpu:.2f}, ÷ hashdeep's {cpu / hd_cpu:.2f}")
+    if cp_results:
+        print(f"\n| measure (one checkpoint file per entry) | tree | "
+              + " | ".join(f"{c:,} checkpoints" for c in cp_counts) + " | growth per x10 (CPU) |")
+        print("|" + "---|" * (3 + len(cp_counts)))
+        for measure in next(iter(cp_results.values())):
+            for label in trees:
+                figs = [cp_results[c][measure][label] for c in cp_counts]
+                cpus = [f[3] for f in figs]
+                growth = ", ".join(f"{b / a:.2f}x" for a, b in zip(cpus, cpus[1:]) if a > 0) or "-"
+                print(f"| {measure} | {label} | " + " | ".join(cell(f) for f in figs) + f" | {growth} |")
     if not sizes:
         return
     measures = list(next(iter(results.values())))

@@ -108,3 +108,74 @@ def test_memory_stays_constant_on_a_large_file(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert result.size == 256 * 1024 * 1024
     assert peak < 8 * hashing.CHUNK_SIZE, peak
+
+
+# -- the small-file path of an intake (hash_small_file) ---------------------------------------------
+
+
+def _algorithms() -> list[str]:
+    return ["sha256", "blake3", *(["sm3"] if "sm3" in hashlib.algorithms_available else []), "sha512"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, hashing.PARALLEL_MIN - 1])
+def test_small_file_path_agrees_with_hash_file_and_copies_exactly(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.write_bytes(data)
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fast = hashing.hash_small_file(os.fsencode(src), _algorithms(), fd)
+    finally:
+        os.close(fd)
+    slow = hashing.hash_file(src, _algorithms())
+    assert fast == slow
+    assert fast is not None and fast.digests["sha256"] == hashlib.sha256(data).hexdigest()
+    assert dst.read_bytes() == data
+
+
+def test_small_file_path_leaves_other_files_to_hash_file(tmp_path: Path) -> None:
+    """Nothing is read (a FIFO would hang it) and nothing written: hash_file says what is wrong."""
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * hashing.PARALLEL_MIN)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(big)
+    sink = tmp_path / "sink"
+    fd = os.open(sink, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for path in (big, fifo, link, tmp_path / "missing", tmp_path):
+            assert hashing.hash_small_file(os.fsencode(path), ["sha256"], fd) is None, path
+    finally:
+        os.close(fd)
+    assert sink.read_bytes() == b""
+
+
+def test_small_file_growing_or_rewritten_during_the_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "growing.log"
+    path.write_bytes(b"x" * 100)
+    st = path.stat()
+
+    def append(_: int) -> None:
+        with open(path, "ab") as fh:
+            fh.write(b"more")
+
+    def touch(_: int) -> None:
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+
+    for change in (append, touch):
+        with pytest.raises(SourceChanged, match="changed while it was read"):
+            hashing.hash_small_file(os.fsencode(path), ["sha256"], None, change)
+
+
+def test_small_file_swapped_for_another_after_the_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"a" * 100)
+    other = tmp_path / "b.txt"
+    other.write_bytes(b"b" * 100)
+
+    def swap(_: int) -> None:
+        os.replace(other, path)
+
+    with pytest.raises(SourceChanged):
+        hashing.hash_small_file(os.fsencode(path), ["sha256"], None, swap)

@@ -456,7 +456,7 @@ def log_cmd(ctx: click.Context, item_filter: str | None, as_json: bool) -> None:
     case = open_case(ctx)
     entries: Iterable[Entry]
     if as_json and not item_filter and _utf8_stdout():
-        view = case.ledger.index.open_checked()
+        view = case.ledger.index.open_checked(checkpoints=False)  # only reads
         if view is not None:  # every line is canonical: written from its own pieces
             from ..vault.ledger import decode_entry
             from .ledger_json import log_records, write_array

@@ -161,7 +161,7 @@ def item_entries(case: Case, wanted: str) -> dict[str, EvidenceItem] | None:
     ledger (the caller then reads it whole, as before)."""
     from ..timestamps.seal import sealed_size_of
 
-    view = case.ledger.index.open_checked()
+    view = case.ledger.index.open_checked(checkpoints=False)  # only reads: see open_checked
     if view is None:
         return None
     key = normalise_id(wanted)
@@ -200,7 +200,7 @@ def open_item_stream(case: Case) -> ItemStream | None:
     line; None when the index cannot vouch for the ledger (the caller then reads it whole)."""
     from ..timestamps.seal import sealed_size_of
 
-    view = case.ledger.index.open_checked()
+    view = case.ledger.index.open_checked(checkpoints=False)  # only reads: see open_checked
     if view is None:
         return None
     return ItemStream(view, sealed_size_of(case, view.sealed_entries(), view.size), view.items_with_later_events())

@@ -281,6 +281,72 @@ def _hash_small(
     return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}, len(data)
 
 
+def _one_shot(name: str) -> Callable[[bytes], _Hasher]:
+    if name == "sha256":
+        return hashlib.sha256
+    if name == "blake3":
+        import blake3
+
+        return blake3.blake3  # type: ignore[no-any-return]
+    return lambda data: hashlib.new(name, data)
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns, a.st_ino, a.st_dev) == (b.st_size, b.st_mtime_ns, b.st_ino, b.st_dev)
+
+
+def hash_small_file(
+    path: bytes, algorithms: Sequence[str], sink_fd: int | None = None, progress: ProgressCallback | None = None
+) -> HashResult | None:
+    """:func:`hash_file` for a small regular file, with the fewest system calls and Python
+    objects (an intake of 10^4 – 10^5 small files is per-file overhead): ``open``, ``fstat``,
+    one ``read``, ``fstat``, ``close``, ``stat``, and one ``write`` to ``sink_fd``. The same
+    checks as :func:`hash_file`: not followed if a link, never read if not a regular file, and
+    refused if its size, mtime, inode or device moves or the path names another file after the
+    read. Returns None, having read nothing, when the file is not small or cannot be opened here:
+    the caller then uses :func:`hash_file`, which says precisely what is wrong.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        before = os.fstat(fd)
+        size = before.st_size
+        if not stat.S_ISREG(before.st_mode) or size >= PARALLEL_MIN:
+            return None  # O_NONBLOCK has no effect on a regular file: the read below blocks as usual
+        # One byte past the size seen: a file that grew meanwhile gives itself away. A regular
+        # file's read returns what is there up to its end; the loop only covers a short read.
+        data = os.read(fd, size + 1)
+        while len(data) < size:
+            part = os.read(fd, size + 1 - len(data))
+            if not part:
+                break
+            data += part
+        if progress is not None:
+            progress(len(data))
+        after = os.fstat(fd)
+    except OSError as exc:
+        raise UnreadableInput(_("cannot read {path}: {reason}").format(path=os.fsdecode(path), reason=exc.strerror)) from exc
+    finally:
+        os.close(fd)
+    try:
+        by_path = os.stat(path)
+    except OSError as exc:
+        raise SourceChanged(_("{path} disappeared while it was read").format(path=os.fsdecode(path))) from exc
+    total = len(data)
+    if not _same_file(after, before) or not _same_file(by_path, before) or total != size:
+        raise SourceChanged(
+            _("{path} changed while it was read "
+              "(size {before} -> {after}, read {total} bytes); not recorded").format(
+                path=os.fsdecode(path), before=size, after=after.st_size, total=total)
+        )
+    digests = {a: _one_shot(a)(data).hexdigest() for a in algorithms}
+    if sink_fd is not None and data:
+        _write_all(lambda view: os.write(sink_fd, view), memoryview(data))
+    return HashResult(digests=digests, size=total, identity=FileIdentity.of(before))
+
+
 def hash_file(
     path: str | os.PathLike[str] | bytes,
     algorithms: Sequence[str],

@@ -12,12 +12,16 @@ How much the index is trusted, and why:
 * A command (``add``, ``show``, ``seal --offline`` …) accepts the verified prefix without reading
   it again only when the ledger file's identity and times are exactly those recorded when the
   prefix was checked (device, inode, size, ``mtime_ns`` and ``ctime_ns``; the change time cannot
-  be set back by a user), and every checkpoint file holds the root recorded for its size. Any
-  other change (the ledger grew without plitool recording it, a checkpoint appeared or changed,
-  the filesystem keeps only whole-second times) makes the command re-hash the prefix (one
-  SHA-256 per line, no JSON parsing) and compare its Merkle root with the recorded one before
-  checking only the new entries; any mismatch makes it check the whole ledger from the first
-  byte, as before, and refuse to append when that check fails.
+  be set back by a user). Any other change (the ledger grew without plitool recording it, the
+  filesystem keeps only whole-second times) makes the command re-hash the prefix (one SHA-256
+  per line, no JSON parsing) and compare its Merkle root with the recorded one before checking
+  only the new entries; any mismatch makes it check the whole ledger from the first byte, as
+  before, and refuse to append when that check fails.
+* Checkpoint files are checked by identity: each one's (inode, size, ``mtime_ns``, ``ctime_ns``)
+  is recorded once its root has been compared with the ledger, with one digest of them all. A
+  command that appends lists the folder and ``lstat`` s each file; only files whose identity
+  moved are read (and those written less than ``SETTLE_NS`` ago, whose times a rewrite within
+  the same clock tick would not move). Commands that only read skip them (``open_checked``).
 * The index proves nothing by itself: it lives in the same folder as the ledger, with no secret
   an intruder lacks. Someone who edits an old ledger line *and* rewrites the index's recorded
   file times hides the edit from ``add`` and ``show`` — but that person could equally re-chain
@@ -33,13 +37,14 @@ import json
 import os
 import sqlite3
 import stat as stat_mod
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import merkle
 from ..errors import LedgerDamaged, PlitoolError, StorageError
-from ..fsutil import read_regular_file
 from ..i18n import _
 from .ledger import (
     CHECKPOINT_RE,
@@ -59,9 +64,15 @@ if TYPE_CHECKING:
     from .ledger import Ledger
 
 INDEX_FILE = "index.sqlite"
-SCHEMA = 1
+SCHEMA = 2
 CHUNK = 1024 * 1024
 EVENT_BATCH = 5000
+#: A checkpoint file whose change time is this close to now may still be rewritten within the same
+#: clock tick (file times advance by 1–10 ms on Linux) without its times moving: its identity is
+#: not trusted yet, and each command reads it again until it has settled.
+SETTLE_NS = 2_000_000_000
+#: Checkpoint files are a few dozen bytes; anything larger is not one.
+CHECKPOINT_MAX = 64 * 1024
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS head(
@@ -70,7 +81,8 @@ CREATE TABLE IF NOT EXISTS head(
     dev INTEGER NOT NULL, ino INTEGER NOT NULL, bytes INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
     entries INTEGER NOT NULL, last TEXT NOT NULL, edge BLOB NOT NULL,
-    latest_seq INTEGER, latest_text TEXT NOT NULL, items INTEGER NOT NULL);
+    latest_seq INTEGER, latest_text TEXT NOT NULL, items INTEGER NOT NULL,
+    cp_digest TEXT NOT NULL, cp_racy TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events(
     seq INTEGER PRIMARY KEY, off INTEGER NOT NULL, len INTEGER NOT NULL, event TEXT NOT NULL, item TEXT);
 CREATE INDEX IF NOT EXISTS events_item ON events(item, seq) WHERE item IS NOT NULL;
@@ -79,6 +91,8 @@ CREATE TABLE IF NOT EXISTS items(id TEXT PRIMARY KEY, seq INTEGER NOT NULL, size
     digests TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS shas(sha TEXT PRIMARY KEY, item TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints(size INTEGER PRIMARY KEY, root BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS cpfiles(name TEXT PRIMARY KEY, ino INTEGER NOT NULL, bytes INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL) WITHOUT ROWID;
 """
 
 #: (device, inode, size, mtime_ns, ctime_ns) of the ledger file
@@ -87,6 +101,36 @@ FileStat = tuple[int, int, int, int, int]
 
 def _file_stat(st: os.stat_result) -> FileStat:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+#: (inode, size, mtime_ns, ctime_ns) of a checkpoint file
+CpIdent = tuple[int, int, int, int]
+_DIGEST_MOD = 1 << 64
+
+
+def _cp_ident(st: os.stat_result) -> CpIdent:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _cp_term(name: str, ident: CpIdent) -> int:
+    # hash() of a tuple of ints is deterministic (no per-process salt, unlike str); should a
+    # Python release change it, the digests differ once and the next command recomputes them.
+    return hash((int(name[:10]), *ident)) % _DIGEST_MOD
+
+
+def _cp_digest(files: dict[str, CpIdent]) -> int:
+    """One number for the identities of every checkpoint file: a sum of one hash per file, so that
+    an append adds its new file's term without listing the others; any file added, removed,
+    replaced or written to changes it (bar a 2^-64 chance). Not a defence against someone who
+    can write the index, which no cache in the case folder can be: it tells plitool which
+    files to read again."""
+    return sum(_cp_term(name, ident) for name, ident in files.items()) % _DIGEST_MOD
+
+
+def _settled(ident: CpIdent, now_ns: int) -> bool:
+    """Times that a rewrite must move: fine-grained, and older than a clock tick or two."""
+    mtime, ctime = ident[2], ident[3]
+    return bool(mtime % 1_000_000_000 or ctime % 1_000_000_000) and ctime < now_ns - SETTLE_NS
 
 
 def _fine_times(st: FileStat) -> bool:
@@ -111,6 +155,8 @@ class _DbState(MeaningState):
         self.latest_at = _parse_at(latest_text) if latest_text else None
         self.pending: dict[str, FirstRecord] = {}
         self.pending_shas: dict[str, str] = {}
+        self._at_text = ""
+        self._at: datetime | None = None
 
     def first(self, item: str) -> FirstRecord | None:
         if item in self.pending:
@@ -140,7 +186,9 @@ class _DbState(MeaningState):
 
     def remember(self, e: Entry) -> None:
         """What :class:`MeaningChecker` records for an entry, without judging it."""
-        at = _parse_at(e.at)
+        if e.at != self._at_text:  # the entries of one append share their time: parsed once
+            self._at_text, self._at = e.at, _parse_at(e.at)
+        at = self._at
         if at is not None and (self.latest_at is None or at > self.latest_at):
             self.latest_seq, self.latest_text, self.latest_at = e.seq, e.at, at
         if e.event == "added" and isinstance(e.item, str) and e.item not in self.pending:
@@ -182,13 +230,15 @@ class _Feeder:
             raise _Unusable
         self.feed_entry(entry, offset)
 
-    def feed_entry(self, entry: Entry, offset: int, *, own: bool = False) -> None:
+    def feed_entry(self, entry: Entry, offset: int, *, own: bool = False, digest: str | None = None,
+                   leaf: bytes | None = None) -> None:
         """An entry already decoded (or just encoded by this process: canonical by construction).
 
         ``own``: appended by this process under the case lock after the ledger was checked, so
         the meaning rules are not applied again; only what they remember (an added item, its
         digest, the latest time) is recorded. The next full check (``verify``, or a rebuilt
-        index) applies every rule to these entries like to any other.
+        index) applies every rule to these entries like to any other. ``digest`` and ``leaf``:
+        the line's SHA-256 and Merkle leaf hash when the caller worked them out already.
         """
         raw = entry.raw
         if entry.seq != self.seq + 1 or entry.prev != self.last:
@@ -198,8 +248,8 @@ class _Feeder:
         elif self.checker.check(entry):
             raise _Unusable
         self.seq += 1
-        self.last = hashlib.sha256(raw).hexdigest()
-        merkle.compact_append(self.edge, merkle.leaf_hash(raw))
+        self.last = digest if digest is not None else hashlib.sha256(raw).hexdigest()
+        merkle.compact_append(self.edge, leaf if leaf is not None else merkle.leaf_hash(raw))
         if self.seq in self.wanted:
             self.roots[self.seq] = merkle.compact_root(self.edge)
         if entry.event == "sealed":
@@ -398,12 +448,19 @@ class LedgerIndex:
 
     # -- checking ----------------------------------------------------------------------------
 
-    def open_checked(self) -> IndexedLedger | None:
+    def open_checked(self, *, checkpoints: bool = True) -> IndexedLedger | None:
         """The ledger checked up to its end (cheaply when the index vouches for its prefix), or
-        None when it is not healthy or the index cannot be used: the caller then reads it whole."""
+        None when it is not healthy or the index cannot be used: the caller then reads it whole.
+
+        ``checkpoints=False`` is for commands that only read (``show``, ``list``, ``log``): they
+        answer the same whether or not a checkpoint file was tampered with (none of them ever
+        refused or warned for it; ``verify`` reports it), so they skip the one ``lstat`` per
+        checkpoint file and leave the checkpoint files' recorded state alone; the ledger's own
+        checks (its identity, the chain, canonical form and meaning of new entries, seals) stay.
+        The next command that appends still checks every checkpoint file that moved."""
         for attempt in (1, 2):
             try:
-                return self._sync()
+                return self._sync(checkpoints)
             except _Unusable:
                 return None
             except (sqlite3.DatabaseError, ValueError, json.JSONDecodeError):
@@ -414,21 +471,99 @@ class LedgerIndex:
                 return None
         return None
 
-    def _checkpoint_files(self) -> list[tuple[int, bytes]]:
-        out = []
-        for path in self.ledger.checkpoint_files():
-            cp = Checkpoint.parse(read_regular_file(path, 64 * 1024).decode("ascii"))
-            match = CHECKPOINT_RE.match(path.name)
-            if cp.origin != self.ledger.origin or match is None or int(match.group(1)) != cp.size:
-                raise _Unusable
-            out.append((cp.size, cp.root))
+    # -- the checkpoint files ---------------------------------------------------------------
+
+    def _list_checkpoints(self) -> dict[str, CpIdent]:
+        """Every checkpoint file's name and identity: one directory listing and one ``lstat`` per
+        file, nothing read. Anything but a regular file under a checkpoint's name is unusable
+        (the full check reports it)."""
+        out: dict[str, CpIdent] = {}
+        try:
+            listing = os.scandir(self.ledger.checkpoints_dir)
+        except FileNotFoundError:
+            return out
+        except OSError as exc:
+            raise _Unusable from exc
+        with listing:
+            for entry in listing:
+                name = entry.name
+                if len(name) != 14 or not CHECKPOINT_RE.match(name):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    raise _Unusable from exc
+                if not stat_mod.S_ISREG(st.st_mode):
+                    raise _Unusable
+                out[name] = _cp_ident(st)
         return out
 
-    def _sync(self) -> IndexedLedger:
+    def _read_checkpoint(self, name: str) -> tuple[int, bytes, CpIdent]:
+        """One checkpoint file's size, root and identity (taken from the descriptor it is read
+        through, so a write after the read changes the identity the next command sees)."""
+        path = os.path.join(self.ledger.checkpoints_dir, name)
         try:
-            checkpoints = self._checkpoint_files()
-        except (ValueError, UnicodeDecodeError, PlitoolError) as exc:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError as exc:
             raise _Unusable from exc
+        try:
+            st = os.fstat(fd)
+            if not stat_mod.S_ISREG(st.st_mode):
+                raise _Unusable
+            data = b""
+            while len(data) <= CHECKPOINT_MAX:
+                chunk = os.read(fd, CHECKPOINT_MAX + 1 - len(data))
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as exc:
+            raise _Unusable from exc
+        finally:
+            os.close(fd)
+        if len(data) > CHECKPOINT_MAX:
+            raise _Unusable
+        try:
+            cp = Checkpoint.parse(data.decode("ascii"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _Unusable from exc
+        match = CHECKPOINT_RE.match(name)
+        if cp.origin != self.ledger.origin or match is None or int(match.group(1)) != cp.size:
+            raise _Unusable
+        return cp.size, cp.root, _cp_ident(st)
+
+    def _known_roots(self, sizes: Sequence[int]) -> dict[int, bytes]:
+        """The roots the index checked at these ledger sizes (only those asked for: never all)."""
+        out: dict[int, bytes] = {}
+        unique = sorted(set(sizes))
+        for start in range(0, len(unique), 500):
+            part = unique[start:start + 500]
+            rows = self.conn.execute(
+                f"SELECT size, root FROM checkpoints WHERE size IN ({','.join('?' * len(part))})", part)  # noqa: S608
+            out.update((int(size), bytes(root)) for size, root in rows)
+        return out
+
+    def _racy_still_good(self, racy: Sequence[str], files: dict[str, CpIdent]) -> bool:
+        """Checkpoint files written too recently for their identity to be trusted are read again:
+        True when each still holds the root checked and has not settled yet (nothing to record)."""
+        read = {name: self._read_checkpoint(name) for name in racy if name in files}
+        if len(read) != len(racy):
+            return False
+        known = self._known_roots([size for size, _root, _ident in read.values()])
+        now_ns = time.time_ns()
+        for name, (size, root, ident) in read.items():
+            if known.get(size) != root:
+                raise _Unusable  # another root than the one checked: the full check reports it
+            if ident != files[name] or _settled(ident, now_ns):
+                return False  # changed (read it the careful way) or settled (record it)
+        return True
+
+    # -- checking ----------------------------------------------------------------------------
+
+    _HEAD = ("SELECT schema, origin, dev, ino, bytes, mtime_ns, ctime_ns, entries, last, edge, "
+             "latest_seq, latest_text, items, cp_digest, cp_racy FROM head WHERE id = 1")
+
+    def _sync(self, checkpoints: bool = True) -> IndexedLedger:
+        files = self._list_checkpoints() if checkpoints else None
         fd = os.open(self.ledger.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         try:
             st = os.fstat(fd)
@@ -436,19 +571,26 @@ class LedgerIndex:
                 raise _Unusable
             now = _file_stat(st)
             conn = self.conn
-            head = conn.execute("SELECT schema, origin, dev, ino, bytes, mtime_ns, ctime_ns, entries, last, edge, "
-                                "latest_seq, latest_text, items FROM head WHERE id = 1").fetchone()
-            usable = head is not None and head[0] == SCHEMA and head[1] == self.ledger.origin
-            if usable and tuple(head[2:7]) == now and _fine_times(now):
-                view = IndexedLedger(self, head[7], head[4], head[8], merkle.compact_unpack(head[9]), head[12], now)
-                if self._checkpoints_known(checkpoints, view.size):
-                    return view
+            head = conn.execute(self._HEAD).fetchone()
+            if files is None:
+                if self._usable(head) and tuple(head[2:7]) == now and _fine_times(now):
+                    return IndexedLedger(self, head[7], head[4], head[8], merkle.compact_unpack(head[9]), head[12], now)
+                if not (self._usable(head) and head[2:4] == now[:2] and now[2] >= head[4]):
+                    files = self._list_checkpoints()  # a rebuild checks everything, checkpoints included
+            digest = format(_cp_digest(files), "x") if files is not None else ""
+            if files is not None and self._usable(head) and tuple(head[2:7]) == now and _fine_times(now) \
+                    and head[13] == digest and (files or not head[7]):
+                racy = json.loads(head[14])
+                if not racy or self._racy_still_good(racy, files):
+                    # The ledger is the file checked and no checkpoint file moved: nothing to read.
+                    return IndexedLedger(self, head[7], head[4], head[8], merkle.compact_unpack(head[9]), head[12], now)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if usable and head[2:4] == now[:2] and now[2] >= head[4]:
-                    view = self._extend(fd, now, head, checkpoints)
+                head = conn.execute(self._HEAD).fetchone()  # another command may have moved it meanwhile
+                if self._usable(head) and head[2:4] == now[:2] and now[2] >= head[4]:
+                    view = self._extend(fd, now, head, files, digest)
                 else:
-                    view = self._rebuild(fd, now, checkpoints)
+                    view = self._rebuild(fd, now, files if files is not None else self._list_checkpoints())
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -457,99 +599,178 @@ class LedgerIndex:
         finally:
             os.close(fd)
 
-    def _checkpoints_known(self, checkpoints: list[tuple[int, bytes]], size: int) -> bool:
-        if size and not checkpoints:
-            return False
-        known = dict(self.conn.execute("SELECT size, root FROM checkpoints").fetchall())
-        return all(s <= size and known.get(s) == root for s, root in checkpoints)
+    def _usable(self, head: tuple[Any, ...] | None) -> bool:
+        return head is not None and head[0] == SCHEMA and head[1] == self.ledger.origin
 
-    def _extend(self, fd: int, now: FileStat, head: tuple[Any, ...], checkpoints: list[tuple[int, bytes]]) -> IndexedLedger:
-        """Re-hash the recorded prefix (no parsing), then check only the entries after it."""
+    def _extend(self, fd: int, now: FileStat, head: tuple[Any, ...], files: dict[str, CpIdent] | None,
+                digest: str) -> IndexedLedger:
+        """Check what changed since the recorded state: the checkpoint files whose identity moved
+        (read and compared with the roots checked), then the entries appended. The recorded
+        prefix is re-hashed (no parsing) only when the ledger file itself is not the one checked,
+        or a checkpoint names a size whose root the index never recorded. ``files`` None: the
+        checkpoint files are left for the next command that appends (see :meth:`open_checked`)."""
         size, length, last, edge_blob = head[7], head[4], head[8], head[9]
-        wanted = {s for s, _r in checkpoints}
-        edge: merkle.CompactRange = []
+        if files is None:
+            return self._extend_ledger_only(fd, now, head)
+        racy = set(json.loads(head[14])) & files.keys()
+        if head[13] == digest:
+            recorded: dict[str, CpIdent] | None = None  # the same files as recorded; only the racy ones to read
+            changed = set(racy)
+        else:
+            recorded = {str(r[0]): (r[1], r[2], r[3], r[4]) for r in
+                        self.conn.execute("SELECT name, ino, bytes, mtime_ns, ctime_ns FROM cpfiles")}
+            changed = {name for name, ident in files.items() if recorded.get(name) != ident} | racy
+        read = {name: self._read_checkpoint(name) for name in sorted(changed)}
+        cps = [(cp_size, root) for cp_size, root, _ident in read.values()]
+        known = self._known_roots([s for s, _r in cps if s <= size])
+        edge = merkle.compact_unpack(edge_blob)
         roots: dict[int, bytes] = {}
-        count, previous = 0, b""
-        for raw, _off in _lines(fd, 0, length):
-            count += 1
-            merkle.compact_append(edge, merkle.leaf_hash(raw))
-            if count in wanted:
-                roots[count] = merkle.compact_root(edge)
-            previous = raw
-        recorded_edge = merkle.compact_unpack(edge_blob)
-        if count != size or merkle.compact_root(edge) != merkle.compact_root(recorded_edge) or \
-                (hashlib.sha256(previous).hexdigest() if count else GENESIS) != last:
-            raise _Unusable  # the prefix is not the one checked: read the whole ledger
+        prefix_trusted = tuple(head[2:7]) == now and _fine_times(now)
+        if not prefix_trusted or any(s <= size and s not in known for s, _r in cps):
+            wanted = {s for s, _r in cps if s <= size}
+            edge, count, previous = [], 0, b""
+            for raw, _off in _lines(fd, 0, length):
+                count += 1
+                merkle.compact_append(edge, merkle.leaf_hash(raw))
+                if count in wanted:
+                    roots[count] = merkle.compact_root(edge)
+                previous = raw
+            if count != size or merkle.compact_root(edge) != merkle.compact_root(merkle.compact_unpack(edge_blob)) or \
+                    (hashlib.sha256(previous).hexdigest() if count else GENESIS) != last:
+                raise _Unusable  # the prefix is not the one checked: read the whole ledger
         state = _DbState(self.conn, head[12], head[10], head[11])
-        feeder = _Feeder(self.conn, state, size, last, edge, wanted, roots)
-        return self._finish(feeder, fd, length, now, checkpoints)
-
-    def _rebuild(self, fd: int, now: FileStat, checkpoints: list[tuple[int, bytes]]) -> IndexedLedger:
-        conn = self.conn
-        for table in ("head", "events", "items", "shas", "checkpoints"):
-            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
-        feeder = _Feeder(conn, _DbState(conn, 0, None, ""), 0, GENESIS, [], {s for s, _r in checkpoints})
-        return self._finish(feeder, fd, 0, now, checkpoints)
-
-    def _finish(self, feeder: _Feeder, fd: int, start: int, now: FileStat,
-                checkpoints: list[tuple[int, bytes]]) -> IndexedLedger:
-        for raw, off in _lines(fd, start, now[2]):
+        feeder = _Feeder(self.conn, state, size, last, edge, {s for s, _r in cps}, roots)
+        for raw, off in _lines(fd, length, now[2]):
             feeder.feed(raw, off)
         feeder.flush()
-        self._check_roots(feeder, checkpoints)
-        return self._store_head(feeder, now)
+        self._check_roots(feeder, cps, known, bool(files))
+        removed = [] if recorded is None else sorted(recorded.keys() - files.keys())
+        new_digest, new_racy = self._record_files(read, removed, int(head[13], 16), recorded, files)
+        if recorded is not None:  # every identity is at hand: the digest from scratch, not patched
+            new_digest = _cp_digest({**files, **{name: ident for name, (_s, _r, ident) in read.items()}})
+        return self._store_head(feeder, now, new_digest, new_racy)
 
-    def _check_roots(self, feeder: _Feeder, checkpoints: list[tuple[int, bytes]]) -> None:
-        """Every checkpoint file and every new seal names a root the ledger has at that size."""
-        if feeder.seq and not checkpoints:
+    def _extend_ledger_only(self, fd: int, now: FileStat, head: tuple[Any, ...]) -> IndexedLedger:
+        size, length, last, edge_blob = head[7], head[4], head[8], head[9]
+        edge = merkle.compact_unpack(edge_blob)
+        if not (tuple(head[2:7]) == now and _fine_times(now)):
+            edge, count, previous = [], 0, b""
+            for raw, _off in _lines(fd, 0, length):
+                count += 1
+                merkle.compact_append(edge, merkle.leaf_hash(raw))
+                previous = raw
+            if count != size or merkle.compact_root(edge) != merkle.compact_root(merkle.compact_unpack(edge_blob)) or \
+                    (hashlib.sha256(previous).hexdigest() if count else GENESIS) != last:
+                raise _Unusable  # the prefix is not the one checked: read the whole ledger
+        feeder = _Feeder(self.conn, _DbState(self.conn, head[12], head[10], head[11]), size, last, edge, set())
+        for raw, off in _lines(fd, length, now[2]):
+            feeder.feed(raw, off)
+        feeder.flush()
+        self._check_roots(feeder, [], {}, True)  # the new entries' seals
+        return self._store_head(feeder, now, int(head[13], 16), json.loads(head[14]))
+
+    def _rebuild(self, fd: int, now: FileStat, files: dict[str, CpIdent]) -> IndexedLedger:
+        conn = self.conn
+        for table in ("head", "events", "items", "shas", "checkpoints", "cpfiles"):
+            conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+        read = {name: self._read_checkpoint(name) for name in sorted(files)}
+        cps = [(cp_size, root) for cp_size, root, _ident in read.values()]
+        feeder = _Feeder(conn, _DbState(conn, 0, None, ""), 0, GENESIS, [], {s for s, _r in cps})
+        for raw, off in _lines(fd, 0, now[2]):
+            feeder.feed(raw, off)
+        feeder.flush()
+        self._check_roots(feeder, cps, {}, bool(files))
+        digest, racy = self._record_files(read, [], 0, {}, files)
+        return self._store_head(feeder, now, digest, racy)
+
+    def _check_roots(self, feeder: _Feeder, checkpoints: list[tuple[int, bytes]], known: dict[int, bytes],
+                     any_files: bool) -> None:
+        """Every checkpoint file read and every new seal names a root the ledger has at that size."""
+        if feeder.seq and not any_files:
             raise _Unusable
-        known = dict(self.conn.execute("SELECT size, root FROM checkpoints").fetchall())
         for size, root in checkpoints:
             have = feeder.roots.get(size, known.get(size))
             if size > feeder.seq or have != root:
                 raise _Unusable
             self.conn.execute("INSERT OR REPLACE INTO checkpoints(size, root) VALUES (?, ?)", (size, root))
             known[size] = root
-        for _seq, (size, root) in feeder.sealed:
-            if 0 < size <= feeder.seq and feeder.roots.get(size, known.get(size)) != root:
+        sealed = [(size, root) for _seq, (size, root) in feeder.sealed if 0 < size <= feeder.seq]
+        if sealed:
+            known.update(self._known_roots([size for size, _root in sealed if size not in known]))
+        for size, root in sealed:
+            if feeder.roots.get(size, known.get(size)) != root:
                 raise _Unusable  # changed under the seal, or a root we cannot tell here: the slow path decides
 
-    def _store_head(self, feeder: _Feeder, now: FileStat) -> IndexedLedger:
+    def _record_files(self, read: dict[str, tuple[int, bytes, CpIdent]], removed: Sequence[str], digest: int,
+                      recorded: dict[str, CpIdent] | None, files: dict[str, CpIdent]) -> tuple[int, list[str]]:
+        """Record the identity of each checkpoint file just read (checked) and forget removed ones;
+        the new digest, and the files not settled yet (read again by the next command)."""
+        now_ns = time.time_ns()
+        racy: list[str] = []
+        for name in removed:
+            digest -= _cp_term(name, recorded[name])  # type: ignore[index]
+        if removed:
+            self.conn.executemany("DELETE FROM cpfiles WHERE name = ?", [(n,) for n in removed])
+        rows = []
+        for name, (_size, _root, ident) in read.items():
+            old = recorded.get(name) if recorded is not None else files[name]
+            if old is not None:
+                digest -= _cp_term(name, old)
+            digest += _cp_term(name, ident)
+            rows.append((name, *ident))
+            if not _settled(ident, now_ns):
+                racy.append(name)
+        self.conn.executemany("INSERT OR REPLACE INTO cpfiles(name, ino, bytes, mtime_ns, ctime_ns) VALUES (?, ?, ?, ?, ?)", rows)
+        return digest % _DIGEST_MOD, racy
+
+    def _store_head(self, feeder: _Feeder, now: FileStat, cp_digest: int, cp_racy: list[str]) -> IndexedLedger:
         st = feeder.state
         self.conn.execute(
             "INSERT OR REPLACE INTO head(id, schema, origin, dev, ino, bytes, mtime_ns, ctime_ns, entries, last, edge, "
-            "latest_seq, latest_text, items) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "latest_seq, latest_text, items, cp_digest, cp_racy) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (SCHEMA, self.ledger.origin, *now, feeder.seq, feeder.last, merkle.compact_pack(feeder.edge),
-             st.latest_seq, st.latest_text, st.items))
+             st.latest_seq, st.latest_text, st.items, format(cp_digest, "x"), json.dumps(sorted(cp_racy))))
         return IndexedLedger(self, feeder.seq, now[2], feeder.last, list(feeder.edge), st.items, now)
 
     # -- after an append ---------------------------------------------------------------------
 
-    def record_append(self, view: IndexedLedger, new: Sequence[Entry], now: FileStat, checkpoint: Checkpoint) -> None:
-        """Index entries this process just appended to ``view`` (under the case lock).
+    def record_append(self, view: IndexedLedger, new: Sequence[Entry], now: FileStat, checkpoint: Checkpoint,
+                      hashes: tuple[Sequence[str], Sequence[bytes]] | None = None) -> None:
+        """Index entries this process just appended to ``view`` (under the case lock), and the
+        checkpoint file it wrote (read back: it must hold this checkpoint).
 
         Recorded only when the index still describes ``view``; otherwise it is left stale, and
         the next command re-checks. Never raises: the index is a shortcut, not a record.
+        ``hashes``: each new line's SHA-256 and Merkle leaf, as the append worked them out.
         """
+        line_digests, leaves = hashes if hashes is not None else ([e.digest for e in new], [e.leaf for e in new])
         try:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                head = conn.execute("SELECT dev, ino, bytes, mtime_ns, ctime_ns, entries, latest_seq, latest_text, items "
-                                    "FROM head WHERE id = 1").fetchone()
+                head = conn.execute("SELECT dev, ino, bytes, mtime_ns, ctime_ns, entries, latest_seq, latest_text, items, "
+                                    "cp_digest, cp_racy FROM head WHERE id = 1").fetchone()
                 if head is None or tuple(head[:5]) != view.stat or head[5] != view.size:
                     raise _Unusable
                 state = _DbState(conn, head[8], head[6], head[7])
                 feeder = _Feeder(conn, state, view.size, view.last_digest, list(view.edge), {checkpoint.size})
                 offset = view.byte_length
-                for e in new:
-                    feeder.feed_entry(e, offset, own=True)
+                for e, line_digest, leaf in zip(new, line_digests, leaves, strict=True):
+                    feeder.feed_entry(e, offset, own=True, digest=line_digest, leaf=leaf)
                     offset += len(e.raw) + 1
                 feeder.flush()
                 if offset != now[2] or feeder.roots.get(checkpoint.size) != checkpoint.root:
                     raise _Unusable
                 conn.execute("INSERT OR REPLACE INTO checkpoints(size, root) VALUES (?, ?)", (checkpoint.size, checkpoint.root))
-                fresh = self._store_head(feeder, now)
+                name = f"{checkpoint.size:010d}.txt"
+                size, root, ident = self._read_checkpoint(name)
+                if (size, root) != (checkpoint.size, checkpoint.root):
+                    raise _Unusable
+                row = conn.execute("SELECT ino, bytes, mtime_ns, ctime_ns FROM cpfiles WHERE name = ?", (name,)).fetchone()
+                digest, racy = self._record_files({name: (size, root, ident)}, [], int(head[9], 16),
+                                                  {} if row is None else {name: tuple(row)}, {})
+                racy = sorted(set(json.loads(head[10])) | set(racy))
+                fresh = self._store_head(feeder, now, digest, racy)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

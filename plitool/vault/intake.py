@@ -21,7 +21,7 @@ import stat
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import __version__
@@ -29,12 +29,12 @@ from .case import Case
 from ..errors import InputNotFound, IsADirectoryWithoutRecursion, SourceChanged, UnreadableInput, UsageError
 from .evidence import build_items, item_id, path_record
 from ..fsutil import sync_filesystem
-from .hashing import HashResult, ProgressCallback, describe_file_type, hash_file
+from .hashing import HashResult, ProgressCallback, describe_file_type, hash_file, hash_small_file
 from ..i18n import _
 from .journal import IntakeJournal
 from .index import IndexedLedger
 from .ledger import NewEvent, iso_utc, utc_now
-from .store import READ_ONLY, ObjectStore
+from .store import ObjectStore
 from .times import check_collection_time, read_in_zone
 
 #: Tags naming the legal elements an item supports (legal-basis.md §2); free tags are allowed.
@@ -260,6 +260,7 @@ def _hash_and_store(
     """Read each file once (copying it to staging when there is a journal), then link into the store."""
     hashed: list[tuple[bytes, HashResult]] = []
     staged: list[str] = []  # every staging file made, removed in all cases once done
+    linked = 0  # staging files already moved into the store (commit removes its staging name)
     batch = store.staging_batch(journal.staging_prefix) if journal is not None else None
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash") as pool:
@@ -267,19 +268,27 @@ def _hash_and_store(
                 if batch is not None:
                     fd, temp = batch.open()
                     staged.append(temp)
-                    with os.fdopen(fd, "wb", buffering=0) as sink:
-                        hashed.append((path, _hash_source(path, algorithms, sink=sink, progress=progress, executor=pool)))
-                        os.fchmod(fd, READ_ONLY)  # read-only before it is linked into the store
+                    try:
+                        result = hash_small_file(path, algorithms, fd, progress)
+                        if result is None:  # a large file (or one to refuse): the streaming path
+                            with os.fdopen(fd, "wb", buffering=0, closefd=False) as sink:
+                                result = _hash_source(path, algorithms, sink=sink, progress=progress, executor=pool)
+                    finally:
+                        os.close(fd)
+                    hashed.append((path, result))
                 else:
-                    hashed.append((path, _hash_source(path, algorithms, progress=progress, executor=pool)))
+                    result = hash_small_file(path, algorithms, None, progress)
+                    hashed.append((path, result if result is not None else
+                                   _hash_source(path, algorithms, progress=progress, executor=pool)))
         if journal is not None and staged:
             sync_filesystem(case.paths.staging)
             journal.record_objects([r.digests["sha256"] for _path, r in hashed])
             for temp, (_path, result) in zip(staged, hashed, strict=True):
                 store.commit(temp, result.digests["sha256"], result.size, read_only=True)
+                linked += 1
             sync_filesystem(case.paths.objects)
     finally:
-        for temp in staged:
+        for temp in staged[linked:]:
             try:
                 os.unlink(temp)
             except FileNotFoundError:
@@ -339,7 +348,7 @@ def _record(
             data = {
                 **path_record(path),
                 "size": result.size,
-                "mtime": iso_utc(datetime.fromtimestamp(result.identity.mtime_ns / 1e9).astimezone()),
+                "mtime": iso_utc(datetime.fromtimestamp(result.identity.mtime_ns / 1e9, timezone.utc)),
                 "digests": result.digests,
                 **common,
             }

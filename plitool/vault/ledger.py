@@ -512,11 +512,13 @@ class Ledger:
             seq = len(view.entries)
         stamp = iso_utc(at or utc_now())
         new: list[Entry] = []
+        digests: list[str] = []  # each new line's SHA-256 (the next line's ``prev``)
         for ev in events:
             seq += 1
             raw = encode_entry(seq, prev, stamp, ev)
             new.append(Entry(seq, prev, stamp, ev.event, ev.item, ev.data, raw))
             prev = hashlib.sha256(raw).hexdigest()
+            digests.append(prev)
         if not new:
             return []
         payload = b"".join(e.raw + b"\n" for e in new)
@@ -542,14 +544,15 @@ class Ledger:
                 path=self.path, reason=exc.strerror)) from exc
         if isinstance(view, IndexedLedger):
             edge = list(view.edge)
-            for e in new:
-                merkle.compact_append(edge, e.leaf)
+            leaves = [merkle.leaf_hash(e.raw) for e in new]
+            for leaf in leaves:
+                merkle.compact_append(edge, leaf)
             cp = Checkpoint(self.origin, seq, merkle.compact_root(edge))
             try:
                 self.write_checkpoint(cp)
             except PlitoolError as exc:
                 raise _recorded_but(new, exc) from exc
-            self.index.record_append(view, new, after, cp)
+            self.index.record_append(view, new, after, cp, (digests, leaves))
             return new
         all_entries = view.entries + new
         view.entries = all_entries

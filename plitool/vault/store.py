@@ -121,7 +121,10 @@ class ObjectStore:
 
 class StagingBatch:
     """New staging files in a private folder, named ``<prefix><n>``: ``O_EXCL|O_NOFOLLOW``, so a
-    name planted there is skipped, never opened; the folder is not made or looked up again."""
+    name planted there is skipped, never opened; the folder is not made or looked up again.
+
+    Each is created read-only (0400): the descriptor that creates a file may write it whatever
+    its mode, and the copy is read-only from its first moment, with no ``fchmod`` per file."""
 
     def __init__(self, folder: str, prefix: str) -> None:
         self.folder = folder
@@ -134,7 +137,7 @@ class StagingBatch:
             self.counter += 1
             name = os.path.join(self.folder, f"{self.prefix}{self.counter}")
             try:
-                return os.open(name, flags, 0o600), name
+                return os.open(name, flags, READ_ONLY), name
             except FileExistsError:
                 continue
             except OSError as exc:

@@ -66,11 +66,13 @@ def blake3_hex(data: bytes) -> str:
     return blake3.blake3(data).hexdigest()  # type: ignore[no-any-return]
 
 
-def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int = 0) -> None:
+def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int = 0, checkpoint_every: int = 0) -> None:
     """Append ``n`` well-formed 'added' entries (references to files that need not exist) and
     the checkpoint of the new head, as plitool would have written them, without running ``add``
     n times: a large case in seconds. With ``seal``, a last 'sealed' entry records the root of
-    the ledger before it (no token: what the index and ``add`` check is the recorded root)."""
+    the ledger before it (no token: what the index and ``add`` check is the recorded root).
+    With ``checkpoint_every`` k, a checkpoint is also written after every k-th entry: the
+    history of a case that grew by one ``add`` per k entries (10^5 ``add`` runs, in seconds)."""
     import base64
 
     from plitool.vault import merkle
@@ -83,6 +85,12 @@ def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int 
     seq = len(old)
     number = sum(1 for raw in old if json.loads(raw)["event"] == "added")
 
+    edge: merkle.CompactRange = []
+    for leaf in leaves:
+        merkle.compact_append(edge, leaf)
+    meta = json.loads((case_root / ".plitool" / "case.json").read_text())
+    folder = case_root / ".plitool" / "checkpoints"
+
     def emit(obj: dict[str, Any]) -> None:
         nonlocal prev, seq
         seq += 1
@@ -90,6 +98,11 @@ def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int 
         out.append(raw)
         leaves.append(merkle.leaf_hash(raw))
         prev = hashlib.sha256(raw).hexdigest()
+        if checkpoint_every:
+            merkle.compact_append(edge, leaves[-1])
+            if seq % checkpoint_every == 0:
+                root = base64.b64encode(merkle.compact_root(edge)).decode()
+                (folder / f"{seq:010d}.txt").write_text(f"plitool.case/{meta['id']}\n{seq}\n{root}\n")
 
     for i in range(n):
         number += 1

@@ -143,6 +143,128 @@ def test_index_edited_alone_cannot_make_add_record_a_false_re_collection(
     assert json.loads(res.out)["results"][0] == {**json.loads(res.out)["results"][0], "item": "E-0012", "event": "added"}
 
 
+def _settle() -> None:
+    """Let freshly written files age past the index's settling time (its identities are trusted
+    only then), so that what follows goes through the identity check, not a re-read."""
+    import time
+
+    from plitool.vault.index import SETTLE_NS
+
+    time.sleep(SETTLE_NS / 1e9 + 0.2)
+
+
+def _rewrite_keeping_times(path: Path, data: bytes) -> None:
+    """Write new bytes into the same inode and put its access and modification times back
+    (``touch -r``): only the change time, which no user can set, still moves."""
+    st = os.stat(path)
+    with path.open("r+b") as fh:
+        fh.write(data)
+        fh.truncate()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _forged_checkpoint(path: Path) -> bytes:
+    origin, size, root, _end = path.read_text().split("\n")
+    other = ("B" if root[0] != "B" else "C") + root[1:]  # a well-formed root of the same length
+    return f"{origin}\n{size}\n{other}\n".encode()
+
+
+def test_many_checkpoints_one_rewritten_in_place_with_its_times_put_back_refuses_the_append(
+        plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
+    """Commands no longer read every checkpoint file, only those whose identity (inode, size,
+    modification and change times) moved since the index checked them: an old one rewritten in
+    place, same size, its modification time put back, must still stop the append."""
+    synth_items(case_root, 300, checkpoint_every=1)
+    _settle()
+    _add(plitool, tmp_path, "a.txt")  # builds the index: every checkpoint read once
+    _add(plitool, tmp_path, "b.txt")  # answered from it
+    cp = case_root / ".plitool" / "checkpoints" / "0000000150.txt"
+    _rewrite_keeping_times(cp, _forged_checkpoint(cp))
+    before = ledger_path(case_root).read_bytes()
+    f = tmp_path / "c.txt"
+    f.write_bytes(b"c")
+    res = plitool("add", f)
+    assert res.code == 5, res.err
+    assert "checkpoint 150" in res.err
+    assert ledger_path(case_root).read_bytes() == before
+    assert plitool("seal", "--offline").code == 5
+
+
+def test_readers_skip_the_checkpoint_files_but_the_next_append_still_refuses(
+        plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
+    """show, list and log only read: they answer the same whatever a checkpoint file holds (they
+    never refused for it), so they no longer look at the checkpoint files at all. Running them
+    after a checkpoint was rewritten, and after the ledger grew behind plitool's back, must not
+    make the next append accept the rewritten checkpoint."""
+    synth_items(case_root, 100, checkpoint_every=1)
+    _settle()
+    _add(plitool, tmp_path, "a.txt")
+    shown = {c: plitool(*c).out for c in (("show", "E-0050", "--json"), ("list", "--json"), ("log", "--json"))}
+    cp = case_root / ".plitool" / "checkpoints" / "0000000040.txt"
+    _rewrite_keeping_times(cp, _forged_checkpoint(cp))
+    for args, out in shown.items():
+        res = plitool(*args)
+        assert res.code == 0 and res.out == out, args
+    synth_items(case_root, 3, checkpoint_every=1)  # well-formed entries, and their checkpoints
+    assert plitool("show", "E-0104", "--json").code == 0  # the reader indexes the new entries
+    before = ledger_path(case_root).read_bytes()
+    f = tmp_path / "c.txt"
+    f.write_bytes(b"c")
+    res = plitool("add", f)
+    assert res.code == 5, res.err
+    assert "checkpoint 40" in res.err
+    assert ledger_path(case_root).read_bytes() == before
+
+
+def test_many_checkpoints_one_replaced_by_a_same_size_file_refuses_the_append(
+        plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
+    """Replaced by rename (a new inode, the times of the old one copied): caught as well."""
+    synth_items(case_root, 200, checkpoint_every=1)
+    _settle()
+    _add(plitool, tmp_path, "a.txt")
+    cp = case_root / ".plitool" / "checkpoints" / "0000000007.txt"
+    forged = tmp_path / "forged.txt"
+    forged.write_bytes(_forged_checkpoint(cp))
+    st = os.stat(cp)
+    os.utime(forged, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.replace(forged, cp)
+    res = plitool("add", tmp_path / "a.txt")
+    assert res.code == 5, res.err
+    assert "checkpoint 7" in res.err
+
+
+def test_checkpoint_just_written_is_read_again_until_it_settles(plitool: Plitool, case_root: Path,
+                                                                tmp_path: Path) -> None:
+    """A file rewritten within the clock tick of its last write keeps its times; so a checkpoint
+    written less than SETTLE_NS ago is read again by each command, not trusted by identity."""
+    synth_items(case_root, 20)
+    _add(plitool, tmp_path, "a.txt")
+    with sqlite3.connect(_index(case_root)) as conn:
+        (racy,) = conn.execute("SELECT cp_racy FROM head").fetchone()
+    newest = f"{len(lines(case_root)):010d}.txt"
+    assert newest in json.loads(racy)
+    cp = case_root / ".plitool" / "checkpoints" / newest
+    data = _forged_checkpoint(cp)
+    # What a same-tick rewrite leaves behind: other bytes, and the identity the index recorded.
+    with sqlite3.connect(_index(case_root)) as conn:
+        cp.write_bytes(data)
+        st = os.stat(cp)
+        conn.execute("UPDATE cpfiles SET ino = ?, bytes = ?, mtime_ns = ?, ctime_ns = ? WHERE name = ?",
+                     (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, newest))
+        from plitool.vault.index import _cp_digest
+
+        listed = {p.name: (s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for p in cp.parent.iterdir()
+                  if (s := p.stat())}
+        conn.execute("UPDATE head SET cp_digest = ?", (format(_cp_digest(listed), "x"),))
+    f = tmp_path / "b.txt"
+    f.write_bytes(b"b")
+    res = plitool("add", f)
+    assert res.code == 5, res.err
+    assert f"checkpoint {len(lines(case_root))}" in res.err
+
+
 # -- 10^5 entries --------------------------------------------------------------------------------
 
 
