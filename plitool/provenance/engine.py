@@ -129,7 +129,8 @@ _PREPARE = (
        FROM cand0 c LEFT JOIN weak w USING (rid, hk)""",
     # per agent and record: k rows matching every needed field in time; late; short of fields;
     # (a sighting without masked values: the rows that match a record's full identifying value
-    # all carry that value, one subject, so k is 0 or 1 and the rows need not be told apart)
+    # all carry that value, one subject, so k is 0 or 1 and the rows need not be told apart: one
+    # aggregate per agent and record)
     # pm = the needed fields matched by rows that agree with r on every field the agent has
     # which subject a masked record's candidate row is: the row's own values of the fields the
     # record shows masked (rows that match a full value all carry that value: one subject)
@@ -152,10 +153,11 @@ _PREPARE = (
                             THEN c.matched & e.mask & rec.need ELSE 0 END) AS pm
          FROM cand c JOIN rec USING (rid) JOIN eff e ON e.hid = (c.hk >> 40) /*masks: LEFT JOIN tk t USING (rid, hk) */
          GROUP BY e.agent, c.rid, /*masks: c.hk, */ rec.need, rec.marker)
-       SELECT agent, rid, rid & $low AS record, any_value(need) AS need, any_value(marker) AS marker,
-              /*masks: count(DISTINCT tkey) FILTER (WHERE ok) */ /*plain: CAST(count(*) FILTER (WHERE ok) AS BIGINT) */ AS k,
+       SELECT agent, rid, rid & $low AS record,
+              /*masks: any_value(need) AS need, any_value(marker) AS marker, count(DISTINCT tkey) FILTER (WHERE ok) AS k,
               bool_or(late) AS late, bool_or(short) AS short, bit_or(pm) AS pm
-       FROM per_row GROUP BY agent, rid""",
+       FROM per_row GROUP BY agent, rid */
+              /*plain: need, marker, CAST(CASE WHEN ok THEN 1 ELSE 0 END AS BIGINT) AS k, late, short, pm FROM per_row */""",
     # N_h(need): h's subjects, held before the cut-off, with every needed field. An agent that
     # holds one dataset: its rows, counted at ingest. An agent that holds several (its own copy
     # and what reaches it along edges, say) may hold one subject in more than one of them: its
