@@ -31,7 +31,8 @@ def _joined(col: Sequence[str]) -> str | None:
 def _mobile_block() -> re.Pattern[str]:
     """Lines that are each empty or a valid mainland mobile number (one C-speed pass)."""
     one = f"(?:{_cn_mobile().pattern.removeprefix('^').removesuffix('$')})"
-    return re.compile(f"(?:{one}?\n)*{one}?")
+    # ASCII: phonenumbers' \d would take any script's digits, which the per-cell detector refuses
+    return re.compile(f"(?:{one}?\n)*{one}?", re.ASCII)
 
 
 #: The second and third digits of an 11-digit mainland mobile number that are valid whatever

@@ -33,11 +33,12 @@ from ..vault.evidence import EvidenceItem, build_items, get_items
 from ..vault.ledger import NewEvent
 from ..vault.store import stored_path  # noqa: F401  (callers import it from here too)
 from .detect import CellDetector, KnownValues, Match, cell_detector, detect_text, untyped_detector
-from .extract import ArchiveLimits, ExtractState, Table, TextUnit, extract, sniff_format
+from .extract import ArchiveLimits, Batch, ExtractState, Table, TextUnit, extract, sniff_format
 from .fields import KINDS, field_for_label
 from .fingerprint import PREFIX_LEN, Fingerprinter
 from .mask import NameMasks, mask, mask_text
 from .ocr import OcrLine, OcrSettings
+from .tally import Tally
 
 ProgressCallback = Callable[[int], None]
 
@@ -195,14 +196,24 @@ def _scan_file(
             result.status = "not scanned"
             result.notes.append(_("not scanned: image (--ocr never)"))
             return result
+        # Once the findings kept are all listed, only counts are left to make: readers that can
+        # then give their values in batches, without locations (known values are searched per unit)
+        may_count = on_finding is None and options.limit is not None and options.known_values is None
+        tally = Tally(options.kinds, result.counts, result.partial_counts)
         for part in extract(path, fmt, state, password=options.password, limits=options.archive_limits,
                             ocr=options.ocr):
             if isinstance(part, Table):
                 _scan_table(part, options.kinds, rec, result, progress, options.known_values)
+            elif isinstance(part, Batch):
+                for fld, texts in part.by_field.items():
+                    tally.add(texts, fld)
+                result.units += part.units
             else:
                 _scan_unit(part, options, rec, cache)
                 result.units += 1
                 result.ocr_units += isinstance(part, OcrLine)
+                if may_count and len(result.findings) >= options.limit:  # type: ignore[operator]
+                    state.counting = True
     except DocumentProblem as exc:
         result.status = "failed"
         result.error = str(exc)
