@@ -180,3 +180,17 @@ def test_a_har_that_repeats_its_entries_key_has_both_lists_read(tmp_path: Path) 
     result = scan_file(path, "twice.har", ScanOptions(limit=None))
     assert result.status == "scanned" and result.counts == {"phone": 2}
     assert [f.location for f in result.findings] == ["entry 1 request.url ?tel", "entry 2 request.url ?tel"]
+
+
+@pytest.mark.parametrize("limit", [0, 9])
+def test_a_counting_json_lines_scan_counts_what_a_listing_one_does(tmp_path: Path, limit: int) -> None:
+    rng = random.Random(11)
+    lines = [json.dumps({"姓名": synth.fake_name(rng), "mobile": synth.fake_phone(rng), "n": i, "x": value(rng, 3)},
+                        ensure_ascii=False) for i in range(4000)]
+    lines[100] = "not json 13812341234"
+    path = tmp_path / "dump.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    counted, listed = _both(path, "dump.jsonl", limit)
+    assert counted.status == listed.status == "scanned" and counted.notes == listed.notes
+    assert (counted.counts, counted.partial_counts, counted.units) == (listed.counts, listed.partial_counts, listed.units)
+    assert counted.findings == listed.findings[:limit] and counted.counts["phone"] > 4000

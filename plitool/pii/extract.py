@@ -1169,21 +1169,36 @@ def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: st
 def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:
     bad = 0
     long = 0
+    by_field: dict[str | None, list[str]] = {}  # while counting (ExtractState.counting): values not yet given
+    pending = 0
     with _open_text(path, state) as stream:
-        for lineno, line, piece in _lines(stream):
-            if piece is not None:
-                long += piece.keep is not None and piece.keep[0] == 0
-                yield piece
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
-                bad += 1
-                yield TextUnit(line.rstrip("\r\n"), f"line {lineno}")
-                continue
-            yield from _json_units(obj, f"line {lineno} ")
+        try:
+            for lineno, line, piece in _lines(stream):
+                if piece is not None:
+                    long += piece.keep is not None and piece.keep[0] == 0
+                    yield piece
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except (json.JSONDecodeError, RecursionError):
+                    bad += 1
+                    yield TextUnit(line.rstrip("\r\n"), f"line {lineno}")
+                    continue
+                if state.counting:
+                    pending += _collect(obj, None, by_field)
+                    if pending >= BATCH_UNITS:
+                        yield Batch(by_field, pending)
+                        by_field, pending = {}, 0
+                else:
+                    yield from _json_units(obj, f"line {lineno} ")
+        except Exception:
+            if pending:  # the lines read before the damage: counted as before
+                yield Batch(by_field, pending)
+            raise
+        if pending:
+            yield Batch(by_field, pending)
     if bad:
         state.notes.append(_("{count} line(s) are not JSON; scanned as text").format(count=bad))
     if long:

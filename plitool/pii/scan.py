@@ -314,6 +314,9 @@ def merge_known(found: list[Match], known: list[Match], kinds: frozenset[str]) -
 
 
 BLOCK_ROWS = 2048
+#: Rows read at a time while the findings kept are still being listed (each cell detected on its
+#: own): a small block, so that few rows are detected cell by cell past the listing's end.
+LISTING_ROWS = 64
 
 
 def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: FileScan,
@@ -348,11 +351,12 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
     locate = table.locate
     rows_iter = iter(table.rows)
     listing = True
+    filling = rec.on_finding is None and rec.limit is not None  # the listing ends once full
     base = table.first_row
     done_bytes = 0
     while True:
         try:
-            block = list(islice(rows_iter, BLOCK_ROWS))
+            block = list(islice(rows_iter, LISTING_ROWS if listing and filling else BLOCK_ROWS))
         except table.errors as exc:
             raise CorruptDocument(_("not a readable {what} near row {row}: {error}").format(
                 what=table.what, row=base, error=exc)) from exc
