@@ -7,7 +7,7 @@ import string
 
 import phonenumbers
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
@@ -308,3 +308,27 @@ def test_block_birth_dates_by_lanes_agree_with_the_pattern(dates: list[tuple[int
     data = "\n".join(rows).encode("ascii")
     joined = b"".join(r[6:14].encode() for r in rows)
     assert blocks._safe_dates(data, len(rows)) == (blocks._SAFE_DATES.fullmatch(joined) is not None)
+
+
+@settings(max_examples=400)
+@example("name", ["张三", "张某"])
+@example("name", ["王*"])
+@example("order_id", ["SO1", "A B"])
+@example("address", ["e\u0301", "\u0301"])
+@given(st.sampled_from(["name", "address", "location", "order_id", "waybill", "device_id"]),
+       st.lists(st.one_of(st.sampled_from(["张三", "欧阳娜娜", "示例市虚构路1号", "SO123456789", "A1B2c3", "", "张某", "王*",
+                                           "a b", "Ｘ１", "e\u0301", "\u0301", "é", "x\n", "O'Neil", "中\u3000文", "ß",
+                                           "Ⅻ", "²", "abc", "ABC123"]),
+                          st.text(alphabet="ab1张某* \u0301Ｘ", max_size=6)), min_size=1, max_size=30))
+def test_block_labelled_columns_agree_with_the_cells(kind: str, cells: list[str]) -> None:
+    from plitool.pii.detect import Match, cell_detector
+
+    col = tuple(cells)
+    counter = blocks.block_counter(kind, frozenset({kind}))
+    det = cell_detector(kind, frozenset({kind}))
+    assert counter is not None and det is not None
+    done = counter(col)
+    if done is not None:
+        found = [det(c) for c in col if c]
+        assert done == (len(found), [])
+        assert all(isinstance(m, Match) and m.kind == kind and not m.partial for m in found), (kind, col, found)

@@ -180,16 +180,19 @@ def _as_is(kind: str) -> BlockCounter:
 
     def count(col: Sequence[str]) -> tuple[int, list[int]] | None:
         flat = "".join(col)
+        ascii_only = flat.isascii()
         # (a cell holding a line break: the per-cell path takes it; NFKC is checked on the cells
         # apart, one a line, so that no cell's start is composed with the cell before)
-        if "\n" in flat or not (flat.isascii() or unicodedata.is_normalized("NFKC", "\n".join(col))):
+        if "\n" in flat or not (ascii_only or unicodedata.is_normalized("NFKC", "\n".join(col))):
             return None
         # letters and digits only (any script): no spaces to collapse, no mask characters; a
-        # name column only letters (normalize_name refuses digits)
+        # name column only letters (normalize_name refuses digits). ASCII text is tested as
+        # bytes (the same classes, a table lookup per byte instead of a Unicode one).
+        plain = flat.encode("ascii") if ascii_only else flat
         if kind == "name":
-            if not (flat.isalpha() and "某" not in flat):
+            if not (plain.isalpha() and "某" not in flat):
                 return None
-        elif not flat.isalnum() and dirty.search(flat):
+        elif not plain.isalnum() and dirty.search(flat):
             return None
         return len(col) - col.count(""), []
 
