@@ -1341,7 +1341,8 @@ def _har_entry(entry: dict[Any, Any], number: int, state: ExtractState, sink: _S
             try:
                 data = base64.b64decode(body, validate=False)
             except (binascii.Error, ValueError):
-                state.notes.append(_("{where}: base64 body cannot be decoded; scanned as it stands").format(where=where))
+                state.notes.append(_("{where}: base64 body cannot be decoded; scanned as it stands").format(
+                    where=where))
             else:
                 if _looks_binary(data, mime):
                     state.notes.append(_("{where}: binary body ({type}) not scanned").format(

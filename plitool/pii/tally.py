@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from .blocks import _ids, _phones
 from .detect import _CANDIDATES, _MAY_MATCH, Match, detect_text
