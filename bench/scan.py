@@ -1,7 +1,7 @@
 """Benchmark: ``plitool scan`` at scale, each measure side by side with its reference (issue 12).
 
     python bench/scan.py [--rows N] [--json-mb 200] [--report-rows 200000] [--repeat 3]
-                         [--baseline DIR] [--only csv,json,har,report] [--keep DIR] [--with-fingerprints]
+                         [--baseline DIR] [--only csv,json,har,report] [--keep DIR] [--with-fingerprints] [--cli]
 
 Generates synthetic evidence in a temporary folder (or ``--keep DIR``, reused), then times each
 side in its own child process, so each peak RSS is its own:
@@ -24,8 +24,11 @@ Each side runs ``--repeat`` times alternately (best time kept: other processes o
 run down; the largest peak kept); the JSON, HAR and report measures run once unless
 ``--repeat-all``. ``--baseline DIR`` runs plitool's side again with another tree (e.g. the
 commit before a change) in the same conditions. The machine's load (``uptime``) is printed with
-every figure. ``--with-fingerprints`` adds a CSV line: every finding materialised with its
-location and keyed-BLAKE3 fingerprint.
+every figure, and each side's CPU seconds (user + system, start-up included: the machine is
+often shared, and CPU time moves less than wall-clock time under load). ``--with-fingerprints`` adds a CSV line: every finding materialised with its
+location and keyed-BLAKE3 fingerprint. ``--cli`` also times ``plitool scan E-0001`` over a case
+holding the file (added once, its stored copy without a file-name extension), the path a user
+takes, start-up included.
 """
 
 from __future__ import annotations
@@ -166,23 +169,26 @@ elif mode == "fingerprints":
     result = scan_file(Path(path), Path(path).name, ScanOptions(limit=100), on_finding=every)
     rows = result.units
     extra = {"fingerprinted": n}
-else:  # report-all / report-100: the CLI, its stdout to /dev/null; path is the case folder
+else:  # report-all / report-100 / cli: the CLI, its stdout to /dev/null; path is the case folder
     from plitool.cli.main import cli
     saved = os.dup(1)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     code = 0
+    args = ["scan", "E-0001"] if mode == "cli" else ["scan", "E-0001", "--json", "--limit",
+                                                     "0" if mode == "report-all" else "100"]
     try:
-        cli.main(args=["--case", path, "scan", "E-0001", "--json", "--limit", "0" if mode == "report-all" else "100"],
-                 prog_name="plitool")
+        cli.main(args=["--case", path, *args], prog_name="plitool")
     except SystemExit as exc:
         code = exc.code or 0
     sys.stdout.flush()
     os.dup2(saved, 1)
     extra = {"code": code}
 seconds = time.perf_counter() - t0
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_mb, **extra}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+peak_mb = usage.ru_maxrss / 1024
+cpu = usage.ru_utime + usage.ru_stime  # with the interpreter's start-up and imports
+print(json.dumps({"rows": rows, "seconds": seconds, "cpu": cpu, "peak_rss_mb": peak_mb, **extra}))
 """
 
 
@@ -213,8 +219,21 @@ def best_of(repeat: int, sides: list[tuple[str, str, Path]], path: Path) -> dict
     return best
 
 
+def case_with(folder: Path, name: str, path: Path, tree: Path) -> Path:
+    """A case (made once, kept with ``--keep``) holding ``path`` as its evidence item E-0001."""
+    case = folder / name
+    if not case.exists():
+        env = {**os.environ, "PYTHONPATH": str(tree), "PLITOOL_LANG": "en"}
+        subprocess.run([sys.executable, "-m", "plitool.cli", "init", str(case.resolve()), "--title", "bench", "--lang",
+                        "en"], check=True, capture_output=True, env=env, cwd=tree)
+        subprocess.run([sys.executable, "-m", "plitool.cli", "--case", str(case.resolve()), "add", str(path.resolve())],
+                       check=True, capture_output=True, env=env, cwd=tree)
+    return case
+
+
 def line(label: str, r: dict, rate: str = "") -> None:
-    print(f"  {label:34} {rate:>14} {r['seconds']:>9.2f} s {r['peak_rss_mb']:>7.0f} MiB   load {r['load']}")
+    print(f"  {label:34} {rate:>14} {r['seconds']:>9.2f} s {r['cpu']:>8.2f} s CPU {r['peak_rss_mb']:>7.0f} MiB   "
+          f"load {r['load']}")
 
 
 def main() -> int:
@@ -228,6 +247,8 @@ def main() -> int:
     ap.add_argument("--only", default="csv,json,har,report")
     ap.add_argument("--keep", type=Path, help="Generate into (or reuse) this folder instead of a temporary one.")
     ap.add_argument("--with-fingerprints", action="store_true")
+    ap.add_argument("--cli", action="store_true",
+                    help="also time 'plitool scan E-0001' (the CLI over the stored copy) for CSV, JSON and HAR")
     args = ap.parse_args()
     only = set(args.only.split(","))
     trees = [("", ROOT)] + ([(" (baseline)", args.baseline.resolve())] if args.baseline else [])
@@ -252,18 +273,27 @@ def main() -> int:
             sides += [(f"plitool scan{label}", "plitool", tree) for label, tree in trees]
             sides += [("scan + fingerprint every value", "fingerprints", ROOT)] if args.with_fingerprints else []
             best = best_of(args.repeat, sides, path)
+            if args.cli:
+                for label, tree in trees:
+                    case = case_with(folder, f"case-csv-{args.rows}{label.strip(' ()')}", path, tree)
+                    best.update(best_of(args.repeat, [(f"plitool scan E-0001 (CLI){label}", "cli", tree)], case))
             floor = best["csv.reader (reference)"]
             print(f"\nCSV, {args.rows:,} rows (GBK), best of {args.repeat}:")
             for label, r in best.items():
-                line(label, r, f"{r['rows'] / r['seconds']:,.0f} rows/s")
+                line(label, r, f"{r['rows'] / r['seconds']:,.0f} rows/s" if r["rows"] else "")
             for label, _tree in trees:
+                cli_side = best.get(f"plitool scan E-0001 (CLI){label}")
+                if cli_side is not None:
+                    print(f"  ratio CLI{label} ÷ csv.reader (rows/s): {floor['seconds'] / cli_side['seconds']:.2f}; per CPU "
+                          f"second {floor['cpu'] / cli_side['cpu']:.2f} (with the CLI's start-up)")
                 ours = best[f"plitool scan{label}"]
                 assert ours["rows"] == floor["rows"] == args.rows, (ours["rows"], floor["rows"])
                 assert ours["status"] == "scanned" and all(v == args.rows for v in ours["counts"].values()), ours
                 ratio = (ours["rows"] / ours["seconds"]) / (floor["rows"] / floor["seconds"])
                 met = ratio >= TARGET_CSV_RATIO and ours["peak_rss_mb"] <= TARGET_CSV_RSS_MB
                 ok &= met or bool(label)
-                print(f"  ratio plitool{label} ÷ csv.reader (rows/s): {ratio:.2f} (target ≥ {TARGET_CSV_RATIO}); "
+                print(f"  ratio plitool{label} ÷ csv.reader (rows/s): {ratio:.2f} (target ≥ {TARGET_CSV_RATIO}; "
+                      f"per CPU second {floor['cpu'] / ours['cpu']:.2f}); "
                       f"peak {ours['peak_rss_mb']:.0f} MiB (target ≤ {TARGET_CSV_RSS_MB}): {'OK' if met else 'MISSED'}")
 
         size = args.json_mb << 20
@@ -275,16 +305,25 @@ def main() -> int:
             sides += [(f"plitool scan{label}", f"plitool-{fmt}", tree) for label, tree in trees]
             repeat = args.repeat if args.repeat_all else 1
             best = best_of(repeat, sides, path)
+            if args.cli:
+                for label, tree in trees:
+                    case = case_with(folder, f"case-{fmt}-{args.json_mb}{label.strip(' ()')}", path, tree)
+                    best.update(best_of(repeat, [(f"plitool scan E-0001 (CLI){label}", "cli", tree)], case))
             ref = best["json.load (reference)"]
             print(f"\n{fmt.upper()}, {path.stat().st_size / 2**20:.0f} MiB, best of {repeat}:")
             for label, r in best.items():
                 line(label, r, f"{r['rows']:,} values" if r["rows"] else "")
             for label, _tree in trees:
+                cli_side = best.get(f"plitool scan E-0001 (CLI){label}")
+                if cli_side is not None:
+                    print(f"  ratio CLI{label} ÷ json.load (time): {cli_side['seconds'] / ref['seconds']:.2f}; CPU seconds "
+                          f"{cli_side['cpu'] / ref['cpu']:.2f} (exit {cli_side['code']})")
                 ours = best[f"plitool scan{label}"]
                 ratio = ours["seconds"] / ref["seconds"]
                 met = ratio <= TARGET_JSON_RATIO and ours["peak_rss_mb"] <= TARGET_JSON_RSS_MB
                 ok &= met or bool(label)
-                print(f"  ratio plitool{label} ÷ json.load (time): {ratio:.2f} (target ≤ {TARGET_JSON_RATIO}); "
+                print(f"  ratio plitool{label} ÷ json.load (time): {ratio:.2f} (target ≤ {TARGET_JSON_RATIO}; "
+                      f"CPU seconds {ours['cpu'] / ref['cpu']:.2f}); "
                       f"peak {ours['peak_rss_mb']:.0f} MiB (target ≤ {TARGET_JSON_RSS_MB}): "
                       f"{'OK' if met else 'MISSED'}; {ours['status']}, {json.dumps(ours['counts'])}")
 

@@ -7,7 +7,7 @@ import string
 
 import phonenumbers
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric
 
@@ -243,7 +243,8 @@ def test_block_phone_pairs_never_accept_what_phonenumbers_refuses() -> None:
 
 @settings(max_examples=200)
 @given(st.lists(st.sampled_from(["13812341234", "16101234567", "17405123456", "17406123456", "12345678901",
-                                 "1381234123", "138１2341234", "", "138 1234 1234", "14612341234"]),
+                                 "1381234123", "138１2341234", "", "138 1234 1234", "14612341234",
+                                 "13٨12341234"]),
                 min_size=1, max_size=30))
 def test_block_phone_count_agrees_with_the_cells(cells: list[str]) -> None:
     from plitool.pii.detect import cell_detector
@@ -273,3 +274,61 @@ def test_block_ids_with_any_birth_date_agree_with_the_cells(parts: list[tuple[st
     done = blocks._ids(tuple(col))
     if done is not None:  # the fast path vouched for every cell: each is valid on its own
         assert done == (len(col), []) and all(normalize_id_number(c) is not None for c in col)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.text(alphabet=string.digits, min_size=17, max_size=17), min_size=1, max_size=60))
+def test_block_check_characters_are_stdnums(bodies: list[str]) -> None:
+    """The check characters computed a block at a time (sums taken modulo 11 byte by byte)."""
+    data = "\n".join(b + "0" for b in bodies).encode("ascii")
+    expected = "".join(ric.calc_check_digit(b + "0") for b in bodies).encode("ascii")
+    assert blocks._check_chars(data, len(bodies)) == expected
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.integers(0, 99), st.integers(0, 10**8 - 1)), min_size=1, max_size=40))
+def test_block_phones_by_digit_pairs_agree_with_the_cells(numbers: list[tuple[int, int]]) -> None:
+    from plitool.pii.detect import cell_detector
+
+    col = tuple(f"1{pair:02d}{tail:08d}" for pair, tail in numbers)
+    det = cell_detector("phone", frozenset({"phone"}))
+    assert det is not None
+    valid = [det(c) for c in col]
+    done = blocks._phones(col)
+    if done is not None:
+        assert done == (len(col), []) and all(v is not None and not isinstance(v, list) for v in valid)
+    elif all(pair in (30, 31, 32, 35, 36, 38, 39, 50, 51, 58, 86, 88, 99, 77) for pair, _tail in numbers):
+        raise AssertionError(f"a block of common mobile prefixes was not vouched for: {col}")
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.integers(1850, 2099), st.integers(0, 13), st.integers(0, 32)), min_size=1, max_size=40))
+def test_block_birth_dates_by_lanes_agree_with_the_pattern(dates: list[tuple[int, int, int]]) -> None:
+    rows = [f"990101{y:04d}{m:02d}{d:02d}123X" for y, m, d in dates]
+    data = "\n".join(rows).encode("ascii")
+    joined = b"".join(r[6:14].encode() for r in rows)
+    assert blocks._safe_dates(data, len(rows)) == (blocks._SAFE_DATES.fullmatch(joined) is not None)
+
+
+@settings(max_examples=400)
+@example("name", ["张三", "张某"])
+@example("name", ["王*"])
+@example("order_id", ["SO1", "A B"])
+@example("address", ["e\u0301", "\u0301"])
+@given(st.sampled_from(["name", "address", "location", "order_id", "waybill", "device_id"]),
+       st.lists(st.one_of(st.sampled_from(["张三", "欧阳娜娜", "示例市虚构路1号", "SO123456789", "A1B2c3", "", "张某", "王*",
+                                           "a b", "Ｘ１", "e\u0301", "\u0301", "é", "x\n", "O'Neil", "中\u3000文", "ß",
+                                           "Ⅻ", "²", "abc", "ABC123"]),
+                          st.text(alphabet="ab1张某* \u0301Ｘ", max_size=6)), min_size=1, max_size=30))
+def test_block_labelled_columns_agree_with_the_cells(kind: str, cells: list[str]) -> None:
+    from plitool.pii.detect import Match, cell_detector
+
+    col = tuple(cells)
+    counter = blocks.block_counter(kind, frozenset({kind}))
+    det = cell_detector(kind, frozenset({kind}))
+    assert counter is not None and det is not None
+    done = counter(col)
+    if done is not None:
+        found = [det(c) for c in col if c]
+        assert done == (len(found), [])
+        assert all(isinstance(m, Match) and m.kind == kind and not m.partial for m in found), (kind, col, found)

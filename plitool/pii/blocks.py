@@ -31,12 +31,26 @@ def _joined(col: Sequence[str]) -> str | None:
 def _mobile_block() -> re.Pattern[str]:
     """Lines that are each empty or a valid mainland mobile number (one C-speed pass)."""
     one = f"(?:{_cn_mobile().pattern.removeprefix('^').removesuffix('$')})"
-    return re.compile(f"(?:{one}?\n)*{one}?")
+    # ASCII: phonenumbers' \d would take any script's digits, which the per-cell detector refuses
+    return re.compile(f"(?:{one}?\n)*{one}?", re.ASCII)
 
 
 #: The second and third digits of an 11-digit mainland mobile number that are valid whatever
 #: follows (phonenumbers' pattern, without its 1610… and 1740… ranges, which take the slow path).
 _MOBILE_PAIRS = re.compile(rb"(?:[38][0-9]|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])*")
+#: The same pairs as numbers 10·d₂ + d₃, one byte each.
+_MOBILE_PAIR_CODES = bytes(v for v in range(100) if _MOBILE_PAIRS.fullmatch(b"%02d" % v))
+
+
+def _lanes(data: bytes, start: int, stride: int, rows: int) -> int:
+    """The digits ``data[start::stride]`` (one per row, checked to be digits) as the bytes of an
+    integer, each byte a digit's value: arithmetic on it works on every row at once."""
+    return int.from_bytes(data[start::stride], "little") - 48 * int.from_bytes(b"\x01" * rows, "little")
+
+
+def _pair_codes(data: bytes, start: int, stride: int, rows: int) -> bytes:
+    """10·d + e for the two digits at ``start`` and ``start + 1`` of every row, one byte a row."""
+    return (_lanes(data, start, stride, rows) * 10 + _lanes(data, start + 1, stride, rows)).to_bytes(rows, "little")
 
 
 def _phones(col: Sequence[str]) -> tuple[int, list[int]] | None:
@@ -49,10 +63,7 @@ def _phones(col: Sequence[str]) -> tuple[int, list[int]] | None:
         data = text.encode("ascii")
         if (data[11::12] == b"\n" * (rows - 1) and data[0::12] == b"1" * rows
                 and data.replace(b"\n", b"").isdigit()):
-            pairs = bytearray(2 * rows)
-            pairs[0::2] = data[1::12]
-            pairs[1::2] = data[2::12]
-            if _MOBILE_PAIRS.fullmatch(pairs):
+            if not _pair_codes(data, 1, 12, rows).translate(None, _MOBILE_PAIR_CODES):
                 return rows, []
     if not _mobile_block().fullmatch(text):
         return None
@@ -88,25 +99,57 @@ def _ids(col: Sequence[str]) -> tuple[int, list[int]] | None:
             or data.count(b"X") + data.count(b"x") != checks.count(b"X")
             or not data.translate(None, b"\nXx").isdigit()):
         return None  # not 17 digits and a check character on every line
-    dates = bytearray(8 * rows)
-    for k in range(8):
-        dates[k::8] = data[6 + k::19]
-    if not _SAFE_DATES.fullmatch(dates):
+    if not _safe_dates(data, rows):
         found = set(map(_DATE, col))
         new = found - _GOOD_DATES
         if new:
             if not all(map(_birth_date_ok, new)):
                 return None
             _GOOD_DATES.update(new)
-    if bytes(map(_CHECK_BY_SUM.__getitem__, _weighted_sums(data, rows))) != checks:
+    if _check_chars(data, rows) != checks:
         return None
     return rows, []
 
 
+def _safe_dates(data: bytes, rows: int) -> bool:
+    """Whether every birth date (characters 7-14 of each 19-byte line) is certainly valid: by
+    lanes of digits (born 1900-2019, months 1-12, days 1-28), else by ``_SAFE_DATES`` (which
+    also takes the 29th, 30th and 31st of the months that have them)."""
+    century = _pair_codes(data, 6, 19, rows)
+    if not century.translate(None, b"\x13\x14"):  # 19, 20
+        year = (int.from_bytes(century, "little") - 19 * int.from_bytes(b"\x01" * rows, "little")) * 100 \
+            + int.from_bytes(_pair_codes(data, 8, 19, rows), "little")  # 0-199: 1900-2099
+        if (not year.to_bytes(rows, "little").translate(None, _YEARS)
+                and not _pair_codes(data, 10, 19, rows).translate(None, _MONTHS)
+                and not _pair_codes(data, 12, 19, rows).translate(None, _DAYS)):
+            return True
+    dates = bytearray(8 * rows)
+    for k in range(8):
+        dates[k::8] = data[6 + k::19]
+    return _SAFE_DATES.fullmatch(dates) is not None
+
+
+_YEARS = bytes(range(120))
+_MONTHS = bytes(range(1, 13))
+_DAYS = bytes(range(1, 29))
 _DATE = itemgetter(slice(6, 14))
 _WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
-#: A sum holds Σ codeᵢ·wᵢ = Σ dᵢ·wᵢ + 48·Σ wᵢ ('0' is 48): its value → the check character.
-_CHECK_BY_SUM = bytes(ord("0123456789X"[(1 - (v - 48 * sum(_WEIGHTS))) % 11]) for v in range(1 << 16))
+#: A sum holds Σ codeᵢ·wᵢ = Σ dᵢ·wᵢ + 48·Σ wᵢ ('0' is 48); the check character depends on it
+#: modulo 11 alone: value (mod 11, or that plus 11) → the check character.
+_CHECK_BY_MOD = bytes(ord("0123456789X"[(1 - (v - 48 * sum(_WEIGHTS))) % 11]) if v < 22 else 0 for v in range(256))
+#: byte → byte mod 11, and a high byte h → 256·h mod 11 (= 3·h mod 11)
+_MOD11 = bytes(v % 11 for v in range(256))
+_HIGH_MOD11 = bytes(256 * v % 11 for v in range(256))
+
+
+def _check_chars(data: bytes, rows: int) -> bytes:
+    """The check character of every line's 17 digits, as stdnum's ``calc_check_digit``: the
+    weighted sums (:func:`_weighted_sums`) taken modulo 11 a byte at a time (256·h + l ≡
+    3·h + l), by translation tables, so that no Python object is made per line."""
+    raw = _weighted_sums(data, rows).tobytes()
+    low = int.from_bytes(raw[0::2].translate(_MOD11), "little")
+    high = int.from_bytes(raw[1::2].translate(_HIGH_MOD11), "little")
+    return (low + high).to_bytes(rows, "little").translate(_CHECK_BY_MOD)  # each byte ≤ 20: no carry
 
 
 def _weighted_sums(data: bytes, rows: int) -> memoryview:
@@ -136,15 +179,20 @@ def _as_is(kind: str) -> BlockCounter:
     dirty = _DIRTY[kind]
 
     def count(col: Sequence[str]) -> tuple[int, list[int]] | None:
-        text = _joined(col)
-        if text is None or not (text.isascii() or unicodedata.is_normalized("NFKC", text)):
+        flat = "".join(col)
+        ascii_only = flat.isascii()
+        # (a cell holding a line break: the per-cell path takes it; NFKC is checked on the cells
+        # apart, one a line, so that no cell's start is composed with the cell before)
+        if "\n" in flat or not (ascii_only or unicodedata.is_normalized("NFKC", "\n".join(col))):
             return None
         # letters and digits only (any script): no spaces to collapse, no mask characters; a
-        # name column only letters (normalize_name refuses digits)
+        # name column only letters (normalize_name refuses digits). ASCII text is tested as
+        # bytes (the same classes, a table lookup per byte instead of a Unicode one).
+        plain = flat.encode("ascii") if ascii_only else flat
         if kind == "name":
-            if not (text.replace("\n", "").isalpha() and "某" not in text):
+            if not (plain.isalpha() and "某" not in flat):
                 return None
-        elif not text.replace("\n", "").isalnum() and dirty.search(text):
+        elif not plain.isalnum() and dirty.search(flat):
             return None
         return len(col) - col.count(""), []
 

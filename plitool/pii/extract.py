@@ -76,7 +76,17 @@ class Table:
     position: Callable[[], int] | None = None
 
 
-Part = TextUnit | Table
+@dataclass(slots=True)
+class Batch:
+    """Many values without their locations, grouped by the field they sit under: what a JSON or
+    HAR reader yields once the scanner only counts (:attr:`ExtractState.counting`). ``units``:
+    how many text units they stand for (the values, as :class:`TextUnit` s, that are not empty)."""
+
+    by_field: dict[str | None, list[str]]
+    units: int
+
+
+Part = TextUnit | Table | Batch
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,9 @@ class ExtractState:
     notes: list[str] = field(default_factory=list)
     #: False when the file has pages but none carries text (a PDF of scanned images).
     text_layer: bool = True
+    #: Set by the reader's consumer once it needs no more locations (it only counts): the JSON
+    #: and HAR readers then yield :class:`Batch` parts instead of text units.
+    counting: bool = False
 
 
 # -- decoding with a count of replaced bytes ---------------------------------------------
@@ -857,6 +870,64 @@ def _json_units(obj: Any, prefix: str, field: str | None = None, root: str = "$"
             yield TextUnit(_cell_text(float(value)) or "", f"{prefix}{where}", fld)
 
 
+#: key → the field it names (None: none), for :func:`_collect`; cleared when full
+_KEY_FIELDS: dict[str, str | None] = {}
+_NO_FIELD = object()
+
+
+def _collect(obj: Any, field: str | None, out: dict[str | None, list[str]]) -> int:
+    """The scalars of a JSON value, as :func:`_json_units` gives them (the same texts under the
+    same fields), gathered into ``out`` by field, without locations nor order. Returns how many."""
+    n = 0
+    stack: list[tuple[Any, str | None]] = [(obj, field)]
+    fields = _KEY_FIELDS
+    while stack:
+        value, fld = stack.pop()
+        t = type(value)
+        if t is dict:
+            for key, v in value.items():
+                named = fields.get(key, _NO_FIELD)
+                if named is _NO_FIELD:
+                    named = _key_step(str(key))[1]
+                    if len(fields) >= 1 << 16:
+                        fields.clear()
+                    fields[key] = named  # type: ignore[assignment]
+                f = fld if named is None else named
+                tv = type(v)
+                if tv is str:
+                    if v:
+                        n += 1
+                        out.setdefault(f, []).append(v)  # type: ignore[arg-type]
+                elif tv is dict or tv is list:
+                    stack.append((v, f))  # type: ignore[arg-type]
+                elif tv is int:
+                    n += 1
+                    out.setdefault(f, []).append(str(v))  # type: ignore[arg-type]
+                elif tv is float or tv is Decimal:
+                    n += 1
+                    out.setdefault(f, []).append(_cell_text(float(v)) or "")  # type: ignore[arg-type]
+            continue
+        for v in value if t is list else (value,):
+            tv = type(v)
+            if tv is str:
+                if v:
+                    n += 1
+                    out.setdefault(fld, []).append(v)
+            elif tv is dict or tv is list:
+                stack.append((v, fld))
+            elif tv is int:
+                n += 1
+                out.setdefault(fld, []).append(str(v))
+            elif tv is float or tv is Decimal:
+                n += 1
+                out.setdefault(fld, []).append(_cell_text(float(v)) or "")
+    return n
+
+
+#: Values of a JSON dump or a HAR gathered into one :class:`Batch` (about this many).
+BATCH_UNITS = 1 << 14
+
+
 def _json_whole(path: Path, state: ExtractState, fmt: str) -> Iterator[Part]:
     """The document parsed whole with :func:`json.load`, then walked: what :func:`_json` did
     before it streamed. Kept as the reference the streaming reader is tested against."""
@@ -953,27 +1024,48 @@ def _json(path: Path, state: ExtractState, fmt: str, limits: ArchiveLimits) -> I
     backend = _ijson()
     replaced = state.replaced_bytes
     done = 0  # items of a top-level array scanned whole
+
+    def entries_again() -> Iterator[Any]:
+        """A HAR's entries, each built by ijson's C builder, read again from the start: every
+        list at ``log.entries`` (should the document repeat the key) is read as entries, and the
+        rest of the document must be well-formed."""
+        state.replaced_bytes = replaced  # read again from the start: count the replaced bytes once
+        with _open_text(path, state) as stream:
+            yield from backend.items(_Utf8Reader(stream, "", limit=None), "log.entries.item")
     try:
         with _open_text(path, state) as stream:
             head = stream.read(READ_CHARS)
             array = fmt == "json" and head.lstrip("\ufeff \t\r\n").startswith("[")
             reader = _Utf8Reader(stream, head, limit=MAX_BUILT_ITEM if array else None)
             if array:
+                by_field: dict[str | None, list[str]] = {}
+                pending = 0  # units gathered in by_field, not yet yielded
                 try:
                     for item in backend.items(reader, "item"):
-                        yield from _json_units(item, "", root=f"$[{done}]")
+                        if state.counting:
+                            pending += _collect(item, None, by_field)
+                            if pending >= BATCH_UNITS:
+                                yield Batch(by_field, pending)
+                                by_field, pending = {}, 0
+                        else:
+                            yield from _json_units(item, "", root=f"$[{done}]")
                         done += 1
                         reader.built = 0
+                    if pending:
+                        yield Batch(by_field, pending)
                     return
-                except _ItemTooLarge:
-                    pass
+                except (_ItemTooLarge, JSONError) as exc:
+                    if pending:  # the items read before: counted as before
+                        yield Batch(by_field, pending)
+                    if not isinstance(exc, _ItemTooLarge):
+                        raise
             else:
-                yield from _json_events(iter(backend.basic_parse(reader)), state, fmt)
+                yield from _json_events(iter(backend.basic_parse(reader)), state, fmt, entries_again)
                 return
         state.replaced_bytes = replaced  # read again from the start: count the replaced bytes once
         with _open_text(path, state) as stream:
             yield from _json_events(iter(backend.basic_parse(_Utf8Reader(stream, "", limit=None))), state, fmt,
-                                    skip=done)
+                                    entries_again, skip=done)
     except JSONError as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CorruptDocument(_("not a readable {format} file ({error})").format(
@@ -986,9 +1078,11 @@ def _number(value: Any) -> str:
     return str(value) if type(value) is int else _cell_text(float(value)) or ""
 
 
-def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: str, skip: int = 0) -> Iterator[Part]:
+def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: str,
+                 har_entries: Callable[[], Iterator[Any]], skip: int = 0) -> Iterator[Part]:
     """Text units from ijson's ``basic_parse`` events (see :func:`_json`); ``skip``: the first
-    items of a top-level array were scanned already."""
+    items of a top-level array were scanned already. Once the document shows it is a HAR, its
+    entries come from ``har_entries`` (read again, built in C) and these events are left."""
     is_map: list[bool] = []  # per open container
     fields: list[str | None] = []  # the field its values inherit
     counters: list[int] = []  # arrays: the next index
@@ -1038,9 +1132,7 @@ def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: st
                 if spilled:
                     state.notes.append(_("the HAR's log.entries list comes after more than {n} other values, "
                                          "which were scanned as JSON").format(n=HAR_LOOKAHEAD_UNITS))
-                yield from _har(_built_items(events), state)
-                for _ignored in events:  # the rest must still be well-formed JSON
-                    pass
+                yield from _har(har_entries(), state)
                 return
             is_map.append(event == "start_map")
             fields.append(fld)
@@ -1074,73 +1166,39 @@ def _json_events(events: Iterator[tuple[str, Any]], state: ExtractState, fmt: st
         yield from held
 
 
-def _built_items(events: Iterator[tuple[str, Any]]) -> Iterator[Any]:
-    """The items of the array whose ``start_array`` event was just read, each built whole from
-    the events (as json.load would build it), up to its ``end_array``."""
-    for event, value in events:
-        if event == "end_array":
-            return
-        if event == "start_map":
-            yield _build(events, {})
-        elif event == "start_array":
-            yield _build(events, [])
-        elif event == "number":
-            yield value if type(value) is int else float(value)
-        else:
-            yield value
-
-
-def _build(events: Iterator[tuple[str, Any]], top: Any) -> Any:
-    """The container ``top`` (its start event read) filled from the events up to its end."""
-    stack: list[Any] = [top]
-    key: list[str] = []
-    current = top
-    for event, value in events:
-        if event == "map_key":
-            key.append(value)
-            continue
-        if event == "end_map" or event == "end_array":
-            stack.pop()
-            if not stack:
-                return top
-            current = stack[-1]
-            continue
-        if event == "start_map":
-            child: Any = {}
-        elif event == "start_array":
-            child = []
-        elif event == "number":
-            child = value if type(value) is int else float(value)
-        else:
-            child = value
-        if type(current) is dict:
-            current[key.pop()] = child
-        else:
-            current.append(child)
-        if event == "start_map" or event == "start_array":
-            stack.append(child)
-            current = child
-    return top  # truncated: ijson raises before this
-
-
 def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:
     bad = 0
     long = 0
+    by_field: dict[str | None, list[str]] = {}  # while counting (ExtractState.counting): values not yet given
+    pending = 0
     with _open_text(path, state) as stream:
-        for lineno, line, piece in _lines(stream):
-            if piece is not None:
-                long += piece.keep is not None and piece.keep[0] == 0
-                yield piece
-                continue
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
-                bad += 1
-                yield TextUnit(line.rstrip("\r\n"), f"line {lineno}")
-                continue
-            yield from _json_units(obj, f"line {lineno} ")
+        try:
+            for lineno, line, piece in _lines(stream):
+                if piece is not None:
+                    long += piece.keep is not None and piece.keep[0] == 0
+                    yield piece
+                    continue
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except (json.JSONDecodeError, RecursionError):
+                    bad += 1
+                    yield TextUnit(line.rstrip("\r\n"), f"line {lineno}")
+                    continue
+                if state.counting:
+                    pending += _collect(obj, None, by_field)
+                    if pending >= BATCH_UNITS:
+                        yield Batch(by_field, pending)
+                        by_field, pending = {}, 0
+                else:
+                    yield from _json_units(obj, f"line {lineno} ")
+        except Exception:
+            if pending:  # the lines read before the damage: counted as before
+                yield Batch(by_field, pending)
+            raise
+        if pending:
+            yield Batch(by_field, pending)
     if bad:
         state.notes.append(_("{count} line(s) are not JSON; scanned as text").format(count=bad))
     if long:
@@ -1148,28 +1206,71 @@ def _jsonl(path: Path, state: ExtractState) -> Iterator[Part]:
                            .format(count=long, limit=CHUNK_CHARS))
 
 
-def _body_units(text: str, mime: str, where: str) -> Iterator[TextUnit]:
+class _Units:
+    """Where a HAR entry's values go while the scan lists findings: text units with locations."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[TextUnit] = []
+
+    def text(self, text: str, where: str, field: str | None) -> None:
+        self.parts.append(TextUnit(text, where, field))
+
+    def json(self, obj: Any, where: str) -> None:
+        self.parts.extend(_json_units(obj, where + " "))
+
+
+class _Fields:
+    """… and once it only counts: the texts by field (:class:`Batch`), no locations."""
+
+    __slots__ = ("by_field", "units")
+
+    def __init__(self) -> None:
+        self.by_field: dict[str | None, list[str]] = {}
+        self.units = 0
+
+    def text(self, text: str, where: str, field: str | None) -> None:
+        self.by_field.setdefault(field, []).append(text)
+        self.units += 1
+
+    def json(self, obj: Any, where: str) -> None:
+        self.units += _collect(obj, None, self.by_field)
+
+
+_Sink = _Units | _Fields
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _label_field(name: str) -> str | None:
+    """The field a header, cookie or parameter name names (a capture repeats the same names)."""
+    return field_for_label(name)
+
+
+def _body(text: str, mime: str, where: str, sink: _Sink) -> None:
     stripped = text.lstrip()
     if "json" in mime or stripped.startswith(("{", "[")):
         try:
-            yield from _json_units(json.loads(text), where + " ")
-            return
+            obj = json.loads(text)
         except (json.JSONDecodeError, RecursionError):
             pass
+        else:
+            sink.json(obj, where)
+            return
     if "x-www-form-urlencoded" in mime:
         for key, value in parse_qsl(text, keep_blank_values=False):
-            yield TextUnit(value, f"{where} [{key}]", field_for_label(key))
+            sink.text(value, f"{where} [{key}]", _label_field(key))
         return
     for lineno, line in enumerate(text.splitlines(), start=1):
         if line.strip():
-            yield TextUnit(line, f"{where} line {lineno}")
+            sink.text(line, f"{where} line {lineno}", None)
 
 
-def _named(items: Any, where: str) -> Iterator[TextUnit]:
+def _named(items: Any, where: str, sink: _Sink) -> None:
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and isinstance(item.get("value"), str) and item["value"]:
             name = str(item.get("name", ""))
-            yield TextUnit(item["value"], f"{where}[{name}]", field_for_label(name))
+            sink.text(item["value"], f"{where}[{name}]", _label_field(name))
 
 
 def _dict_at(obj: dict[Any, Any], key: str) -> dict[Any, Any]:
@@ -1179,53 +1280,77 @@ def _dict_at(obj: dict[Any, Any], key: str) -> dict[Any, Any]:
 
 
 def _har(entries: Iterable[Any], state: ExtractState) -> Iterator[Part]:
-    for number, entry in enumerate(entries, start=1):
-        if not isinstance(entry, dict):
-            continue
-        tag = f"entry {number}"
-        request = _dict_at(entry, "request")
-        response = _dict_at(entry, "response")
-        url = request.get("url")
-        if isinstance(url, str) and url:
-            parts = urlsplit(url)
-            yield TextUnit(urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), f"{tag} request.url")
-            if isinstance(request.get("queryString"), list) and request["queryString"]:
-                yield from _named(request["queryString"], f"{tag} request.queryString")
+    """A HAR's entries: each entry's text units while the scan lists findings, then (once it
+    only counts, :attr:`ExtractState.counting`) the values of many entries in one :class:`Batch`."""
+    batch: _Fields | None = None
+    try:
+        for number, entry in enumerate(entries, start=1):
+            if not isinstance(entry, dict):
+                continue
+            if state.counting:
+                batch = batch or _Fields()
+                _har_entry(entry, number, state, batch)
+                if batch.units >= BATCH_UNITS:
+                    yield Batch(batch.by_field, batch.units)
+                    batch = None
             else:
-                for key, value in parse_qsl(parts.query):
-                    yield TextUnit(value, f"{tag} request.url ?{key}", field_for_label(key))
-        for side, msg in (("request", request), ("response", response)):
-            cookies = msg.get("cookies")
-            skip = {"cookie", "set-cookie"} if isinstance(cookies, list) and cookies else set()
-            yield from (u for u in _named([h for h in msg.get("headers") or [] if isinstance(h, dict)
-                                           and str(h.get("name", "")).lower() not in skip], f"{tag} {side}.headers"))
-            yield from _named(cookies, f"{tag} {side}.cookies")
-        post = _dict_at(request, "postData")
-        if post:
-            yield from _named(post.get("params"), f"{tag} request.postData.params")
-            if isinstance(post.get("text"), str) and post["text"]:
-                yield from _body_units(post["text"], str(post.get("mimeType", "")), f"{tag} request.postData")
-        redirect = response.get("redirectURL")
-        if isinstance(redirect, str) and redirect:
-            yield TextUnit(redirect, f"{tag} response.redirectURL")
-        content = _dict_at(response, "content")
-        body = content.get("text")
-        if isinstance(body, str) and body:
-            mime = str(content.get("mimeType", ""))
-            where = f"{tag} response.content"
-            if content.get("encoding") == "base64":
-                try:
-                    data = base64.b64decode(body, validate=False)
-                except (binascii.Error, ValueError):
-                    state.notes.append(_("{where}: base64 body cannot be decoded; scanned as it stands").format(where=where))
-                else:
-                    if _looks_binary(data, mime):
-                        state.notes.append(_("{where}: binary body ({type}) not scanned").format(
-                            where=where, type=mime or _("unknown type")))
-                        continue
-                    body = data.decode(detect_encoding(data[:SNIFF_BYTES])[0], COUNTING)
-                    where += " (base64)"
-            yield from _body_units(body, mime, where)
+                units = _Units()
+                _har_entry(entry, number, state, units)
+                yield from units.parts
+    except Exception:
+        if batch is not None and batch.units:  # the entries read before the damage: counted as before
+            yield Batch(batch.by_field, batch.units)
+        raise
+    if batch is not None and batch.units:
+        yield Batch(batch.by_field, batch.units)
+
+
+def _har_entry(entry: dict[Any, Any], number: int, state: ExtractState, sink: _Sink) -> None:
+    tag = f"entry {number}"
+    request = _dict_at(entry, "request")
+    response = _dict_at(entry, "response")
+    url = request.get("url")
+    if isinstance(url, str) and url:
+        parts = urlsplit(url)
+        sink.text(urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), f"{tag} request.url", None)
+        if isinstance(request.get("queryString"), list) and request["queryString"]:
+            _named(request["queryString"], f"{tag} request.queryString", sink)
+        else:
+            for key, value in parse_qsl(parts.query):
+                sink.text(value, f"{tag} request.url ?{key}", _label_field(key))
+    for side, msg in (("request", request), ("response", response)):
+        cookies = msg.get("cookies")
+        skip = {"cookie", "set-cookie"} if isinstance(cookies, list) and cookies else set()
+        _named([h for h in msg.get("headers") or [] if isinstance(h, dict)
+                and str(h.get("name", "")).lower() not in skip], f"{tag} {side}.headers", sink)
+        _named(cookies, f"{tag} {side}.cookies", sink)
+    post = _dict_at(request, "postData")
+    if post:
+        _named(post.get("params"), f"{tag} request.postData.params", sink)
+        if isinstance(post.get("text"), str) and post["text"]:
+            _body(post["text"], str(post.get("mimeType", "")), f"{tag} request.postData", sink)
+    redirect = response.get("redirectURL")
+    if isinstance(redirect, str) and redirect:
+        sink.text(redirect, f"{tag} response.redirectURL", None)
+    content = _dict_at(response, "content")
+    body = content.get("text")
+    if isinstance(body, str) and body:
+        mime = str(content.get("mimeType", ""))
+        where = f"{tag} response.content"
+        if content.get("encoding") == "base64":
+            try:
+                data = base64.b64decode(body, validate=False)
+            except (binascii.Error, ValueError):
+                state.notes.append(_("{where}: base64 body cannot be decoded; scanned as it stands").format(
+                    where=where))
+            else:
+                if _looks_binary(data, mime):
+                    state.notes.append(_("{where}: binary body ({type}) not scanned").format(
+                        where=where, type=mime or _("unknown type")))
+                    return
+                body = data.decode(detect_encoding(data[:SNIFF_BYTES])[0], COUNTING)
+                where += " (base64)"
+        _body(body, mime, where, sink)
 
 
 def _looks_binary(data: bytes, mime: str) -> bool:

@@ -33,11 +33,12 @@ from ..vault.evidence import EvidenceItem, build_items, get_items
 from ..vault.ledger import NewEvent
 from ..vault.store import stored_path  # noqa: F401  (callers import it from here too)
 from .detect import CellDetector, KnownValues, Match, cell_detector, detect_text, untyped_detector
-from .extract import ArchiveLimits, ExtractState, Table, TextUnit, extract, sniff_format
+from .extract import ArchiveLimits, Batch, ExtractState, Table, TextUnit, extract, sniff_format
 from .fields import KINDS, field_for_label
 from .fingerprint import PREFIX_LEN, Fingerprinter
 from .mask import NameMasks, mask, mask_text
 from .ocr import OcrLine, OcrSettings
+from .tally import Tally
 
 ProgressCallback = Callable[[int], None]
 
@@ -195,14 +196,24 @@ def _scan_file(
             result.status = "not scanned"
             result.notes.append(_("not scanned: image (--ocr never)"))
             return result
+        # Once the findings kept are all listed, only counts are left to make: readers that can
+        # then give their values in batches, without locations (known values are searched per unit)
+        may_count = on_finding is None and options.limit is not None and options.known_values is None
+        tally = Tally(options.kinds, result.counts, result.partial_counts)
         for part in extract(path, fmt, state, password=options.password, limits=options.archive_limits,
                             ocr=options.ocr):
             if isinstance(part, Table):
                 _scan_table(part, options.kinds, rec, result, progress, options.known_values)
+            elif isinstance(part, Batch):
+                for fld, texts in part.by_field.items():
+                    tally.add(texts, fld)
+                result.units += part.units
             else:
                 _scan_unit(part, options, rec, cache)
                 result.units += 1
                 result.ocr_units += isinstance(part, OcrLine)
+                if may_count and len(result.findings) >= options.limit:  # type: ignore[operator]
+                    state.counting = True
     except DocumentProblem as exc:
         result.status = "failed"
         result.error = str(exc)
@@ -303,6 +314,9 @@ def merge_known(found: list[Match], known: list[Match], kinds: frozenset[str]) -
 
 
 BLOCK_ROWS = 2048
+#: Rows read at a time while the findings kept are still being listed (each cell detected on its
+#: own): a small block, so that few rows are detected cell by cell past the listing's end.
+LISTING_ROWS = 64
 
 
 def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: FileScan,
@@ -337,11 +351,12 @@ def _scan_table(table: Table, kinds: frozenset[str], rec: _Recorder, result: Fil
     locate = table.locate
     rows_iter = iter(table.rows)
     listing = True
+    filling = rec.on_finding is None and rec.limit is not None  # the listing ends once full
     base = table.first_row
     done_bytes = 0
     while True:
         try:
-            block = list(islice(rows_iter, BLOCK_ROWS))
+            block = list(islice(rows_iter, LISTING_ROWS if listing and filling else BLOCK_ROWS))
         except table.errors as exc:
             raise CorruptDocument(_("not a readable {what} near row {row}: {error}").format(
                 what=table.what, row=base, error=exc)) from exc
