@@ -22,12 +22,17 @@ def _load(run: Cli) -> None:
     assert run("leak", "add", "market", "E-0003", "--first-seen", "2023-02-01").exit_code == 0
 
 
+@pytest.mark.parametrize("in_file", [True, False])
 def test_prepared_tables_live_in_a_scratch_database_with_the_spilling_settings(
-        scene: tuple[Cli, list[dict[str, str]]], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        scene: tuple[Cli, list[dict[str, str]]], monkeypatch: pytest.MonkeyPatch, in_file: bool) -> None:  # noqa: F811
+    """Past SCRATCH_MEMORY_RECORDS leaked records the prepared tables are a file in the scratch
+    folder; up to it an attached in-memory database (paged all the same): same answer."""
     from plitool.provenance import engine
 
     run, _pop = scene
     _load(run)
+    if in_file:
+        monkeypatch.setattr(engine, "SCRATCH_MEMORY_RECORDS", 99)  # the scene's leak has 100 records
     seen: dict[str, Any] = {}
     real = engine.Engine.agent_stats
 
@@ -40,6 +45,8 @@ def test_prepared_tables_live_in_a_scratch_database_with_the_spilling_settings(
             "SELECT table_name, database_name FROM duckdb_tables() WHERE table_name IN ('lv', 'cand', 'cov', 'cq', 'vt')").fetchall())
         seen["temporary"] = con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0]
         seen["files"] = sorted(p.name for p in (run.case_root / PROV / "scratch").iterdir())
+        seen["paths"] = [p for (p,) in con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name LIKE 'plitool_work_%'").fetchall()]
         return real(self, **kw)
 
     monkeypatch.setattr(engine.Engine, "agent_stats", spy)
@@ -52,9 +59,13 @@ def test_prepared_tables_live_in_a_scratch_database_with_the_spilling_settings(
     assert set(seen["tables"]) == {"lv", "cand", "cov", "cq", "vt"}
     assert all(db.startswith("plitool_work_") for db in seen["tables"].values())
     assert seen["temporary"] == 0
-    stem = seen["files"][0]
-    assert stem.startswith("attribute-") and stem.endswith(".duckdb")
-    assert all(f.startswith(stem) for f in seen["files"])  # the database and its write-ahead log
+    if in_file:
+        stem = seen["files"][0]
+        assert stem.startswith("attribute-") and stem.endswith(".duckdb")
+        assert all(f.startswith(stem) for f in seen["files"])  # the database and its write-ahead log
+        assert [Path(p).name for p in seen["paths"]] == [stem]
+    else:
+        assert seen["files"] == [] and seen["paths"] in ([None], [""], [":memory:"]), seen["paths"]
     # ... and gone afterwards, the item tables untouched
     assert list((run.case_root / PROV / "scratch").iterdir()) == []
     assert json.loads(r.stdout)["top"] == "shop"

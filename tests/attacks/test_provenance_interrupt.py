@@ -104,6 +104,7 @@ def test_an_ingest_stopped_after_committed_slices_leaves_no_visible_half_dataset
 ATTRIBUTE_WRAPPER = """\
 import os, signal, sys
 from plitool.provenance import engine
+engine.SCRATCH_MEMORY_RECORDS = 0  # the prepared tables in a file, as for a large sighting
 real, seen = engine._rows, [0]
 def rows(*a, **k):
     seen[0] += 1
