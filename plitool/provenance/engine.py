@@ -484,8 +484,9 @@ class Engine:
         self.con = con
         # another engine's runner keeps the prepared tables itself (and drops them on its close)
         self._runner = getattr(con, "dialect", "duckdb") != "duckdb"
+        self._files: list[str] = []
         if self._runner:
-            self._home, self._scratch, self._files = "", "", []
+            self._home, self._scratch = "", ""
         else:
             row = _row(con, "SELECT coalesce(sum(rows), 0) FROM datasets WHERE role = 'leak' AND agent = $sighting",
                        {"sighting": sighting})
