@@ -128,12 +128,12 @@ _PREPARE = (
        SELECT c.rid, c.hk, c.matched | coalesce(w.matched, 0) AS matched
        FROM cand0 c LEFT JOIN weak w USING (rid, hk)""",
     # per agent and record: k rows matching every needed field in time; late; short of fields;
-    # (a sighting without masked values: the rows that match a record's full identifying value
-    # all carry that value, one subject, so k is 0 or 1 and the rows need not be told apart: one
-    # aggregate per agent and record)
     # pm = the needed fields matched by rows that agree with r on every field the agent has
     # which subject a masked record's candidate row is: the row's own values of the fields the
     # record shows masked (rows that match a full value all carry that value: one subject)
+    # (a sighting without masked values: the rows that match a record's full identifying value
+    # all carry that value, one subject, so k is 0 or 1 and the rows need not be told apart: one
+    # aggregate per agent and record)
     """CREATE OR REPLACE TABLE tk AS
        WITH mk AS (SELECT rid, bit_or(fmask) AS mneed FROM lv WHERE masked GROUP BY rid)
        SELECT c.rid, c.hk, bit_xor(hash(h.fp)) AS tkey
@@ -320,17 +320,22 @@ def _unlink(files: Sequence[str]) -> None:
             pass
 
 
+def _tagged(sql: str, tag: str, keep: bool) -> str:
+    """``sql`` with each ``/*tag: … */`` part's text kept (without the comment marks) or left out."""
+    mark = f"/*{tag}:"
+    while mark in sql:
+        start = sql.index(mark)
+        end = sql.index("*/", start)
+        sql = sql[:start] + (sql[start + len(mark):end] if keep else "") + sql[end + 2:]
+    return sql
+
+
 def _with_masks(sql: str, masked: bool) -> str:
     """The statement for a sighting with masked values or without: its ``/*masks: … */`` parts
     (the held values' masks and the subjects told apart behind a mask: a second probe of every
     held row, and a count of distinct subjects per record) kept when ``masked``, its
     ``/*plain: … */`` parts kept when not."""
-    for tag, keep in (("/*masks:", masked), ("/*plain:", not masked)):
-        while tag in sql:
-            start = sql.index(tag)
-            end = sql.index("*/", start)
-            sql = sql[:start] + (sql[start + len(tag):end] if keep else "") + sql[end + 2:]
-    return sql
+    return _tagged(_tagged(sql, "masks", masked), "plain", not masked)
 
 
 #: Leaked records per part of the statements that probe every held row or group every value by
@@ -346,11 +351,7 @@ _CREATE = re.compile(r"\s*CREATE OR REPLACE TABLE (\w+) AS")
 def _with_part(sql: str, parted: bool, *, first: bool) -> str:
     """The statement for one part of its rows: the ``/*part: … */`` filters kept when ``parted``
     (else left out: one part), and every part after the first appended to the first's table."""
-    tag = "/*part:"
-    while tag in sql:
-        start = sql.index(tag)
-        end = sql.index("*/", start)
-        sql = sql[:start] + (sql[start + len(tag):end] if parted else "") + sql[end + 2:]
+    sql = _tagged(sql, "part", parted)
     if not first:
         m = _CREATE.match(sql)
         assert m is not None
