@@ -113,7 +113,6 @@ def bench_checkpoints(trees: dict[str, Path], count: int, runs: int, work: Path)
     """add, show, seal --offline and list --json in a case of ``count`` entries with one checkpoint
     file per entry (each tree its own copy; the index is built first, outside the figures)."""
     cases = {label: build_case(work, count, f"-cp-{label}", checkpoint_every=1) for label in trees}
-    label_of = {tree: label for label, tree in trees.items()}
     # Checkpoint files written less than 2 s ago are read again by each command until they settle
     # (see plitool/vault/index.py, SETTLE_NS); the case's history is older than that in real life.
     time.sleep(2.5)
@@ -121,19 +120,7 @@ def bench_checkpoints(trees: dict[str, Path], count: int, runs: int, work: Path)
         for label, tree in trees.items():
             run(tree, ["show", "E-0001"], cases[label])  # builds the index: not what is measured here
             run(tree, ["seal", "--offline"], cases[label])  # the checkpoints checked by a writer once
-        out: dict[str, dict[str, Figure]] = {}
-        counter = iter(range(10**9))
-
-        def add_one(tree: Path) -> tuple[float, float]:
-            f = work / f"new-cp-{count}-{next(counter)}.bin"
-            f.write_bytes(os.urandom(4096))
-            return run(tree, ["add", str(f)], cases[label_of[tree]])
-
-        out["add-one-file"] = paired(trees, runs, add_one)
-        for measure, args in (("show", ["show", f"E-{count // 2:04d}"]), ("seal --offline", ["seal", "--offline"]),
-                              ("list --json", ["list", "--json"])):
-            out[measure] = paired(trees, runs, lambda tree, args=args: run(tree, args, cases[label_of[tree]]))
-        return out
+        return commands(trees, cases, runs, work, f"cp-{count}", f"E-{count // 2:04d}", log=False)
     finally:
         for case in cases.values():
             shutil.rmtree(case)
@@ -172,6 +159,25 @@ def drop_index(case: Path) -> None:
         Path(f"{index}{suffix}").unlink(missing_ok=True)
 
 
+def commands(trees: dict[str, Path], cases: dict[str, Path], runs: int, work: Path, tag: str, item: str, *,
+             log: bool) -> dict[str, dict[str, Figure]]:
+    """add of one fresh 4 KB file, show ITEM, seal --offline, list --json (and log --json), each
+    tree in its own copy of the case: {measure: {tree label: figure}}."""
+    label_of = {tree: label for label, tree in trees.items()}
+    counter = iter(range(10**9))
+
+    def add_one(tree: Path) -> tuple[float, float]:
+        f = work / f"new-{tag}-{next(counter)}.bin"
+        f.write_bytes(os.urandom(4096))
+        return run(tree, ["add", str(f)], cases[label_of[tree]])
+
+    out = {"add-one-file": paired(trees, runs, add_one)}
+    measures = [("show", ["show", item]), ("seal --offline", ["seal", "--offline"]), ("list --json", ["list", "--json"])]
+    for measure, args in measures + ([("log --json", ["log", "--json"])] if log else []):
+        out[measure] = paired(trees, runs, lambda tree, args=args: run(tree, args, cases[label_of[tree]]))
+    return out
+
+
 def bench_size(trees: dict[str, Path], cases: dict[str, Path], size: int, runs: int, work: Path) -> dict[str, dict[str, Figure]]:
     """Every measure at one size: {measure: {tree label: figure}}. Each tree has its own copy of the case."""
     out: dict[str, dict[str, Figure]] = {}
@@ -182,17 +188,7 @@ def bench_size(trees: dict[str, Path], cases: dict[str, Path], size: int, runs: 
         return run(tree, ["show", "E-0001"], cases[label_of[tree]])
 
     out["first command (index rebuilt)"] = paired(trees, 1, rebuilt)
-    counter = iter(range(10**9))
-
-    def add_one(tree: Path) -> tuple[float, float]:
-        f = work / f"new-{size}-{next(counter)}.bin"
-        f.write_bytes(os.urandom(4096))
-        return run(tree, ["add", str(f)], cases[label_of[tree]])
-
-    out["add-one-file"] = paired(trees, runs, add_one)
-    for measure, args in (("show", ["show", f"E-{size // 2:04d}"]), ("seal --offline", ["seal", "--offline"]),
-                          ("list --json", ["list", "--json"]), ("log --json", ["log", "--json"])):
-        out[measure] = paired(trees, runs, lambda tree, args=args: run(tree, args, cases[label_of[tree]]))
+    out.update(commands(trees, cases, runs, work, str(size), f"E-{size // 2:04d}", log=True))
     ledger = cases["this"] / ".plitool" / "ledger.jsonl"
     before = load()
     refs = [read_reference(ledger) for _ in range(runs)]
@@ -311,7 +307,7 @@ def main() -> None:
             print(f"  {label}: ÷ (cp -r + sync -f) {t / ref:.2f} (target <= 1.5); ÷ hashdeep {t / hd:.2f} (target <= 3); "
                   f"CPU seconds ÷ cp's {cpu / ref_cpu:.2f}, ÷ hashdeep's {cpu / hd_cpu:.2f}")
     if cp_results:
-        print(f"\n| measure (one checkpoint file per entry) | tree | "
+        print("\n| measure (one checkpoint file per entry) | tree | "
               + " | ".join(f"{c:,} checkpoints" for c in cp_counts) + " | growth per x10 (CPU) |")
         print("|" + "---|" * (3 + len(cp_counts)))
         for measure in next(iter(cp_results.values())):

@@ -23,6 +23,7 @@ import pytest
 from plitool.provenance.attribute import AttributionResult, _attribute
 from plitool.provenance.items import ItemStore
 from tests.conftest import Cli
+from tests.test_provenance_cli import PLAIN_FLOWS
 from tests.provenance_scenarios import engine_scenarios, generate, write_csv
 
 sqlglot = pytest.importorskip("sqlglot", reason="sqlglot is not installed: pip install 'plitool[spark]'")
@@ -145,18 +146,7 @@ def test_both_engines_give_the_same_attribution(name: str, spark_session: Any, t
 
 # -- through a case: default tables, the CLI, Spark Connect ----------------------------------------
 
-FLOWS = """\
-agents:
-  - {id: shop, name: Shop, kind: holder}
-  - {id: courier, name: Courier, kind: holder}
-  - {id: sdk, name: SDK vendor, kind: intermediary}
-  - {id: ring, name: Fraud ring, kind: infringer}
-  - {id: market, name: Chat group, kind: sighting}
-edges:
-  - {from: shop, to: sdk, kind: shared_with, fields: [phone, name], since: 2021-03-01}
-  - {from: shop, to: ring, kind: sold_to, fields: [name, phone, id_number], since: 2022-01-01, confidence: 0.9}
-  - {from: ring, to: market, kind: observed_at, since: 2023-01-01}
-"""
+FLOWS = PLAIN_FLOWS  # the CLI tests' agents and edges, without evidence ids
 
 
 @pytest.fixture
