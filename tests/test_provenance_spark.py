@@ -91,6 +91,20 @@ def test_a_missing_function_is_named() -> None:
     assert missing_function(Exception("[TABLE_OR_VIEW_NOT_FOUND] t")) is None
 
 
+def test_a_local_session_gets_more_shuffle_partitions_for_larger_tables() -> None:
+    """8 partitions for small exports; past 3.2·10^7 item-table rows one per 4·10^6 (a 10^7-record
+    leak, 3.3·10^8 rows, ran out of memory with 8)."""
+    from plitool.provenance.spark import shuffle_partitions
+
+    def manifest(*rows: int) -> dict:
+        return {"tables": {f"t{i}": {"rows": n, "files": []} for i, n in enumerate(rows)}}
+
+    assert shuffle_partitions({}) == 8
+    assert shuffle_partitions(manifest(3_000_000, 15_000_000, 15_000_000)) == 9
+    assert shuffle_partitions(manifest(30_000_000, 150_000_000, 150_000_000, 20)) == 83
+    assert shuffle_partitions(manifest(1000)) == 8
+
+
 # -- one query, two engines ------------------------------------------------------------------------
 
 

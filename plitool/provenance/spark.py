@@ -43,6 +43,18 @@ REMOTE_ENV = "PLITOOL_SPARK_REMOTE"
 DEFAULT_MASTER = "local[2]"
 CONNECT_PORT = 15002
 INSTALL_HINT = "pip install 'plitool[spark]'"
+#: Item-table rows per shuffle partition of a session plitool starts: 8 partitions (the start-up
+#: value) up to 3.2·10^7 rows, more beyond, so that each task's share of a join or aggregate
+#: stays small enough to spill (a 10^7-record leak, 1.8·10^8 rows, failed with 8).
+ROWS_PER_PARTITION = 4_000_000
+
+
+def shuffle_partitions(manifest: Mapping[str, Any]) -> int:
+    """Shuffle partitions for the item tables an export's manifest describes (see ROWS_PER_PARTITION)."""
+    rows = sum(int(t.get("rows", 0)) for t in manifest.get("tables", {}).values() if isinstance(t, Mapping))
+    return max(8, -(-rows // ROWS_PER_PARTITION))
+
+
 #: Tables of an export that the engine reads (the order is the manifest's).
 TABLES = ("fields", "datasets", "holdings", "holding_masks", "holding_rows", "leaks", "canaries")
 #: The driver's heap of a session plitool starts (on ``local[N]`` the driver runs the executors too).
@@ -55,6 +67,10 @@ LOCAL_CONF = {
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.session.timeZone": "UTC",
     "spark.driver.memory": os.environ.get(DRIVER_MEMORY_ENV, "2g"),
+    # the prepared tables are local checkpoints kept in memory and on disk: let the joins and
+    # aggregates push them to disk (a 10^7-record leak ran out of memory in an aggregate's spill
+    # while half of the heap held checkpoints it could not evict)
+    "spark.memory.storageFraction": "0.1",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
 }
@@ -452,7 +468,9 @@ def attribute_on_spark(case: Any, flows: Any, agents: dict[str, Any], *, sightin
             tables = str(folder)
         runner = SparkRunner(spark)
         try:
-            runner.read_tables(tables, case.case_id)
+            manifest = runner.read_tables(tables, case.case_id)
+            if own is not None and not remote:
+                spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions(manifest)))
             return _attribute(SparkStore(runner), flows, agents, sighting=sighting, p=p, population=population,
                               delta_days=delta_days)
         finally:
