@@ -42,9 +42,12 @@ def test_entries_chain_and_checkpoint_root(case: Case) -> None:
     for before, after in zip(scan.entries, scan.entries[1:]):
         assert after.prev == before.digest
     assert scan.entries[0].prev == "0" * 64
-    cp = Checkpoint.parse(case.ledger.checkpoint_path(4).read_text())
-    assert cp.origin == case.origin and cp.size == 4
-    assert cp.root == merkle.root([merkle.leaf_hash(line) for line in case.paths.ledger.read_bytes().splitlines()])
+    log = case.ledger.read_log()
+    assert log.problems == [] and [(line, size) for line, size, _root in log.checkpoints] == [(2, 1), (3, 4)]
+    assert not case.ledger.checkpoint_files()  # new cases keep no per-file checkpoints
+    assert case.ledger.log_path.read_bytes().split(b"\n")[0] == f"plitool checkpoint log v1 {case.origin}".encode()
+    root = log.checkpoints[-1][2]
+    assert root == merkle.root([merkle.leaf_hash(line) for line in case.paths.ledger.read_bytes().splitlines()])
     assert canonical_json(json.loads(scan.entries[1].raw)) == scan.entries[1].raw
 
 
