@@ -135,3 +135,38 @@ def test_checkpoint_parse_rejects_garbage() -> None:
 
 def test_missing_ledger_is_reported(tmp_path: Path) -> None:
     assert scan_ledger(tmp_path / "none.jsonl").problems
+
+
+def test_log_digest_is_the_same_read_whole_through_a_mapping_or_block_by_block(tmp_path: Path) -> None:
+    """The index hashes the whole log through a mapping (while it settles) and extends the digest
+    a few blocks at a time after each append: both must give the same bytes."""
+    import os
+
+    from plitool.vault.index import LOG_BLOCK, _hash_log
+
+    data = os.urandom(40 * LOG_BLOCK + 123)
+    path = tmp_path / "log"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        whole = _hash_log(fd, 0, len(data), b"")
+        chain, pos = b"", 0
+        while pos + 8 * LOG_BLOCK <= len(data):
+            chain, _digest = _hash_log(fd, pos, pos + 8 * LOG_BLOCK, chain)
+            pos += 8 * LOG_BLOCK
+        assert _hash_log(fd, pos, len(data), chain) == whole
+        assert _hash_log(fd, 0, len(data) - 1, b"")[1] != whole[1]
+    finally:
+        os.close(fd)
+
+
+@given(st.integers(min_value=1, max_value=10**10 - 1), st.binary(min_size=32, max_size=32), st.data())
+def test_log_line_parses_and_every_strict_prefix_is_a_torn_line(size: int, root: bytes, data: st.DataObject) -> None:
+    from plitool.vault.ledger import log_line, parse_log_line
+
+    line = log_line(Checkpoint("o", size, root))[:-1]
+    assert parse_log_line(line) == (size, root)
+    cut = data.draw(st.integers(min_value=0, max_value=len(line) - 1))
+    assert parse_log_line(line[:cut]) is None
+    with pytest.raises(ValueError):
+        parse_log_line(line + b"x")
