@@ -25,7 +25,7 @@ How much the index is trusted, and why:
   Only cases made before the checkpoint log have such files; new cases have none.
 * The checkpoint log (``checkpoints/checkpoints.log``) is checked the same way, as one file: its
   identity (inode, size, ``mtime_ns``, ``ctime_ns``) is recorded with the number of bytes checked
-  and a digest of those bytes (BLAKE3 chained over 64 KiB blocks, so that an append re-hashes at
+  and a digest of those bytes (BLAKE3 chained over 1 MiB blocks, so that an append re-hashes at
   most one block). A command that appends ``fstat`` s it: the recorded identity means nothing to
   read; after its own append it reads back only its line. Otherwise, when the same file only grew
   (or was written to in place), the checked prefix is hashed again (one read, no parsing) and the
@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 import sqlite3
 import stat as stat_mod
@@ -91,7 +90,9 @@ SETTLE_NS = 2_000_000_000
 CHECKPOINT_MAX = 64 * 1024
 #: The checkpoint log's digest is BLAKE3 chained over blocks of this size: an append re-hashes
 #: the last, partial block only.
-LOG_BLOCK = 64 * 1024
+LOG_BLOCK = 1024 * 1024
+#: The log is read this much at a time when it is hashed (a multiple of LOG_BLOCK).
+LOG_WINDOW = 4 * LOG_BLOCK
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS head(
@@ -160,38 +161,27 @@ def _fine_times(st: FileStat) -> bool:
 def _hash_log(fd: int, start: int, end: int, chain: bytes) -> tuple[bytes, bytes]:
     """The log's digest, chained on from ``chain`` (the value at block boundary ``start``) over
     ``[start, end)``: the chain at the last block boundary at or below ``end``, and the digest of
-    the whole ``[0, end)`` (the chain with the partial last block, if any, hashed in). A long
-    range (the whole log, hashed again while it settles) is read through a mapping, not copied."""
-    if end - start > 16 * LOG_BLOCK:
-        try:
-            mapped = mmap.mmap(fd, end, prot=mmap.PROT_READ)
-        except (OSError, ValueError) as exc:
-            raise _Unusable from exc  # shorter than ``end``: it shrank under us
-        try:
-            view = memoryview(mapped)
-            try:
-                full = start + (end - start) - (end - start) % LOG_BLOCK
-                for i in range(start, full, LOG_BLOCK):
-                    chain = _block_digest(chain, view[i:i + LOG_BLOCK])
-                tail = bytes(view[full:end])
-            finally:
-                view.release()
-        finally:
-            mapped.close()
-        return chain, (_block_digest(chain, tail) if tail else chain)
+    the whole ``[0, end)`` (the chain with the partial last block, if any, hashed in). Read into
+    one reused buffer (the whole log is hashed again while it settles: no copy per block; and no
+    mapping, which a file cut short under it would turn into a SIGBUS)."""
+    buf = bytearray(min(LOG_WINDOW, max(end - start, 0)))
+    view = memoryview(buf)
     pos = start
-    pending = b""
     while pos < end:
-        chunk = os.pread(fd, min(16 * LOG_BLOCK, end - pos), pos)
-        if not chunk:
-            raise _Unusable  # shrank under us
-        pos += len(chunk)
-        data = pending + chunk
-        full = len(data) - len(data) % LOG_BLOCK
+        want = min(len(buf), end - pos)  # a multiple of LOG_BLOCK, but for the last read
+        got = 0
+        while got < want:
+            n = os.preadv(fd, [view[got:want]], pos + got)
+            if n <= 0:
+                raise _Unusable  # shrank under us
+            got += n
+        full = got - got % LOG_BLOCK
         for i in range(0, full, LOG_BLOCK):
-            chain = _block_digest(chain, data[i:i + LOG_BLOCK])
-        pending = data[full:]
-    return chain, (_block_digest(chain, pending) if pending else chain)
+            chain = _block_digest(chain, view[i:i + LOG_BLOCK])
+        if full < got:  # the partial last block, at ``end``
+            return chain, _block_digest(chain, view[full:got])
+        pos += got
+    return chain, chain
 
 
 def _block_digest(chain: bytes, block: bytes | memoryview) -> bytes:
