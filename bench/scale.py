@@ -17,9 +17,15 @@ gone (it rebuilds the index: one full check, as every command did before). ``--b
 runs the same commands with another plitool tree (e.g. before this change) beside it: the two
 trees take turns run by run, so both see the same load. ``--intake-files N`` adds ``add -r`` of
 N x 4 KB files (copy mode) against ``cp -r`` + ``sync -f`` and ``hashdeep -c sha256 -r``.
-``--checkpoints 10000,100000`` adds cases whose ledger holds that many entries *and* as many
-checkpoint files (one per entry: the history of a case grown by one ``add`` at a time), to show
-that add, show, seal --offline and list --json do not grow with the number of checkpoints either.
+``--checkpoints 10000,100000,1000000`` adds cases whose ledger holds that many entries *and* as
+many checkpoints (one per entry: the history of a case grown by one ``add`` at a time), as lines
+of the checkpoint log (generated directly, not by 10^n ``add`` runs), to show that add, show,
+seal --offline and list --json do not grow with the number of checkpoints.
+``--legacy-checkpoints 10000,100000`` does the same with cases of the layout before the log (one
+checkpoint file per entry, which every appending command lists and ``lstat`` s). Commands that
+append are timed with the log settled (the last append more than 2 s before); "add right after
+an add" times the case where it has not (its checked bytes are hashed again: see
+plitool/vault/index.py, SETTLE_NS).
 
 The machine is shared: every figure is printed with the 1-minute load average (``uptime``) seen
 while it was measured. Python writes its bytecode cache (into a folder of the work directory),
@@ -44,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.attacks.forge import synth_items  # noqa: E402
+from tests.attacks.forge import as_old_case, synth_items  # noqa: E402
 
 #: Runs plitool's CLI in-process and reports its own peak RSS (VmHWM, KiB) and CPU seconds (user +
 #: system: what the command costs whatever the machine's load) on fd $PEAK_FD.
@@ -99,28 +105,59 @@ def run(tree: Path, args: list[str], cwd: Path) -> tuple[float, float]:
     return elapsed, peak
 
 
-def build_case(work: Path, size: int, name: str = "", *, checkpoint_every: int = 0) -> Path:
+def build_case(work: Path, size: int, name: str = "", *, checkpoint_every: int = 0, legacy: bool = False) -> Path:
+    """A case of ``size`` synthetic items; with ``checkpoint_every``, checkpoints as lines of the
+    checkpoint log, or (``legacy``) as one file each, the layout of cases made before the log."""
     case = work / f"case-{size}{name}"
     if case.exists():
         shutil.rmtree(case)
     subprocess.run([sys.executable, "-m", "plitool.cli", "init", str(case), "--title", "scale", "--lang", "en"],
                    check=True, capture_output=True, env=bench_env(ROOT))
-    synth_items(case, size, checkpoint_every=checkpoint_every)
+    if legacy:
+        as_old_case(case)
+    synth_items(case, size, checkpoint_every=checkpoint_every, log=not legacy)
     return case
 
 
-def bench_checkpoints(trees: dict[str, Path], count: int, runs: int, work: Path) -> dict[str, dict[str, Figure]]:
-    """add, show, seal --offline and list --json in a case of ``count`` entries with one checkpoint
-    file per entry (each tree its own copy; the index is built first, outside the figures)."""
-    cases = {label: build_case(work, count, f"-cp-{label}", checkpoint_every=1) for label in trees}
-    # Checkpoint files written less than 2 s ago are read again by each command until they settle
-    # (see plitool/vault/index.py, SETTLE_NS); the case's history is older than that in real life.
-    time.sleep(2.5)
+#: Checkpoints written less than this ago are read again by each command until they settle (see
+#: plitool/vault/index.py, SETTLE_NS); a case's history is older than that in real life.
+SETTLE_S = 2.3
+
+
+def bench_checkpoints(trees: dict[str, Path], count: int, runs: int, work: Path, *,
+                      legacy: bool = False) -> dict[str, dict[str, Figure]]:
+    """add, add right after an add, show, seal --offline and list --json in a case of ``count``
+    entries with one checkpoint per entry (log lines, or files with ``legacy``); each tree its own
+    copy, the index built first, outside the figures."""
+    tag = "legacy" if legacy else "log"
+    cases = {label: build_case(work, count, f"-cp{tag}-{label}", checkpoint_every=1, legacy=legacy) for label in trees}
+    label_of = {tree: label for label, tree in trees.items()}
+    counter = iter(range(10**9))
+    time.sleep(SETTLE_S)
     try:
         for label, tree in trees.items():
             run(tree, ["show", "E-0001"], cases[label])  # builds the index: not what is measured here
             run(tree, ["seal", "--offline"], cases[label])  # the checkpoints checked by a writer once
-        return commands(trees, cases, runs, work, f"cp-{count}", f"E-{count // 2:04d}", log=False)
+
+        def fresh() -> str:
+            f = work / f"new-cp{tag}-{count}-{next(counter)}.bin"
+            f.write_bytes(os.urandom(4096))
+            return str(f)
+
+        def settled(tree: Path, args: list[str]) -> tuple[float, float]:
+            time.sleep(SETTLE_S)
+            return run(tree, args, cases[label_of[tree]])
+
+        def add_after_add(tree: Path) -> tuple[float, float]:
+            run(tree, ["add", fresh()], cases[label_of[tree]])
+            return run(tree, ["add", fresh()], cases[label_of[tree]])
+
+        out = {"add-one-file": paired(trees, runs, lambda tree: settled(tree, ["add", fresh()])),
+               "add right after an add": paired(trees, runs, add_after_add),
+               "show": paired(trees, runs, lambda tree: settled(tree, ["show", f"E-{count // 2:04d}"])),
+               "seal --offline": paired(trees, runs, lambda tree: settled(tree, ["seal", "--offline"])),
+               "list --json": paired(trees, runs, lambda tree: settled(tree, ["list", "--json"]))}
+        return out
     finally:
         for case in cases.values():
             shutil.rmtree(case)
@@ -265,13 +302,17 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another plitool tree to run beside this one")
     parser.add_argument("--work", type=Path, help="folder for the cases (default: a temporary one)")
     parser.add_argument("--checkpoints", default="",
-                        help="comma-separated counts of checkpoint files (one per entry), e.g. 10000,100000")
+                        help="comma-separated counts of checkpoints (log lines, one per entry), e.g. 10000,100000,1000000")
+    parser.add_argument("--legacy-checkpoints", default="",
+                        help="the same with one checkpoint file per entry (cases made before the log), e.g. 10000,100000")
     parser.add_argument("--intake-files", type=int, default=0,
                         help="also time add -r of this many 4 KB files beside cp -r + sync -f and hashdeep (e.g. 10000)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s and int(s)]
     cp_counts = [int(s) for s in args.checkpoints.split(",") if s and int(s)]
+    legacy_counts = [int(s) for s in args.legacy_checkpoints.split(",") if s and int(s)]
     cp_results: dict[int, dict[str, dict[str, Figure]]] = {}
+    legacy_results: dict[int, dict[str, dict[str, Figure]]] = {}
     trees = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     work = args.work or Path(tempfile.mkdtemp(prefix="plitool-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -282,8 +323,11 @@ def main() -> None:
         if args.intake_files:
             intake = bench_intake(trees, work, args.intake_files, args.runs)
         for count in cp_counts:
-            print(f"# {count:,} checkpoints, load {load():.1f}", file=sys.stderr, flush=True)
+            print(f"# {count:,} checkpoints (log), load {load():.1f}", file=sys.stderr, flush=True)
             cp_results[count] = bench_checkpoints(trees, count, args.runs, work)
+        for count in legacy_counts:
+            print(f"# {count:,} checkpoints (files), load {load():.1f}", file=sys.stderr, flush=True)
+            legacy_results[count] = bench_checkpoints(trees, count, args.runs, work, legacy=True)
         for size in sizes:
             cases = {label: build_case(work, size, f"-{label}") for label in trees}
             print(f"# {size:,} items, load {load():.1f}", file=sys.stderr, flush=True)
@@ -306,13 +350,17 @@ def main() -> None:
             t, cpu = intake[f"add -r ({label})"][0], intake[f"add -r ({label})"][3]
             print(f"  {label}: ÷ (cp -r + sync -f) {t / ref:.2f} (target <= 1.5); ÷ hashdeep {t / hd:.2f} (target <= 3); "
                   f"CPU seconds ÷ cp's {cpu / ref_cpu:.2f}, ÷ hashdeep's {cpu / hd_cpu:.2f}")
-    if cp_results:
-        print("\n| measure (one checkpoint file per entry) | tree | "
-              + " | ".join(f"{c:,} checkpoints" for c in cp_counts) + " | growth per x10 (CPU) |")
-        print("|" + "---|" * (3 + len(cp_counts)))
-        for measure in next(iter(cp_results.values())):
+    for layout, found, counts in (("one checkpoint log line per entry", cp_results, cp_counts),
+                                  ("one checkpoint file per entry: cases made before the log", legacy_results,
+                                   legacy_counts)):
+        if not found:
+            continue
+        print(f"\n| measure ({layout}) | tree | "
+              + " | ".join(f"{c:,} checkpoints" for c in counts) + " | growth per x10 (CPU) |")
+        print("|" + "---|" * (3 + len(counts)))
+        for measure in next(iter(found.values())):
             for label in trees:
-                figs = [cp_results[c][measure][label] for c in cp_counts]
+                figs = [found[c][measure][label] for c in counts]
                 cpus = [f[3] for f in figs]
                 growth = ", ".join(f"{b / a:.2f}x" for a, b in zip(cpus, cpus[1:]) if a > 0) or "-"
                 print(f"| {measure} | {label} | " + " | ".join(cell(f) for f in figs) + f" | {growth} |")

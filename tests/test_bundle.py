@@ -182,6 +182,37 @@ def test_any_tampered_file_is_named(filled: Cli, tmp_path: Path, victim: str) ->
     assert victim in {p["file"] for p in json.loads(res.stdout)["problems"]}
 
 
+def test_checkpoint_log_is_bundled_and_each_line_checked(filled: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "bundle"
+    _bundle(filled, out)
+    log = out / "ledger" / "checkpoints" / "checkpoints.log"
+    rows = log.read_bytes().split(b"\n")
+    assert rows[0].startswith(b"plitool checkpoint log v1 ") and len(rows) == 7  # init, 4 adds, the newline
+    ok = filled("verify-bundle", str(out), "--json", case=False)
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["checked"]["checkpoints"] == 5, ok.output
+    rows[3] = rows[3][:11] + (b"B" if rows[3][11:12] != b"B" else b"C") + rows[3][12:]  # checkpoint 3's root
+    log.write_bytes(b"\n".join(rows))
+    res = filled("verify-bundle", str(out), "--json", case=False)
+    assert res.exit_code == 1
+    problems = [p for p in json.loads(res.stdout)["problems"] if p["check"] == "checkpoint"]
+    assert [p["file"] for p in problems] == ["ledger/checkpoints/checkpoints.log"], problems
+    assert "line 4" in problems[0]["message"] and "first 3 entries" in problems[0]["message"]
+
+
+def test_checkpoint_files_of_an_old_case_are_bundled_with_the_log(run: Cli, case: Case, evidence: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    from .attacks.forge import as_old_case
+
+    as_old_case(case.root)  # a case made before the checkpoint log: its one checkpoint is a file
+    for key in ("pdf", "csv"):
+        assert run("add", str(evidence[key])).exit_code == 0
+    out = tmp_path / "bundle"
+    _bundle(run, out)
+    assert sorted(p.name for p in (out / "ledger" / "checkpoints").iterdir()) == ["0000000001.txt", "checkpoints.log"]
+    ok = run("verify-bundle", str(out), "--json", case=False)
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["checked"]["checkpoints"] == 3, ok.output
+
+
 def test_an_added_file_is_named(filled: Cli, tmp_path: Path) -> None:
     out = tmp_path / "bundle"
     _bundle(filled, out)

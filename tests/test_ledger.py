@@ -42,9 +42,12 @@ def test_entries_chain_and_checkpoint_root(case: Case) -> None:
     for before, after in zip(scan.entries, scan.entries[1:]):
         assert after.prev == before.digest
     assert scan.entries[0].prev == "0" * 64
-    cp = Checkpoint.parse(case.ledger.checkpoint_path(4).read_text())
-    assert cp.origin == case.origin and cp.size == 4
-    assert cp.root == merkle.root([merkle.leaf_hash(line) for line in case.paths.ledger.read_bytes().splitlines()])
+    log = case.ledger.read_log()
+    assert log.problems == [] and [(line, size) for line, size, _root in log.checkpoints] == [(2, 1), (3, 4)]
+    assert not case.ledger.checkpoint_files()  # new cases keep no per-file checkpoints
+    assert case.ledger.log_path.read_bytes().split(b"\n")[0] == f"plitool checkpoint log v1 {case.origin}".encode()
+    root = log.checkpoints[-1][2]
+    assert root == merkle.root([merkle.leaf_hash(line) for line in case.paths.ledger.read_bytes().splitlines()])
     assert canonical_json(json.loads(scan.entries[1].raw)) == scan.entries[1].raw
 
 
@@ -132,3 +135,38 @@ def test_checkpoint_parse_rejects_garbage() -> None:
 
 def test_missing_ledger_is_reported(tmp_path: Path) -> None:
     assert scan_ledger(tmp_path / "none.jsonl").problems
+
+
+def test_log_digest_is_the_same_read_whole_or_a_few_blocks_at_a_time(tmp_path: Path) -> None:
+    """The index hashes the whole log at once (while it settles) and extends the digest a block
+    or so at a time after each append: both must give the same digest."""
+    import os
+
+    from plitool.vault.index import LOG_BLOCK, _hash_log
+
+    data = os.urandom(10 * LOG_BLOCK + 123)
+    path = tmp_path / "log"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        whole = _hash_log(fd, 0, len(data), b"")
+        chain, pos = b"", 0
+        while pos + 3 * LOG_BLOCK <= len(data):
+            chain, _digest = _hash_log(fd, pos, pos + 3 * LOG_BLOCK, chain)
+            pos += 3 * LOG_BLOCK
+        assert _hash_log(fd, pos, len(data), chain) == whole
+        assert _hash_log(fd, 0, len(data) - 1, b"")[1] != whole[1]
+    finally:
+        os.close(fd)
+
+
+@given(st.integers(min_value=1, max_value=10**10 - 1), st.binary(min_size=32, max_size=32), st.data())
+def test_log_line_parses_and_every_strict_prefix_is_a_torn_line(size: int, root: bytes, data: st.DataObject) -> None:
+    from plitool.vault.ledger import log_line, parse_log_line
+
+    line = log_line(Checkpoint("o", size, root))[:-1]
+    assert parse_log_line(line) == (size, root)
+    cut = data.draw(st.integers(min_value=0, max_value=len(line) - 1))
+    assert parse_log_line(line[:cut]) is None
+    with pytest.raises(ValueError):
+        parse_log_line(line + b"x")

@@ -157,7 +157,7 @@ def _check_sums(folder: Path, files: list[str], report: BundleReport) -> dict[st
 
 def _check_ledger(folder: Path, report: BundleReport) -> list[bytes]:
     """The chain of the ledger copy, every checkpoint's root; returns the leaves."""
-    from ..vault.ledger import Checkpoint, scan_ledger
+    from ..vault.ledger import CHECKPOINT_LOG, Checkpoint, read_checkpoint_log, scan_ledger
 
     rel = "ledger/ledger.jsonl"
     path = folder / rel
@@ -168,7 +168,9 @@ def _check_ledger(folder: Path, report: BundleReport) -> list[bytes]:
     for problem in scan.problems:
         report.fail("ledger", rel, problem)
     leaves = [e.leaf for e in scan.entries]
-    cps = sorted((folder / "ledger" / "checkpoints").glob("*.txt")) if (folder / "ledger" / "checkpoints").is_dir() else []
+    cp_dir = folder / "ledger" / "checkpoints"
+    cps = sorted(cp_dir.glob("*.txt")) if cp_dir.is_dir() else []  # per-file: cases made before the log
+    claims: list[tuple[str, str, int, bytes]] = []  # (file, where in it, size, root)
     for cp_path in cps:
         crel = cp_path.relative_to(folder).as_posix()
         try:
@@ -176,11 +178,20 @@ def _check_ledger(folder: Path, report: BundleReport) -> list[bytes]:
         except (ValueError, UnicodeDecodeError, PlitoolError) as exc:
             report.fail("checkpoint", crel, _("{file} is not a checkpoint: {error}").format(file=crel, error=exc))
             continue
-        if cp.size > len(leaves) or merkle.root(leaves[: cp.size]) != cp.root:
-            report.fail("checkpoint", crel, _("{file} does not match the first {size} entries of the ledger").format(
-                file=crel, size=cp.size))
+        claims.append((crel, crel, cp.size, cp.root))
+    log_rel = f"ledger/checkpoints/{CHECKPOINT_LOG}"
+    log = read_checkpoint_log(folder / log_rel, None)
+    for problem in log.problems:
+        report.fail("checkpoint", log_rel, problem)
+    claims += [(log_rel, _("{file}, line {line}").format(file=log_rel, line=line), size, root)
+               for line, size, root in log.checkpoints]
+    roots = merkle.roots_at(leaves, [size for _f, _w, size, _root in claims if size <= len(leaves)])
+    for file, where, size, root in claims:
+        if roots.get(size) != root:
+            report.fail("checkpoint", file, _("{file} does not match the first {size} entries of the ledger").format(
+                file=where, size=size))
     report.checked["ledger_entries"] = len(scan.entries)
-    report.checked["checkpoints"] = len(cps)
+    report.checked["checkpoints"] = len(cps) + len(log.checkpoints)
     return leaves
 
 

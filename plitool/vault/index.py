@@ -22,6 +22,17 @@ How much the index is trusted, and why:
   command that appends lists the folder and ``lstat`` s each file; only files whose identity
   moved are read (and those written less than ``SETTLE_NS`` ago, whose times a rewrite within
   the same clock tick would not move). Commands that only read skip them (``open_checked``).
+  Only cases made before the checkpoint log have such files; new cases have none.
+* The checkpoint log (``checkpoints/checkpoints.log``) is checked the same way, as one file: its
+  identity (inode, size, ``mtime_ns``, ``ctime_ns``) is recorded with the number of bytes checked
+  and a digest of those bytes (BLAKE3 chained over 1 MiB blocks, so that an append re-hashes at
+  most one block). A command that appends ``fstat`` s it: the recorded identity means nothing to
+  read; after its own append it reads back only its line. Otherwise, when the same file only grew
+  (or was written to in place), the checked prefix is hashed again (one read, no parsing) and the
+  new lines are checked against the ledger; when it shrank, is another file, or its prefix hashes
+  differently, every line is read again and checked, and a log that lost a checkpoint already
+  checked is refused (``LedgerDamaged``). A log written less than ``SETTLE_NS`` ago has its
+  prefix hashed again by each command until it settles.
 * The index proves nothing by itself: it lives in the same folder as the ledger, with no secret
   an intruder lacks. Someone who edits an old ledger line *and* rewrites the index's recorded
   file times hides the edit from ``add`` and ``show`` — but that person could equally re-chain
@@ -45,9 +56,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import merkle
 from ..errors import LedgerDamaged, PlitoolError, StorageError
-from ..i18n import _
+from ..i18n import _, ngettext
 from .ledger import (
     CHECKPOINT_RE,
+    LogWrite,
+    log_header_problem,
+    log_line,
+    parse_log_line,
     GENESIS,
     Checkpoint,
     Entry,
@@ -64,7 +79,7 @@ if TYPE_CHECKING:
     from .ledger import Ledger
 
 INDEX_FILE = "index.sqlite"
-SCHEMA = 2
+SCHEMA = 3
 CHUNK = 1024 * 1024
 EVENT_BATCH = 5000
 #: A checkpoint file whose change time is this close to now may still be rewritten within the same
@@ -73,6 +88,11 @@ EVENT_BATCH = 5000
 SETTLE_NS = 2_000_000_000
 #: Checkpoint files are a few dozen bytes; anything larger is not one.
 CHECKPOINT_MAX = 64 * 1024
+#: The checkpoint log's digest is BLAKE3 chained over blocks of this size: an append re-hashes
+#: the last, partial block only.
+LOG_BLOCK = 1024 * 1024
+#: The log is read this much at a time when it is hashed (a multiple of LOG_BLOCK).
+LOG_WINDOW = 4 * LOG_BLOCK
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS head(
@@ -82,7 +102,7 @@ CREATE TABLE IF NOT EXISTS head(
     mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
     entries INTEGER NOT NULL, last TEXT NOT NULL, edge BLOB NOT NULL,
     latest_seq INTEGER, latest_text TEXT NOT NULL, items INTEGER NOT NULL,
-    cp_digest TEXT NOT NULL, cp_racy TEXT NOT NULL);
+    cp_digest TEXT NOT NULL, cp_racy TEXT NOT NULL, cp_log TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events(
     seq INTEGER PRIMARY KEY, off INTEGER NOT NULL, len INTEGER NOT NULL, event TEXT NOT NULL, item TEXT);
 CREATE INDEX IF NOT EXISTS events_item ON events(item, seq) WHERE item IS NOT NULL;
@@ -136,6 +156,71 @@ def _settled(ident: CpIdent, now_ns: int) -> bool:
 def _fine_times(st: FileStat) -> bool:
     """Whole-second times (FAT, some network filesystems) cannot tell two writes in one second apart."""
     return bool(st[3] % 1_000_000_000 or st[4] % 1_000_000_000)
+
+
+def _hash_log(fd: int, start: int, end: int, chain: bytes) -> tuple[bytes, bytes]:
+    """The log's digest, chained on from ``chain`` (the value at block boundary ``start``) over
+    ``[start, end)``: the chain at the last block boundary at or below ``end``, and the digest of
+    the whole ``[0, end)`` (the chain with the partial last block, if any, hashed in). Read into
+    one reused buffer (the whole log is hashed again while it settles: no copy per block; and no
+    mapping, which a file cut short under it would turn into a SIGBUS)."""
+    buf = bytearray(min(LOG_WINDOW, max(end - start, 0)))
+    view = memoryview(buf)
+    pos = start
+    while pos < end:
+        want = min(len(buf), end - pos)  # a multiple of LOG_BLOCK, but for the last read
+        got = 0
+        while got < want:
+            n = os.preadv(fd, [view[got:want]], pos + got)
+            if n <= 0:
+                raise _Unusable  # shrank under us
+            got += n
+        full = got - got % LOG_BLOCK
+        for i in range(0, full, LOG_BLOCK):
+            chain = _block_digest(chain, view[i:i + LOG_BLOCK])
+        if full < got:  # the partial last block, at ``end``
+            return chain, _block_digest(chain, view[full:got])
+        pos += got
+    return chain, chain
+
+
+def _block_digest(chain: bytes, block: bytes | memoryview) -> bytes:
+    # BLAKE3 (about 4x SHA-256 here): a command run within SETTLE_NS of the last append hashes
+    # the whole log again, 56 MB at 10^6 checkpoints. Imported here, as elsewhere, to keep the
+    # start-up of commands that never hash lean.
+    import blake3
+
+    h = blake3.blake3(chain)
+    h.update(block)
+    return h.digest()
+
+
+@dataclass
+class _LogState:
+    """What the index checked of the checkpoint log (kept as JSON in ``head.cp_log``)."""
+
+    ident: CpIdent | None = None  # None: there was no log
+    checked: int = 0  # bytes, up to the end of the last complete line
+    chain: bytes = b""  # digest chain at the block boundary at or below ``checked``
+    digest: bytes = b""  # of the ``checked`` bytes
+    count: int = 0  # checkpoints on its lines
+    last: tuple[int, bytes] | None = None  # the last one (size, root)
+    racy: bool = False  # written less than SETTLE_NS ago: its identity is not trusted yet
+
+    def dumps(self) -> str:
+        return json.dumps({"ident": self.ident, "checked": self.checked, "chain": self.chain.hex(),
+                           "digest": self.digest.hex(), "count": self.count,
+                           "last": None if self.last is None else [self.last[0], self.last[1].hex()],
+                           "racy": self.racy})
+
+    @classmethod
+    def loads(cls, text: str) -> _LogState:
+        d = json.loads(text)
+        ident = d["ident"]
+        last = d["last"]
+        return cls(None if ident is None else tuple(int(v) for v in ident),  # type: ignore[arg-type]
+                   int(d["checked"]), bytes.fromhex(d["chain"]), bytes.fromhex(d["digest"]), int(d["count"]),
+                   None if last is None else (int(last[0]), bytes.fromhex(last[1])), bool(d["racy"]))
 
 
 class _Unusable(Exception):
@@ -286,6 +371,25 @@ def _lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, int]]:
         carry_at = at
     if carry:
         raise _Unusable  # an incomplete last line: the slow path reports it
+
+
+def _complete_lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, int]]:
+    """Like :func:`_lines`, but a final line without its newline is not an error: it is left out."""
+    carry = b""
+    carry_at = start
+    pos = start
+    while pos < end:
+        chunk = os.pread(fd, min(CHUNK, end - pos), pos)
+        if not chunk:
+            raise _Unusable  # the file shrank under us
+        pos += len(chunk)
+        parts = (carry + chunk).split(b"\n")
+        carry = parts.pop()
+        at = carry_at
+        for line in parts:
+            yield line, at
+            at += len(line) + 1
+        carry_at = at
 
 
 @dataclass
@@ -463,7 +567,9 @@ class LedgerIndex:
                 return self._sync(checkpoints)
             except _Unusable:
                 return None
-            except (sqlite3.DatabaseError, ValueError, json.JSONDecodeError):
+            except LedgerDamaged:
+                raise  # the checkpoint log lost checkpoints already checked: refused, not re-checked
+            except (sqlite3.DatabaseError, ValueError, json.JSONDecodeError, KeyError, TypeError):
                 if attempt == 2:
                     return None
                 self._discard()
@@ -531,6 +637,122 @@ class LedgerIndex:
             raise _Unusable
         return cp.size, cp.root, _cp_ident(st)
 
+    # -- the checkpoint log --------------------------------------------------------------------
+
+    def _log_ident(self) -> CpIdent | None:
+        """The checkpoint log's identity (one ``lstat``), None when there is none."""
+        try:
+            st = os.lstat(self.ledger.log_path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _Unusable from exc
+        if not stat_mod.S_ISREG(st.st_mode):
+            raise _Unusable  # a FIFO, a link …: the full check reports it
+        return _cp_ident(st)
+
+    def _open_log(self) -> tuple[int, CpIdent] | None:
+        try:
+            fd = os.open(self.ledger.log_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _Unusable from exc
+        try:
+            st = os.fstat(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise _Unusable from exc
+        if not stat_mod.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise _Unusable
+        return fd, _cp_ident(st)
+
+    def _check_log(self, state: _LogState | None) -> tuple[_LogState, list[tuple[int, bytes]]]:
+        """The checkpoint log's new state, and the checkpoints on the lines read (to be checked
+        against the ledger by the caller). ``state`` None: nothing was recorded, read it whole."""
+        opened = self._open_log()
+        if opened is None:
+            if state is not None and state.ident is not None:
+                raise self._log_lost(state)
+            return _LogState(), []
+        fd, now = opened
+        try:
+            if state is not None and state.ident == now and not state.racy:
+                return state, []
+            if state is not None and state.ident is not None and now[0] == state.ident[0] \
+                    and now[1] >= state.ident[1] and _hash_log(fd, 0, state.checked, b"")[1] == state.digest:
+                return self._read_log_lines(fd, state, now)  # the same file, grown: its new lines only
+            fresh, cps = self._read_log_lines(fd, _LogState(), now)
+        finally:
+            os.close(fd)
+        if state is not None and state.last is not None:
+            sizes = {size for size, _root in cps}
+            if state.last[0] not in sizes or sum(1 for size in sizes if size <= state.last[0]) < state.count:
+                raise self._log_lost(state)
+        return fresh, cps
+
+    def _log_lost(self, state: _LogState) -> LedgerDamaged:
+        last = state.last[0] if state.last is not None else 0
+        return LedgerDamaged(
+            ngettext("the checkpoint log {path} no longer holds the {n} checkpoint it held when it was last checked "
+                     "(checkpoint {size}): it was cut short, replaced or deleted, so nothing more is appended to the "
+                     "ledger; run 'plitool verify' for the full report",
+                     "the checkpoint log {path} no longer holds the {n} checkpoints it held when it was last checked "
+                     "(up to checkpoint {size}): it was cut short, replaced or deleted, so nothing more is appended to "
+                     "the ledger; run 'plitool verify' for the full report", state.count).format(
+                path=self.ledger.log_path, n=state.count, size=last))
+
+    def _read_log_lines(self, fd: int, state: _LogState, now: CpIdent) -> tuple[_LogState, list[tuple[int, bytes]]]:
+        """Parse the complete lines after ``state.checked`` (the header first when that is 0) and
+        hash them on; a final line without its newline is left for later, torn lines are skipped.
+        Anything malformed is unusable: the full check reports it with its line number."""
+        cps: list[tuple[int, bytes]] = []
+        previous = state.last[0] if state.last is not None else 0
+        header = state.checked == 0
+        end = state.checked
+        for raw, off in _complete_lines(fd, state.checked, now[1]):
+            end = off + len(raw) + 1
+            if header:
+                if log_header_problem(raw, self.ledger.origin, self.ledger.log_path.name) is not None:
+                    raise _Unusable
+                header = False
+                continue
+            try:
+                parsed = parse_log_line(raw)
+            except ValueError as exc:
+                raise _Unusable from exc
+            if parsed is None:
+                continue
+            if parsed[0] <= previous:
+                raise _Unusable
+            previous = parsed[0]
+            cps.append(parsed)
+        boundary = state.checked - state.checked % LOG_BLOCK
+        chain, digest = _hash_log(fd, boundary, end, state.chain)
+        last = cps[-1] if cps else state.last
+        return _LogState(now, end, chain, digest, state.count + len(cps), last,
+                         not _settled(now, time.time_ns())), cps
+
+    def _read_back(self, state: _LogState, written: LogWrite | None, checkpoint: Checkpoint) -> _LogState:
+        """After this process appended ``checkpoint``'s line: the log must be the file checked plus
+        that line (and the newline ending a torn line before it, if any); its new state."""
+        if written is None or written.line != log_line(checkpoint) or written.before != state.ident:
+            raise _Unusable
+        opened = self._open_log()
+        if opened is None:
+            raise _Unusable
+        fd, now = opened
+        try:
+            if now != written.after:
+                raise _Unusable  # written to since: the next command checks it the careful way
+            fresh, cps = self._read_log_lines(fd, state, now)
+        finally:
+            os.close(fd)
+        if cps != [(checkpoint.size, checkpoint.root)]:
+            raise _Unusable
+        return fresh
+
     def _known_roots(self, sizes: Sequence[int]) -> dict[int, bytes]:
         """The roots the index checked at these ledger sizes (only those asked for: never all)."""
         out: dict[int, bytes] = {}
@@ -560,7 +782,7 @@ class LedgerIndex:
     # -- checking ----------------------------------------------------------------------------
 
     _HEAD = ("SELECT schema, origin, dev, ino, bytes, mtime_ns, ctime_ns, entries, last, edge, "
-             "latest_seq, latest_text, items, cp_digest, cp_racy FROM head WHERE id = 1")
+             "latest_seq, latest_text, items, cp_digest, cp_racy, cp_log FROM head WHERE id = 1")
 
     def _sync(self, checkpoints: bool = True) -> IndexedLedger:
         files = self._list_checkpoints() if checkpoints else None
@@ -578,8 +800,10 @@ class LedgerIndex:
                 if not (self._usable(head) and head[2:4] == now[:2] and now[2] >= head[4]):
                     files = self._list_checkpoints()  # a rebuild checks everything, checkpoints included
             digest = format(_cp_digest(files), "x") if files is not None else ""
-            if files is not None and self._usable(head) and tuple(head[2:7]) == now and _fine_times(now) \
-                    and head[13] == digest and (files or not head[7]):
+            log = _LogState.loads(head[15]) if files is not None and self._usable(head) else None
+            if files is not None and log is not None and tuple(head[2:7]) == now and _fine_times(now) \
+                    and head[13] == digest and (files or log.count or not head[7]) \
+                    and log.ident == self._log_ident() and not log.racy:
                 racy = json.loads(head[14])
                 if not racy or self._racy_still_good(racy, files):
                     # The ledger is the file checked and no checkpoint file moved: nothing to read.
@@ -621,7 +845,8 @@ class LedgerIndex:
                         self.conn.execute("SELECT name, ino, bytes, mtime_ns, ctime_ns FROM cpfiles")}
             changed = {name for name, ident in files.items() if recorded.get(name) != ident} | racy
         read = {name: self._read_checkpoint(name) for name in sorted(changed)}
-        cps = [(cp_size, root) for cp_size, root, _ident in read.values()]
+        log, log_cps = self._check_log(_LogState.loads(head[15]))
+        cps = [(cp_size, root) for cp_size, root, _ident in read.values()] + log_cps
         known = self._known_roots([s for s, _r in cps if s <= size])
         edge = merkle.compact_unpack(edge_blob)
         roots: dict[int, bytes] = {}
@@ -643,12 +868,12 @@ class LedgerIndex:
         for raw, off in _lines(fd, length, now[2]):
             feeder.feed(raw, off)
         feeder.flush()
-        self._check_roots(feeder, cps, known, bool(files))
+        self._check_roots(feeder, cps, known, bool(files) or log.count > 0)
         removed = [] if recorded is None else sorted(recorded.keys() - files.keys())
         new_digest, new_racy = self._record_files(read, removed, int(head[13], 16), recorded, files)
         if recorded is not None:  # every identity is at hand: the digest from scratch, not patched
             new_digest = _cp_digest({**files, **{name: ident for name, (_s, _r, ident) in read.items()}})
-        return self._store_head(feeder, now, new_digest, new_racy)
+        return self._store_head(feeder, now, new_digest, new_racy, log)
 
     def _extend_ledger_only(self, fd: int, now: FileStat, head: tuple[Any, ...]) -> IndexedLedger:
         size, length, last, edge_blob = head[7], head[4], head[8], head[9]
@@ -667,21 +892,22 @@ class LedgerIndex:
             feeder.feed(raw, off)
         feeder.flush()
         self._check_roots(feeder, [], {}, True)  # the new entries' seals
-        return self._store_head(feeder, now, int(head[13], 16), json.loads(head[14]))
+        return self._store_head(feeder, now, int(head[13], 16), json.loads(head[14]), _LogState.loads(head[15]))
 
     def _rebuild(self, fd: int, now: FileStat, files: dict[str, CpIdent]) -> IndexedLedger:
         conn = self.conn
         for table in ("head", "events", "items", "shas", "checkpoints", "cpfiles"):
             conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
         read = {name: self._read_checkpoint(name) for name in sorted(files)}
-        cps = [(cp_size, root) for cp_size, root, _ident in read.values()]
+        log, log_cps = self._check_log(None)
+        cps = [(cp_size, root) for cp_size, root, _ident in read.values()] + log_cps
         feeder = _Feeder(conn, _DbState(conn, 0, None, ""), 0, GENESIS, [], {s for s, _r in cps})
         for raw, off in _lines(fd, 0, now[2]):
             feeder.feed(raw, off)
         feeder.flush()
-        self._check_roots(feeder, cps, {}, bool(files))
+        self._check_roots(feeder, cps, {}, bool(files) or log.count > 0)
         digest, racy = self._record_files(read, [], 0, {}, files)
-        return self._store_head(feeder, now, digest, racy)
+        return self._store_head(feeder, now, digest, racy, log)
 
     def _check_roots(self, feeder: _Feeder, checkpoints: list[tuple[int, bytes]], known: dict[int, bytes],
                      any_files: bool) -> None:
@@ -723,13 +949,16 @@ class LedgerIndex:
         self.conn.executemany("INSERT OR REPLACE INTO cpfiles(name, ino, bytes, mtime_ns, ctime_ns) VALUES (?, ?, ?, ?, ?)", rows)
         return digest % _DIGEST_MOD, racy
 
-    def _store_head(self, feeder: _Feeder, now: FileStat, cp_digest: int, cp_racy: list[str]) -> IndexedLedger:
+    def _store_head(self, feeder: _Feeder, now: FileStat, cp_digest: int, cp_racy: list[str],
+                    log: _LogState) -> IndexedLedger:
         st = feeder.state
         self.conn.execute(
             "INSERT OR REPLACE INTO head(id, schema, origin, dev, ino, bytes, mtime_ns, ctime_ns, entries, last, edge, "
-            "latest_seq, latest_text, items, cp_digest, cp_racy) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "latest_seq, latest_text, items, cp_digest, cp_racy, cp_log) "
+            "VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (SCHEMA, self.ledger.origin, *now, feeder.seq, feeder.last, merkle.compact_pack(feeder.edge),
-             st.latest_seq, st.latest_text, st.items, format(cp_digest, "x"), json.dumps(sorted(cp_racy))))
+             st.latest_seq, st.latest_text, st.items, format(cp_digest, "x"), json.dumps(sorted(cp_racy)),
+             log.dumps()))
         return IndexedLedger(self, feeder.seq, now[2], feeder.last, list(feeder.edge), st.items, now)
 
     # -- after an append ---------------------------------------------------------------------
@@ -737,7 +966,7 @@ class LedgerIndex:
     def record_append(self, view: IndexedLedger, new: Sequence[Entry], now: FileStat, checkpoint: Checkpoint,
                       hashes: tuple[Sequence[str], Sequence[bytes]] | None = None) -> None:
         """Index entries this process just appended to ``view`` (under the case lock), and the
-        checkpoint file it wrote (read back: it must hold this checkpoint).
+        checkpoint line it appended to the checkpoint log (read back: it must hold this checkpoint).
 
         Recorded only when the index still describes ``view``; otherwise it is left stale, and
         the next command re-checks. Never raises: the index is a shortcut, not a record.
@@ -749,7 +978,7 @@ class LedgerIndex:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 head = conn.execute("SELECT dev, ino, bytes, mtime_ns, ctime_ns, entries, latest_seq, latest_text, items, "
-                                    "cp_digest, cp_racy FROM head WHERE id = 1").fetchone()
+                                    "cp_digest, cp_racy, cp_log FROM head WHERE id = 1").fetchone()
                 if head is None or tuple(head[:5]) != view.stat or head[5] != view.size:
                     raise _Unusable
                 state = _DbState(conn, head[8], head[6], head[7])
@@ -762,20 +991,13 @@ class LedgerIndex:
                 if offset != now[2] or feeder.roots.get(checkpoint.size) != checkpoint.root:
                     raise _Unusable
                 conn.execute("INSERT OR REPLACE INTO checkpoints(size, root) VALUES (?, ?)", (checkpoint.size, checkpoint.root))
-                name = f"{checkpoint.size:010d}.txt"
-                size, root, ident = self._read_checkpoint(name)
-                if (size, root) != (checkpoint.size, checkpoint.root):
-                    raise _Unusable
-                row = conn.execute("SELECT ino, bytes, mtime_ns, ctime_ns FROM cpfiles WHERE name = ?", (name,)).fetchone()
-                digest, racy = self._record_files({name: (size, root, ident)}, [], int(head[9], 16),
-                                                  {} if row is None else {name: tuple(row)}, {})
-                racy = sorted(set(json.loads(head[10])) | set(racy))
-                fresh = self._store_head(feeder, now, digest, racy)
+                log = self._read_back(_LogState.loads(head[11]), self.ledger.last_log_write, checkpoint)
+                fresh = self._store_head(feeder, now, int(head[9], 16), json.loads(head[10]), log)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        except (_Unusable, sqlite3.Error, OSError, ValueError):
+        except (_Unusable, sqlite3.Error, OSError, ValueError, KeyError, TypeError):
             return
         view.size, view.byte_length, view.last_digest = fresh.size, fresh.byte_length, fresh.last_digest
         view.edge, view.items, view.stat = fresh.edge, fresh.items, fresh.stat

@@ -3,12 +3,21 @@
 Every line is one canonical JSON object (sorted keys, no spaces, UTF-8) holding ``seq`` (1, 2,
 …), ``prev`` (SHA-256 of the previous line's exact bytes, 64 zeros for the first), ``at`` (UTC
 time of the event), ``event``, ``item`` and event-specific ``data``. The exact bytes of the line
-(without its newline) are the Merkle leaf. After each command that appends, a checkpoint in the
-C2SP tlog-checkpoint text form is written to ``checkpoints/<size>.txt``::
+(without its newline) are the Merkle leaf. After each command that appends, a checkpoint of the
+new head (its size and Merkle root) is appended to the checkpoint log ``checkpoints/checkpoints.log``::
 
-    plitool.case/<case id>
-    <tree size>
-    <base64 Merkle root>
+    plitool checkpoint log v1 plitool.case/<case id>
+    0000000002 <base64 Merkle root of the first 2 entries>
+    0000000005 <base64 Merkle root of the first 5 entries>
+
+one line per checkpoint, never rewritten. Each line stands for the C2SP tlog-checkpoint text
+``origin\nsize\nbase64(root)\n`` (:class:`Checkpoint`), the form a seal timestamps. Cases made
+before the log hold one file per checkpoint, ``checkpoints/<size, 10 digits>.txt``, in that C2SP
+form; they are still read and checked everywhere, and new checkpoints go into the log.
+
+A final log line without its newline was cut by a crash mid-write: it is not a checkpoint, the
+readers ignore it, and the next append ends it with a newline before writing its own line (so a
+line that is a strict prefix of a well-formed one is such a torn line, and is skipped).
 
 A hash chain alone cannot show a ledger cut short at its end; the checkpoints (and, once sealed,
 their RFC 3161 timestamps) pin the head outside the log.
@@ -21,6 +30,7 @@ import hashlib
 import json
 import os
 import re
+import stat as stat_mod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -47,6 +57,12 @@ HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 GENESIS = "0" * 64
 EVENTS = ("created", "added", "re-collected", "accessed", "exported", "note", "sealed", "repaired", "trusted")
 CHECKPOINT_RE = re.compile(r"^(\d{10})\.txt$")
+#: The checkpoint log (a name CHECKPOINT_RE does not match), and its first line's fixed start.
+CHECKPOINT_LOG = "checkpoints.log"
+LOG_MAGIC = "plitool checkpoint log v1 "
+_LOG_LINE_RE = re.compile(rb"(\d{10}) ([A-Za-z0-9+/]{43}=)")
+#: What a crash can leave of a line: a strict prefix of a well-formed one (empty included).
+_LOG_TORN_RE = re.compile(rb"\d{0,10}|\d{10} [A-Za-z0-9+/]{0,43}")
 
 
 def utc_now() -> datetime:
@@ -108,6 +124,103 @@ class Checkpoint:
         if len(root) != 32:
             raise ValueError(_("checkpoint root is not 32 bytes"))
         return cls(lines[0], int(lines[1]), root)
+
+
+def log_header(origin: str) -> bytes:
+    return f"{LOG_MAGIC}{origin}\n".encode()
+
+
+def log_line(cp: Checkpoint) -> bytes:
+    return f"{cp.size:010d} {base64.b64encode(cp.root).decode()}\n".encode("ascii")
+
+
+def parse_log_line(raw: bytes) -> tuple[int, bytes] | None:
+    """The (size, root) of one checkpoint log line (without its newline); None for a torn line
+    (what a crash mid-write leaves, completed by the next append); ValueError for anything else."""
+    m = _LOG_LINE_RE.fullmatch(raw)
+    if m is not None:
+        return int(m.group(1)), base64.b64decode(m.group(2), validate=True)
+    if _LOG_TORN_RE.fullmatch(raw):
+        return None
+    raise ValueError(_("expected '<size, 10 digits> <base64 root>'"))
+
+
+def log_header_problem(raw: bytes, origin: str | None, name: str) -> str | None:
+    """Why the log's first line (without its newline) is not the header of this case's log
+    (``origin`` None: of any case's log, as in a bundle, whose checkpoints carry no origin)."""
+    magic = LOG_MAGIC.encode()
+    if raw == log_header(origin)[:-1] if origin is not None else (raw.startswith(magic) and len(raw) > len(magic)):
+        return None
+    if raw.startswith(magic):
+        return _("the checkpoint log {name} belongs to another log ({origin})").format(
+            name=name, origin=raw[len(magic):].decode("utf-8", "replace"))
+    return _("the checkpoint log {name} does not start with its header ('{magic}<origin>')").format(
+        name=name, magic=LOG_MAGIC)
+
+
+@dataclass
+class CheckpointLog:
+    """Every checkpoint of the log file that reads, with its line number, and every problem."""
+
+    exists: bool = False
+    checkpoints: list[tuple[int, int, bytes]] = field(default_factory=list)  # (line, size, root)
+    problems: list[str] = field(default_factory=list)
+
+
+def read_checkpoint_log(path: Path, origin: str | None) -> CheckpointLog:
+    """Read the whole checkpoint log and check its form (header, lines, sizes increasing); never
+    raises for content. A final line without its newline, and torn lines, are not checkpoints."""
+    out = CheckpointLog()
+    name = path.name
+    try:
+        blob = read_regular_file(path, None)  # never blocks on a FIFO, never follows a link
+    except InputNotFound:
+        return out
+    except PlitoolError as exc:
+        out.exists = True
+        out.problems.append(_("the checkpoint log {name} cannot be read: {error}").format(name=name, error=exc))
+        return out
+    out.exists = True
+    lines = blob.split(b"\n")
+    lines.pop()  # b"" after the last newline, or a line a crash cut: not a checkpoint either way
+    if not lines:
+        if blob:
+            out.problems.append(_("the checkpoint log {name} has no complete header line").format(name=name))
+        return out
+    header = log_header_problem(lines[0], origin, name)
+    if header is not None:
+        out.problems.append(header)
+        return out
+    previous = 0
+    for lineno, raw in enumerate(lines[1:], start=2):
+        try:
+            parsed = parse_log_line(raw)
+        except ValueError as exc:
+            out.problems.append(_("line {line} of the checkpoint log {name} cannot be read: {error}").format(
+                line=lineno, name=name, error=exc))
+            continue
+        if parsed is None:
+            continue
+        size, root = parsed
+        if size <= previous:
+            out.problems.append(_("line {line} of the checkpoint log {name} records size {size}, not more than the "
+                                  "line before it ({previous}): lines were reordered or repeated").format(
+                line=lineno, name=name, size=size, previous=previous))
+            continue
+        previous = size
+        out.checkpoints.append((lineno, size, root))
+    return out
+
+
+@dataclass(frozen=True)
+class LogWrite:
+    """One append to the checkpoint log: the log's identity (inode, size, ``mtime_ns``,
+    ``ctime_ns``) before (None: this append created it) and after, and where its line starts."""
+
+    before: tuple[int, int, int, int] | None
+    after: tuple[int, int, int, int]
+    line_at: int
+    line: bytes
 
 
 @dataclass
@@ -459,6 +572,8 @@ class Ledger:
         self.checkpoints_dir = checkpoints_dir
         self.origin = origin
         self._index: LedgerIndex | None = None
+        #: what the last :meth:`write_checkpoint` appended (the ledger index reads back that line)
+        self.last_log_write: LogWrite | None = None
 
     def scan(self) -> LedgerScan:
         return scan_ledger(self.path)
@@ -566,25 +681,69 @@ class Ledger:
         return Checkpoint(self.origin, len(entries), merkle.root([e.leaf for e in entries]))
 
     def write_checkpoint(self, head: list[Entry] | Checkpoint) -> Checkpoint:
-        """Write the checkpoint of this head (all its entries, or its checkpoint already worked out
-        from the ledger index); an existing checkpoint is never replaced."""
+        """Append the checkpoint of this head (all its entries, or its checkpoint already worked
+        out from the ledger index) to the checkpoint log; lines already there are never touched."""
         cp = head if isinstance(head, Checkpoint) else self.checkpoint_for(head)
-        path = self.checkpoint_path(cp.size)
-        try:
-            atomic_write(path, cp.text().encode("ascii"), overwrite=False)
-        except OutputExists as exc:
-            if path.read_bytes() != cp.text().encode("ascii"):
-                raise LedgerDamaged(_("checkpoint {size} exists with another root; the ledger was rewritten").format(
-                    size=cp.size)) from exc
+        self.last_log_write = self._append_log_line(cp)
         return cp
 
+    @property
+    def log_path(self) -> Path:
+        return self.checkpoints_dir / CHECKPOINT_LOG
+
+    def _append_log_line(self, cp: Checkpoint) -> LogWrite:
+        """One line, with O_APPEND, then fsync. A log that does not exist yet is created whole
+        (header and first line) and linked into place, then its folder is synced."""
+        path = self.log_path
+        line = log_line(cp)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except FileNotFoundError:
+            data = log_header(self.origin) + line
+            try:
+                atomic_write(path, data, overwrite=False)  # fsyncs the file and its folder
+            except OutputExists:
+                pass  # created meanwhile (appends hold the case lock, so only by hand): append below
+            else:
+                st = os.lstat(path)
+                return LogWrite(None, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), len(data) - len(line), line)
+            return self._append_log_line(cp)
+        except OSError as exc:
+            raise LedgerDamaged(_("the checkpoint log {path} cannot be opened: {reason}").format(
+                path=path, reason=exc.strerror)) from exc
+        try:
+            st = os.fstat(fd)
+            if not stat_mod.S_ISREG(st.st_mode):
+                raise LedgerDamaged(_("the checkpoint log {path} is not a regular file").format(path=path))
+            before = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            # A last line cut by a crash is ended first, so that this line starts clean.
+            torn = st.st_size > 0 and os.pread(fd, 1, st.st_size - 1) != b"\n"
+            payload = (b"\n" if torn else b"") + line
+            view = memoryview(payload)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+            st = os.fstat(fd)
+        except OSError as exc:
+            raise StorageError(_("cannot append to the checkpoint log {path}: {reason}").format(
+                path=path, reason=exc.strerror)) from exc
+        finally:
+            os.close(fd)
+        return LogWrite(before, (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns), st.st_size - len(line), line)
+
     def checkpoint_path(self, size: int) -> Path:
+        """Where a case made before the checkpoint log kept the checkpoint of this size."""
         return self.checkpoints_dir / f"{size:010d}.txt"
 
     def checkpoint_files(self) -> list[Path]:
+        """The per-file checkpoints of cases made before the checkpoint log (none in new cases)."""
         if not self.checkpoints_dir.is_dir():
             return []
         return sorted(p for p in self.checkpoints_dir.iterdir() if CHECKPOINT_RE.match(p.name))
+
+    def read_log(self) -> CheckpointLog:
+        return read_checkpoint_log(self.log_path, self.origin)
 
 
 def sealed_checkpoint(entry: Entry) -> tuple[int, bytes] | None:
@@ -629,6 +788,8 @@ class CheckpointCheck:
     largest: int = 0
     #: seq of an entry the checkpoints pin down as altered (checkpoint n-1 matches, n does not)
     altered: set[int] = field(default_factory=set)
+    #: checkpoints stored: per-file ones (cases made before the log) and log lines
+    count: int = 0
 
 
 def check_checkpoints(ledger: Ledger, entries: list[Entry]) -> tuple[list[str], int]:
@@ -641,9 +802,10 @@ def checkpoint_check(ledger: Ledger, entries: list[Entry]) -> CheckpointCheck:
     """Compare every stored checkpoint with the ledger, and locate a change between two of them."""
     out = CheckpointCheck()
     problems = out.problems
-    parsed: list[tuple[Path, Checkpoint]] = []
+    parsed: list[tuple[str, Checkpoint]] = []
     files = ledger.checkpoint_files()
-    if entries and not files:
+    log = ledger.read_log()
+    if entries and not files and not log.exists:
         problems.append(_("no checkpoint is stored although the ledger holds {n} entries (every command that "
                           "appends writes one): the checkpoints were deleted").format(n=len(entries)))
     for path in files:
@@ -660,7 +822,13 @@ def checkpoint_check(ledger: Ledger, entries: list[Entry]) -> CheckpointCheck:
             problems.append(_("checkpoint {name} records size {size}, not the size its name says").format(
                 name=path.name, size=cp.size))
             continue
-        parsed.append((path, cp))
+        parsed.append((path.name, cp))
+    problems += log.problems
+    if entries and not files and log.exists and not log.checkpoints and not log.problems:
+        problems.append(_("the checkpoint log holds no checkpoint although the ledger holds {n} entries (every "
+                          "command that appends writes one): its lines were deleted").format(n=len(entries)))
+    parsed += [(CHECKPOINT_LOG, Checkpoint(ledger.origin, size, root)) for _line, size, root in log.checkpoints]
+    out.count = len(files) + len(log.checkpoints)
     largest = max((cp.size for _p, cp in parsed), default=0)
     out.largest = largest
     if largest > len(entries):

@@ -87,7 +87,7 @@ def verify_case(
     with case.locked(shared=True):  # a concurrent append is not mistaken for a crash
         scan = case.ledger.scan()
         cps = checkpoint_check(case.ledger, scan.entries)
-        report.checkpoints = len(case.ledger.checkpoint_files())
+        report.checkpoints = cps.count
     report.entries = len(scan.entries)
     report.problems += [Problem("ledger", m) for m in scan.problems]
     if scan.partial_tail:

@@ -66,13 +66,16 @@ def blake3_hex(data: bytes) -> str:
     return blake3.blake3(data).hexdigest()  # type: ignore[no-any-return]
 
 
-def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int = 0, checkpoint_every: int = 0) -> None:
+def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int = 0, checkpoint_every: int = 0,
+                log: bool = False) -> None:
     """Append ``n`` well-formed 'added' entries (references to files that need not exist) and
     the checkpoint of the new head, as plitool would have written them, without running ``add``
     n times: a large case in seconds. With ``seal``, a last 'sealed' entry records the root of
     the ledger before it (no token: what the index and ``add`` check is the recorded root).
     With ``checkpoint_every`` k, a checkpoint is also written after every k-th entry: the
-    history of a case that grew by one ``add`` per k entries (10^5 ``add`` runs, in seconds)."""
+    history of a case that grew by one ``add`` per k entries (10^5 ``add`` runs, in seconds).
+    Checkpoints go into per-file checkpoints (the layout of cases made before the checkpoint
+    log) unless ``log``: then they are lines of the checkpoint log, as plitool writes them now."""
     import base64
 
     from plitool.vault import merkle
@@ -90,6 +93,7 @@ def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int 
         merkle.compact_append(edge, leaf)
     meta = json.loads((case_root / ".plitool" / "case.json").read_text())
     folder = case_root / ".plitool" / "checkpoints"
+    log_lines: list[str] = []
 
     def emit(obj: dict[str, Any]) -> None:
         nonlocal prev, seq
@@ -102,7 +106,10 @@ def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int 
             merkle.compact_append(edge, leaves[-1])
             if seq % checkpoint_every == 0:
                 root = base64.b64encode(merkle.compact_root(edge)).decode()
-                (folder / f"{seq:010d}.txt").write_text(f"plitool.case/{meta['id']}\n{seq}\n{root}\n")
+                if log:
+                    log_lines.append(f"{seq:010d} {root}\n")
+                else:
+                    (folder / f"{seq:010d}.txt").write_text(f"plitool.case/{meta['id']}\n{seq}\n{root}\n")
 
     for i in range(n):
         number += 1
@@ -122,7 +129,44 @@ def synth_items(case_root: Path, n: int, *, seal: bool = False, note_every: int 
             "tokens": [], "failures": []}})
     with ledger_path(case_root).open("ab") as fh:
         fh.write(b"".join(raw + b"\n" for raw in out))
-    write_checkpoint(case_root, leaves)
+    if log:
+        if not log_lines or not log_lines[-1].startswith(f"{len(leaves):010d} "):
+            log_lines.append(f"{len(leaves):010d} {base64.b64encode(merkle.root(leaves)).decode()}\n")
+        path = folder / "checkpoints.log"
+        text = "".join(log_lines) if path.exists() else f"plitool checkpoint log v1 plitool.case/{meta['id']}\n" + "".join(log_lines)
+        with path.open("a") as fh:
+            fh.write(text)
+    else:
+        write_checkpoint(case_root, leaves)
+
+
+def log_path(case_root: Path) -> Path:
+    return case_root / ".plitool" / "checkpoints" / "checkpoints.log"
+
+
+def as_old_case(case_root: Path) -> None:
+    """The case as plitool wrote it before the checkpoint log: one file per checkpoint, no log,
+    and no index that knew the log."""
+    path = log_path(case_root)
+    rows = path.read_bytes().split(b"\n")
+    origin = rows[0].decode().rsplit(" ", 1)[1]
+    for row in rows[1:-1]:
+        size = int(row[:10])
+        (path.parent / f"{size:010d}.txt").write_text(f"{origin}\n{size}\n{row[11:].decode()}\n")
+    path.unlink()
+    for suffix in ("", "-wal", "-shm"):
+        (case_root / ".plitool" / f"index.sqlite{suffix}").unlink(missing_ok=True)
+
+
+def rewrite_log(case_root: Path, roots: dict[int, bytes]) -> None:
+    """What an attacker who rewrote the ledger does to the checkpoint log: every line it held,
+    with the roots of the rewritten ledger."""
+    import base64
+
+    path = log_path(case_root)
+    rows = path.read_bytes().split(b"\n")
+    out = [rows[0]] + [b"%s %s" % (row[:10], base64.b64encode(roots[int(row[:10])])) for row in rows[1:-1]]
+    path.write_bytes(b"".join(row + b"\n" for row in out))
 
 
 def write_checkpoint(case_root: Path, leaves: list[bytes]) -> Path:

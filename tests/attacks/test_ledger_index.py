@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from .conftest import Plitool
-from .forge import entries, ledger_path, lines, rechain, synth_items, write_checkpoint, write_lines
+from .forge import (as_old_case, entries, ledger_path, lines, log_path, rechain, rewrite_log, synth_items, write_checkpoint,
+                    write_lines)
 
 LARGE = 100_000
 SLOW_TIMEOUT = 600
@@ -238,12 +239,15 @@ def test_many_checkpoints_one_replaced_by_a_same_size_file_refuses_the_append(
 def test_checkpoint_just_written_is_read_again_until_it_settles(plitool: Plitool, case_root: Path,
                                                                 tmp_path: Path) -> None:
     """A file rewritten within the clock tick of its last write keeps its times; so a checkpoint
-    written less than SETTLE_NS ago is read again by each command, not trusted by identity."""
-    synth_items(case_root, 20)
-    _add(plitool, tmp_path, "a.txt")
+    written less than SETTLE_NS ago is read again by each command, not trusted by identity.
+    (Checkpoint files are what cases made before the checkpoint log hold; for the log, see
+    test_ledger_checkpoint_log.py.)"""
+    as_old_case(case_root)
+    synth_items(case_root, 20, checkpoint_every=1)
+    _add(plitool, tmp_path, "a.txt")  # reads the files just written: not settled yet
     with sqlite3.connect(_index(case_root)) as conn:
         (racy,) = conn.execute("SELECT cp_racy FROM head").fetchone()
-    newest = f"{len(lines(case_root)):010d}.txt"
+    newest = f"{len(lines(case_root)) - 1:010d}.txt"
     assert newest in json.loads(racy)
     cp = case_root / ".plitool" / "checkpoints" / newest
     data = _forged_checkpoint(cp)
@@ -255,14 +259,14 @@ def test_checkpoint_just_written_is_read_again_until_it_settles(plitool: Plitool
                      (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, newest))
         from plitool.vault.index import _cp_digest
 
-        listed = {p.name: (s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for p in cp.parent.iterdir()
+        listed = {p.name: (s.st_ino, s.st_size, s.st_mtime_ns, s.st_ctime_ns) for p in cp.parent.glob("*.txt")
                   if (s := p.stat())}
         conn.execute("UPDATE head SET cp_digest = ?", (format(_cp_digest(listed), "x"),))
     f = tmp_path / "b.txt"
     f.write_bytes(b"b")
     res = plitool("add", f)
     assert res.code == 5, res.err
-    assert f"checkpoint {len(lines(case_root))}" in res.err
+    assert f"checkpoint {len(lines(case_root)) - 1}" in res.err
 
 
 # -- 10^5 entries --------------------------------------------------------------------------------
@@ -304,12 +308,22 @@ def test_large_ledger_edit_hidden_in_the_index_is_still_caught_by_verify(
 
 
 @pytest.mark.slow
-def test_large_ledger_rewritten_checkpoint_refuses_the_append(plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
-    synth_items(case_root, LARGE)
+@pytest.mark.parametrize("layout", ["files", "log"])
+def test_large_ledger_rewritten_checkpoint_refuses_the_append(plitool: Plitool, case_root: Path, tmp_path: Path,
+                                                              layout: str) -> None:
+    if layout == "files":
+        as_old_case(case_root)
+    synth_items(case_root, LARGE, log=layout == "log")
     _add(plitool, tmp_path, "a.txt", timeout=SLOW_TIMEOUT)
-    cp = case_root / ".plitool" / "checkpoints" / "0000000001.txt"
-    origin, size, _root, _end = cp.read_text().split("\n")
-    cp.write_text(f"{origin}\n{size}\n{'A' * 43}=\n")  # a well-formed checkpoint with another root
+    if layout == "files":
+        cp = case_root / ".plitool" / "checkpoints" / "0000000001.txt"
+        origin, size, _root, _end = cp.read_text().split("\n")
+        cp.write_text(f"{origin}\n{size}\n{'A' * 43}=\n")  # a well-formed checkpoint with another root
+    else:
+        rows = log_path(case_root).read_bytes().split(b"\n")
+        assert rows[1].startswith(b"0000000001 ")
+        rows[1] = b"0000000001 " + b"A" * 43 + b"="
+        log_path(case_root).write_bytes(b"\n".join(rows))
     before = ledger_path(case_root).read_bytes()
     f = tmp_path / "b.txt"
     f.write_bytes(b"b")
@@ -322,20 +336,29 @@ def test_large_ledger_rewritten_checkpoint_refuses_the_append(plitool: Plitool, 
 
 
 @pytest.mark.slow
-def test_large_ledger_rechained_under_a_seal_refuses_the_append(plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["files", "log"])
+def test_large_ledger_rechained_under_a_seal_refuses_the_append(plitool: Plitool, case_root: Path, tmp_path: Path,
+                                                                layout: str) -> None:
     """Edit an old entry, re-chain every line after it and rewrite every checkpoint: the chain
     and the checkpoints hold, the root the seal recorded does not."""
-    synth_items(case_root, LARGE, seal=True)
+    from plitool.vault import merkle
+
+    if layout == "files":
+        as_old_case(case_root)
+    synth_items(case_root, LARGE, seal=True, log=layout == "log")
     _add(plitool, tmp_path, "a.txt", timeout=SLOW_TIMEOUT)
     objs = entries(case_root)
     objs[9]["data"]["original_name"] = "innocent.dat"
     forged = rechain(objs)
     write_lines(case_root, forged)
-    for old in (case_root / ".plitool" / "checkpoints").iterdir():
-        old.unlink()
-    from plitool.vault import merkle
-
-    write_checkpoint(case_root, [merkle.leaf_hash(raw) for raw in forged])
+    leaves = [merkle.leaf_hash(raw) for raw in forged]
+    if layout == "files":
+        for old in (case_root / ".plitool" / "checkpoints").iterdir():
+            old.unlink()
+        write_checkpoint(case_root, leaves)
+    else:  # every line the log held, with the forged ledger's roots
+        sizes = [int(row[:10]) for row in log_path(case_root).read_bytes().split(b"\n")[1:-1]]
+        rewrite_log(case_root, merkle.roots_at(leaves, sizes))
     f = tmp_path / "b.txt"
     f.write_bytes(b"b")
     res = plitool("add", f, timeout=SLOW_TIMEOUT)
