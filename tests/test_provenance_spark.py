@@ -91,6 +91,26 @@ def test_a_missing_function_is_named() -> None:
     assert missing_function(Exception("[TABLE_OR_VIEW_NOT_FOUND] t")) is None
 
 
+def test_spark_running_out_of_memory_says_how_to_give_it_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task that could not get memory, and a JVM gone (its exception's text cannot even be
+    fetched), end in a message naming the memory setting, not a traceback."""
+    from plitool.errors import EnvironmentProblem
+    from plitool.provenance.spark import DRIVER_MEMORY_ENV, engine_error
+
+    class Gone(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("the JVM is gone")
+
+    monkeypatch.setenv(DRIVER_MEMORY_ENV, "4g")
+    for exc in (Exception("org.apache.spark.memory.SparkOutOfMemoryError: [UNABLE_TO_ACQUIRE_MEMORY] Unable to "
+                          "acquire 262144 bytes of memory, got 0."), Gone()):
+        err = engine_error(exc, "SELECT 1")
+        assert isinstance(err, EnvironmentProblem) and err.exit_code == 3
+        assert f"{DRIVER_MEMORY_ENV}=8g (now 4g)" in str(err)
+    other = engine_error(Exception("[DIVIDE_BY_ZERO] Division by zero."), "SELECT 1/0")
+    assert "memory" not in str(other) and "DIVIDE_BY_ZERO" in str(other)
+
+
 def test_a_local_session_gets_more_shuffle_partitions_for_larger_tables() -> None:
     """8 partitions for small exports; past 3.2·10^7 item-table rows one per 4·10^6 (a 10^7-record
     leak, 3.3·10^8 rows, ran out of memory with 8)."""

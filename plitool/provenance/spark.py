@@ -178,7 +178,7 @@ _ROUTINE_OLD = re.compile(r"Undefined function:?\s*'?`?([A-Za-z0-9_]+)", re.S)
 def missing_function(exc: BaseException) -> str | None:
     """The name of the function Spark says it lacks (``UNRESOLVED_ROUTINE`` in Spark 4, "Undefined
     function" before), if that is what ``exc`` says."""
-    text = str(exc)
+    text = _text(exc)
     for pattern in (_ROUTINE, _ROUTINE_OLD):
         m = pattern.search(text)
         if m:
@@ -194,7 +194,21 @@ def _analysis_error() -> tuple[type[BaseException], ...]:
         out += [AnalysisException, PySparkException]
     except ImportError:  # pragma: no cover
         pass
+    try:  # what a classic session's JVM raises at run time (out of memory, a failed task, a JVM gone)
+        from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+
+        out.append(Py4JError)
+    except ImportError:  # pragma: no cover
+        pass
     return tuple(out)
+
+
+def _text(exc: BaseException) -> str:
+    """``str(exc)``: a Java exception's text is fetched from the JVM, which may be gone."""
+    try:
+        return str(exc)
+    except Exception:  # noqa: BLE001
+        return f"{type(exc).__name__} (<exception str() failed>)"
 
 
 def engine_error(exc: BaseException, sql: str) -> EnvironmentProblem:
@@ -203,8 +217,18 @@ def engine_error(exc: BaseException, sql: str) -> EnvironmentProblem:
         return EnvironmentProblem(_("the Spark cluster lacks the function {name}() that the attribution query needs "
                                     "(plitool's queries are tested on Spark 4): {sql}").format(
             name=name.lower(), sql=_first_line(sql)))
-    return EnvironmentProblem(_("Spark could not run the attribution query: {reason}").format(
-        reason=_first_line(str(exc))))
+    text = _text(exc)
+    if any(m in text for m in _OUT_OF_MEMORY) or type(exc).__name__ == "Py4JNetworkError":
+        return EnvironmentProblem(_("Spark ran out of memory or stopped while running the attribution ({reason}): on a "
+                                    "local master give its JVM more memory, e.g. {env}=8g (now {now}), or run it on a "
+                                    "cluster with --spark-remote").format(
+            reason=_first_line(text), env=DRIVER_MEMORY_ENV, now=os.environ.get(DRIVER_MEMORY_ENV, "2g")))
+    return EnvironmentProblem(_("Spark could not run the attribution query: {reason}").format(reason=_first_line(text)))
+
+
+#: What Spark's errors say when memory ran out (a task's, the JVM's) or the JVM could not answer.
+_OUT_OF_MEMORY = ("OutOfMemory", "UNABLE_TO_ACQUIRE_MEMORY", "Java heap space", "Answer from Java side is empty",
+                  "<exception str() failed>")
 
 
 def _first_line(text: str) -> str:
