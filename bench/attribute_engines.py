@@ -129,14 +129,19 @@ def compare(a: dict, b: dict) -> str:
     return "same"
 
 
-def run_size(n: int, base: Path, master: str) -> dict:
+def run_size(n: int, base: Path, master: str, reuse: bool = False) -> dict:
     load0 = os.getloadavg()[0]
-    root = prepare(n, base)
+    kept = base / f"n{n}" / "case"
+    root = kept if reuse and (kept / "case.toml").exists() else prepare(n, base)
     env = dict(os.environ, PYTHONPATH=str(ROOT), PLITOOL_LANG="en")
     cli = [sys.executable, "-m", "plitool.cli", "--case", str(root)]
     duck_s, duck_mb, duck_out, err, rc = measured(cli + ["attribute", "--json"], env)
     assert rc == 0, err
     export = base / f"n{n}" / "tables"
+    if reuse and export.exists():
+        import shutil
+
+        shutil.rmtree(export)  # exported again, so that the export is timed too
     exp_s, exp_mb, out, err, rc = measured(cli + ["tables", "export", str(export), "--json"], env)
     assert rc == 0, err
     summary = json.loads(out)
@@ -162,12 +167,14 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000000", help="leaked records, comma-separated (e.g. 1000000,10000000)")
     ap.add_argument("--keep", help="keep the generated cases and exports here")
     ap.add_argument("--spark-master", default="local[2]")
+    ap.add_argument("--reuse", action="store_true",
+                    help="use the cases already kept in --keep DIR (e.g. after a run that failed) instead of generating them")
     args = ap.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="plitool-bench-engines-"))
     rows = []
     try:
         for n in (int(s) for s in args.sizes.split(",")):
-            r = run_size(n, base, args.spark_master)
+            r = run_size(n, base, args.spark_master, args.reuse)
             rows.append(r)
             print(json.dumps(r), file=sys.stderr, flush=True)
     finally:
