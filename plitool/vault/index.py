@@ -351,8 +351,9 @@ class _Feeder:
         self.state.flush()
 
 
-def _lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, int]]:
-    """Every complete line of the file between two offsets, with its offset; a partial end is unusable."""
+def _lines(fd: int, start: int, end: int, *, torn_end: bool = False) -> Iterator[tuple[bytes, int]]:
+    """Every complete line of the file between two offsets, with its offset; a partial end is
+    unusable, or (``torn_end``: the checkpoint log's line a crash cut) left out."""
     carry = b""
     carry_at = start
     pos = start
@@ -369,27 +370,8 @@ def _lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, int]]:
             yield line, at
             at += len(line) + 1
         carry_at = at
-    if carry:
+    if carry and not torn_end:
         raise _Unusable  # an incomplete last line: the slow path reports it
-
-
-def _complete_lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, int]]:
-    """Like :func:`_lines`, but a final line without its newline is not an error: it is left out."""
-    carry = b""
-    carry_at = start
-    pos = start
-    while pos < end:
-        chunk = os.pread(fd, min(CHUNK, end - pos), pos)
-        if not chunk:
-            raise _Unusable  # the file shrank under us
-        pos += len(chunk)
-        parts = (carry + chunk).split(b"\n")
-        carry = parts.pop()
-        at = carry_at
-        for line in parts:
-            yield line, at
-            at += len(line) + 1
-        carry_at = at
 
 
 @dataclass
@@ -711,7 +693,7 @@ class LedgerIndex:
         previous = state.last[0] if state.last is not None else 0
         header = state.checked == 0
         end = state.checked
-        for raw, off in _complete_lines(fd, state.checked, now[1]):
+        for raw, off in _lines(fd, state.checked, now[1], torn_end=True):
             end = off + len(raw) + 1
             if header:
                 if log_header_problem(raw, self.ledger.origin, self.ledger.log_path.name) is not None:
