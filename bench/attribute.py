@@ -2,6 +2,8 @@
 
     python bench/attribute.py [--sizes 100000,1000000] [--with-10m] [--keep DIR]
     python bench/attribute.py --case DIR/n10000000/case      # attribution only, over a kept case
+    python bench/attribute.py --case DIR/n1000000/case --memory 200MB --no-floor
+                                       # the same under a smaller DuckDB memory limit
 
 Generated data (synthetic, deterministic): 20 holder agents; a leak of N rows × 3 personal-data
 fields (name, phone, id_number), 90% drawn from the true source's holdings and 10% from subjects
@@ -21,6 +23,13 @@ population of 2 N that overlaps the source's). Each size runs in its own process
   load       the 1-minute load average before and after (figures taken on a busy machine say so)
   cpu        CPU seconds of ingest and of attribution (all threads, and hashing processes if any):
              on a shared machine wall-clock time follows the other jobs, CPU time much less
+  growth     per ×10 (and first to last size): end to end, attribution, attribution CPU, each as
+             a multiple of linear (1.00 = the time grew as the rows did)
+
+``--memory`` sets PLITOOL_DUCKDB_MEMORY (default 1GB) for the run. The attribution is cheapest
+while its prepared tables fit the limit; a 10^6 case under 200MB against a 10^7 case under
+1GB compares the two sizes when neither fits, i.e. the algorithm's growth without the step
+from memory to disk that a fixed limit puts between 10^6 and 10^7.
 
 Targets (issue 9): 10^6 end to end (ingest + attribution) ≤ 30 s on the 2-core machine; time
 grows no faster than linearly from 10^5 to 10^7; peak RSS ≤ 2 GB at 10^7. Nothing here runs in
@@ -201,11 +210,14 @@ def attribute_only(root: str, *, floor: bool = True) -> dict[str, float | str | 
 
     case = Case(Path(root))
     load0 = os.getloadavg()[0]
+    cpu0 = _cpu()
     t = time.perf_counter()
     result = attribute(case)
     attr_s = time.perf_counter() - t
+    attr_cpu = _cpu() - cpu0
     attr_rss = peak_rss_mb()
-    print(json.dumps({"attribute_s": attr_s, "attribute_peak_rss_mb": attr_rss, "top": result.top}), file=sys.stderr, flush=True)
+    print(json.dumps({"attribute_s": attr_s, "attribute_cpu_s": attr_cpu, "attribute_peak_rss_mb": attr_rss, "top": result.top}),
+          file=sys.stderr, flush=True)
     t = time.perf_counter()
     floor_s: float | None = None
     if floor:
@@ -215,7 +227,8 @@ def attribute_only(root: str, *, floor: bool = True) -> dict[str, float | str | 
             floor_s = time.perf_counter() - t
         except (duckdb.OutOfMemoryException, duckdb.IOException):  # out of memory, or of disk while spilling
             floor_s = None
-    return {"attribute_s": attr_s, "attribute_peak_rss_mb": attr_rss, "floor_s": floor_s, "top": result.top,
+    return {"attribute_s": attr_s, "attribute_cpu_s": attr_cpu, "attribute_peak_rss_mb": attr_rss, "floor_s": floor_s,
+            "memory_limit": os.environ.get("PLITOOL_DUCKDB_MEMORY", "1GB"), "top": result.top,
             "verdict": result.verdict, "records": result.records, "peak_rss_mb": peak_rss_mb(),
             "load": (load0, os.getloadavg()[0])}
 
@@ -228,7 +241,10 @@ def main() -> None:
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--case", help="only attribute (and the floor) over this already loaded case, e.g. a kept 10^7 one")
     ap.add_argument("--no-floor", action="store_true", help="skip the floor (at 10^7 it spills tens of GB of a shared disk)")
+    ap.add_argument("--memory", help="PLITOOL_DUCKDB_MEMORY for the run (default: as set, else 1GB), e.g. 200MB")
     args = ap.parse_args()
+    if args.memory:
+        os.environ["PLITOOL_DUCKDB_MEMORY"] = args.memory  # read when the item tables are opened (and by the --one children)
     if args.case:
         print(json.dumps(attribute_only(args.case, floor=not args.no_floor)))
         return
@@ -252,11 +268,14 @@ def main() -> None:
               + f" | end to end {r['end_to_end_s']:6.1f} s (CPU: ingest {r['ingest_cpu_s']:.1f} s, attribute {r['attribute_cpu_s']:.1f} s) | "
               f"peak RSS {r['peak_rss_mb']:,.0f} MB | top {r['top']} (truth {r['expected']}, floor {r['floor_top']}), "
               f"{r['verdict']} | load average {r['load'][0]:.1f} → {r['load'][1]:.1f}", flush=True)
-    if len(results) > 1:
-        a, b = results[0], results[-1]
-        growth = (b["end_to_end_s"] / a["end_to_end_s"]) / (b["n"] / a["n"])
-        print(f"time growth {a['n']:,} → {b['n']:,}: {growth:.2f} × linear")
-
+    pairs = list(zip(results, results[1:]))
+    if len(results) > 2:
+        pairs.append((results[0], results[-1]))
+    for a, b in pairs:
+        scale = b["n"] / a["n"]
+        print(f"growth {a['n']:,} → {b['n']:,} (× linear): end to end {b['end_to_end_s'] / a['end_to_end_s'] / scale:.2f}, "
+              f"attribution {b['attribute_s'] / a['attribute_s'] / scale:.2f}, "
+              f"attribution CPU {b['attribute_cpu_s'] / a['attribute_cpu_s'] / scale:.2f}")
 
 if __name__ == "__main__":
     main()
