@@ -170,3 +170,42 @@ def test_log_line_parses_and_every_strict_prefix_is_a_torn_line(size: int, root:
     assert parse_log_line(line[:cut]) is None
     with pytest.raises(ValueError):
         parse_log_line(line + b"x")
+
+
+# -- the per-entry formatting an intake of 10^4 files runs once per file --------------------------
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.datetimes(min_value=__import__("datetime").datetime(1, 1, 1, 12),
+                    timezones=st.none() | st.timezones() | st.just(__import__("datetime").timezone.utc)))
+def test_iso_utc_is_exactly_the_strftime_form(moment) -> None:  # type: ignore[no-untyped-def]
+    """The isoformat-based iso_utc writes byte for byte what strftime wrote (ledger lines must not
+    change): any zone, naive or aware, microseconds 0 or not, years before 1000 included."""
+    from datetime import timezone
+
+    from plitool.vault.ledger import iso_utc
+
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return  # not a moment in UTC's range: neither form can write it
+    assert iso_utc(moment) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_iso_utc_of_whole_seconds_and_early_years_keeps_the_strftime_form() -> None:
+    from datetime import datetime, timezone
+
+    from plitool.vault.ledger import iso_utc
+
+    assert iso_utc(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)) == "2026-01-02T03:04:05.000000Z"
+    early = datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    assert iso_utc(early) == early.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_canonical_json_is_json_dumps_with_the_canonical_options(obj: dict) -> None:
+    """canonical_json's encoder, made once, writes what json.dumps with the same options writes."""
+    expected = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    assert canonical_json(obj) == expected
+    assert canonical_json(obj) == expected  # a second use of the one encoder: nothing carried over

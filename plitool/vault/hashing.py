@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import hashlib
 import io
 import os
@@ -281,14 +282,24 @@ def _hash_small(
     return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}, len(data)
 
 
+#: One-shot constructors by digest name, each looked up once: :func:`hash_small_file` runs per file.
+_ONE_SHOT: dict[str, Callable[[bytes], _Hasher]] = {}
+
+
 def _one_shot(name: str) -> Callable[[bytes], _Hasher]:
+    ctor = _ONE_SHOT.get(name)
+    if ctor is not None:
+        return ctor
     if name == "sha256":
-        return hashlib.sha256
-    if name == "blake3":
+        ctor = hashlib.sha256
+    elif name == "blake3":
         import blake3
 
-        return blake3.blake3  # type: ignore[no-any-return]
-    return lambda data: hashlib.new(name, data)
+        ctor = blake3.blake3  # one thread (its default): a small file is one chunk anyway
+    else:
+        ctor = functools.partial(hashlib.new, name)
+    _ONE_SHOT[name] = ctor
+    return ctor
 
 
 def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
@@ -343,7 +354,9 @@ def hash_small_file(
         )
     digests = {a: _one_shot(a)(data).hexdigest() for a in algorithms}
     if sink_fd is not None and data:
-        _write_all(lambda view: os.write(sink_fd, view), memoryview(data))
+        written = os.write(sink_fd, data)  # one call writes it all, but for a short write
+        if written < total:
+            _write_all(lambda view: os.write(sink_fd, view), memoryview(data)[written:])
     return HashResult(digests=digests, size=total, identity=FileIdentity.of(before))
 
 

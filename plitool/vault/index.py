@@ -227,6 +227,11 @@ class _Unusable(Exception):
     """The index cannot answer for this ledger as it is: check it the slow way."""
 
 
+#: How the items table keeps an item's digests: ``json.dumps(digests, sort_keys=True)``, with the
+#: encoder made once, not once per item.
+_digests_json = json.JSONEncoder(sort_keys=True).encode
+
+
 class _DbState(MeaningState):
     """The meaning rules' memory, in the index. New items wait in memory and are written in
     batches (:meth:`flush`); reads look there first, then in the open transaction."""
@@ -283,7 +288,7 @@ class _DbState(MeaningState):
 
     def flush(self) -> None:
         self.conn.executemany("INSERT INTO items(id, seq, size, digests) VALUES (?, ?, ?, ?)",
-                              [(item, r.seq, r.size, json.dumps(r.digests, sort_keys=True)) for item, r in self.pending.items()])
+                              [(item, r.seq, r.size, _digests_json(r.digests)) for item, r in self.pending.items()])
         self.conn.executemany("INSERT INTO shas(sha, item) VALUES (?, ?)", list(self.pending_shas.items()))
         self.pending.clear()
         self.pending_shas.clear()

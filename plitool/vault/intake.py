@@ -257,42 +257,49 @@ def _hash_and_store(
     journal: IntakeJournal | None,
     progress: ProgressCallback | None,
 ) -> list[tuple[bytes, HashResult]]:
-    """Read each file once (copying it to staging when there is a journal), then link into the store."""
+    """Read each file once (copying it to staging when there is a journal), then link into the store.
+
+    The loop runs once per file of an intake of 10^4 – 10^5 files: no pathlib, no path joined,
+    staging files made and linked by name relative to the batch's open folder."""
     hashed: list[tuple[bytes, HashResult]] = []
-    staged: list[str] = []  # every staging file made, removed in all cases once done
+    staged: list[str] = []  # every staging file made (names in the batch's folder), removed in all cases
     linked = 0  # staging files already moved into the store (commit removes its staging name)
     batch = store.staging_batch(journal.staging_prefix) if journal is not None else None
+    small = hash_small_file
     try:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash") as pool:
-            for path in plan.files:
-                if batch is not None:
-                    fd, temp = batch.open()
-                    staged.append(temp)
+            if batch is not None:
+                new_staging = batch.open
+                for path in plan.files:
+                    fd, name = new_staging()
+                    staged.append(name)
                     try:
-                        result = hash_small_file(path, algorithms, fd, progress)
+                        result = small(path, algorithms, fd, progress)
                         if result is None:  # a large file (or one to refuse): the streaming path
                             with os.fdopen(fd, "wb", buffering=0, closefd=False) as sink:
                                 result = _hash_source(path, algorithms, sink=sink, progress=progress, executor=pool)
                     finally:
                         os.close(fd)
                     hashed.append((path, result))
-                else:
-                    result = hash_small_file(path, algorithms, None, progress)
+            else:
+                for path in plan.files:
+                    result = small(path, algorithms, None, progress)
                     hashed.append((path, result if result is not None else
                                    _hash_source(path, algorithms, progress=progress, executor=pool)))
-        if journal is not None and staged:
+        if batch is not None and journal is not None and staged:
             sync_filesystem(case.paths.staging)
             journal.record_objects([r.digests["sha256"] for _path, r in hashed])
-            for temp, (_path, result) in zip(staged, hashed, strict=True):
-                store.commit(temp, result.digests["sha256"], result.size, read_only=True)
+            commit = store.commit
+            for name, (_path, result) in zip(staged, hashed, strict=True):
+                commit(name, result.digests["sha256"], result.size, read_only=True, batch=batch)
                 linked += 1
             sync_filesystem(case.paths.objects)
     finally:
-        for temp in staged[linked:]:
-            try:
-                os.unlink(temp)
-            except FileNotFoundError:
-                pass
+        if batch is not None:
+            for name in staged[linked:]:
+                batch.remove(name)
+            batch.close()
+        store.close()
     return hashed
 
 

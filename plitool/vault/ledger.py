@@ -70,11 +70,24 @@ def utc_now() -> datetime:
 
 
 def iso_utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC: exactly ``strftime("%Y-%m-%dT%H:%M:%S.%fZ")`` of the
+    moment in UTC, built from ``isoformat`` (C, about a third of strftime's cost: an intake
+    formats one per file). Before year 1000 ``%Y`` is not zero-padded here: strftime then."""
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    if moment.year >= 1000:
+        return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # drops "+00:00"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+#: The canonical form's encoder, made once (``json.dumps`` with these options makes one per call).
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
 
 def canonical_json(obj: Mapping[str, Any]) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    """Sorted keys, no spaces, UTF-8 text unescaped: ``json.dumps(obj, ensure_ascii=False,
+    sort_keys=True, separators=(",", ":"))`` encoded in UTF-8."""
+    return _CANONICAL(obj).encode("utf-8")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,114 @@
+"""The object store's batch path (StagingBatch, ObjectStore.commit with a batch): what an intake of
+10^4 files runs once per file, with the same rules as ObjectStore.commit."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from plitool.errors import StorageError
+from plitool.vault.store import READ_ONLY, ObjectStore
+
+
+def _store(tmp_path: Path) -> ObjectStore:
+    return ObjectStore(tmp_path / "objects", tmp_path / "tmp")
+
+
+def _stage(store: ObjectStore, data: bytes, prefix: str = "obj-t-"):  # type: ignore[no-untyped-def]
+    batch = store.staging_batch(prefix)
+    fd, name = batch.open()
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    return batch, name
+
+
+def test_batch_files_are_read_only_from_the_start_and_named_by_a_counter(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    with store.staging_batch("obj-t-") as batch:
+        names = []
+        for _ in range(3):
+            fd, name = batch.open()
+            os.close(fd)
+            names.append(name)
+        assert names == ["obj-t-1", "obj-t-2", "obj-t-3"]
+        for name in names:
+            assert stat.S_IMODE(os.lstat(batch.path(name)).st_mode) == READ_ONLY
+            assert batch.path(name) == os.path.join(tmp_path / "tmp", name)
+    assert batch.fd == -1
+
+
+def test_batch_skips_a_name_planted_in_staging_and_never_opens_it(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    (tmp_path / "tmp").mkdir()
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"untouched")
+    os.symlink(target, tmp_path / "tmp" / "obj-t-1")
+    with store.staging_batch("obj-t-") as batch:
+        fd, name = batch.open()
+        os.write(fd, b"data")
+        os.close(fd)
+    assert name == "obj-t-2"
+    assert target.read_bytes() == b"untouched"
+
+
+def test_commit_from_a_batch_links_into_the_store_and_removes_the_staging_name(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    data = b"evidence bytes"
+    sha = hashlib.sha256(data).hexdigest()
+    batch, name = _stage(store, data)
+    try:
+        assert store.commit(name, sha, len(data), read_only=True, batch=batch) is True
+    finally:
+        batch.close()
+        store.close()
+    stored = store.path_for(sha)
+    assert stored.read_bytes() == data
+    assert stat.S_IMODE(stored.stat().st_mode) == READ_ONLY
+    assert stat.S_IMODE((tmp_path / "objects" / "sha256" / sha[:2]).stat().st_mode) == 0o700
+    assert not (tmp_path / "tmp" / name).exists()
+
+
+def test_commit_from_a_batch_never_replaces_an_object_and_checks_the_one_there(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    data = b"first copy"
+    sha = hashlib.sha256(data).hexdigest()
+    batch, name = _stage(store, data)
+    assert store.commit(name, sha, len(data), read_only=True, batch=batch) is True
+    fd, again = batch.open()
+    os.write(fd, b"other bytes, same name")
+    os.close(fd)
+    assert store.commit(again, sha, len(data), read_only=True, batch=batch) is False  # kept, not replaced
+    assert store.path_for(sha).read_bytes() == data
+    assert not (tmp_path / "tmp" / again).exists()
+    # a damaged object already there (wrong size) is reported, not silently reused
+    fd, third = batch.open()
+    os.close(fd)
+    with pytest.raises(StorageError, match="expected 999"):
+        store.commit(third, sha, 999, read_only=True, batch=batch)
+    assert not (tmp_path / "tmp" / third).exists()
+    batch.close()
+    store.close()
+
+
+def test_commit_from_a_batch_refuses_a_name_that_is_not_a_digest(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    batch, name = _stage(store, b"x")
+    with pytest.raises(ValueError):
+        store.commit(name, "../../escape", 1, read_only=True, batch=batch)
+    batch.close()
+    store.close()
+
+
+def test_batch_remove_tolerates_a_name_already_gone(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    batch, name = _stage(store, b"x")
+    batch.remove(name)
+    batch.remove(name)
+    assert not (tmp_path / "tmp" / name).exists()
+    batch.close()
