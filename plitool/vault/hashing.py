@@ -302,10 +302,6 @@ def _one_shot(name: str) -> Callable[[bytes], _Hasher]:
     return ctor
 
 
-def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_size, a.st_mtime_ns, a.st_ino, a.st_dev) == (b.st_size, b.st_mtime_ns, b.st_ino, b.st_dev)
-
-
 def hash_small_file(
     path: bytes, algorithms: Sequence[str], sink_fd: int | None = None, progress: ProgressCallback | None = None
 ) -> HashResult | None:
@@ -346,7 +342,9 @@ def hash_small_file(
     except OSError as exc:
         raise SourceChanged(_("{path} disappeared while it was read").format(path=os.fsdecode(path))) from exc
     total = len(data)
-    if not _same_file(after, before) or not _same_file(by_path, before) or total != size:
+    ident = (size, before.st_mtime_ns, before.st_ino, before.st_dev)
+    if ((after.st_size, after.st_mtime_ns, after.st_ino, after.st_dev) != ident
+            or (by_path.st_size, by_path.st_mtime_ns, by_path.st_ino, by_path.st_dev) != ident or total != size):
         raise SourceChanged(
             _("{path} changed while it was read "
               "(size {before} -> {after}, read {total} bytes); not recorded").format(
@@ -357,7 +355,7 @@ def hash_small_file(
         written = os.write(sink_fd, data)  # one call writes it all, but for a short write
         if written < total:
             _write_all(lambda view: os.write(sink_fd, view), memoryview(data)[written:])
-    return HashResult(digests=digests, size=total, identity=FileIdentity.of(before))
+    return HashResult(digests, total, FileIdentity(*ident))
 
 
 def hash_file(

@@ -19,10 +19,9 @@ import platform
 import socket
 import stat
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from .case import Case
@@ -36,6 +35,9 @@ from .index import IndexedLedger
 from .ledger import NewEvent, iso_utc, utc_now
 from .store import ObjectStore
 from .times import check_collection_time, read_in_zone
+
+if TYPE_CHECKING:  # started (and imported) only for a file that is not small: see _LazyPool
+    from concurrent.futures import ThreadPoolExecutor
 
 #: Tags naming the legal elements an item supports (legal-basis.md §2); free tags are allowed.
 ELEMENT_TAGS = ("processing", "unlawful", "harm", "causation", "fault", "amount")
@@ -249,6 +251,25 @@ def add_evidence(
     return report
 
 
+class _LazyPool:
+    """The worker thread that :func:`hash_stream` hashes large files with, started (and
+    ``concurrent.futures`` imported) only when a file is not small: an intake of screenshots
+    never needs it."""
+
+    def __init__(self) -> None:
+        self.pool: ThreadPoolExecutor | None = None
+
+    def get(self) -> ThreadPoolExecutor:
+        if self.pool is None:
+            
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash")
+        return self.pool
+
+    def shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+
 def _hash_and_store(
     case: Case,
     store: ObjectStore,
@@ -266,8 +287,9 @@ def _hash_and_store(
     linked = 0  # staging files already moved into the store (commit removes its staging name)
     batch = store.staging_batch(journal.staging_prefix) if journal is not None else None
     small = hash_small_file
+    workers = _LazyPool()
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash") as pool:
+        try:
             if batch is not None:
                 new_staging = batch.open
                 for path in plan.files:
@@ -277,7 +299,8 @@ def _hash_and_store(
                         result = small(path, algorithms, fd, progress)
                         if result is None:  # a large file (or one to refuse): the streaming path
                             with os.fdopen(fd, "wb", buffering=0, closefd=False) as sink:
-                                result = _hash_source(path, algorithms, sink=sink, progress=progress, executor=pool)
+                                result = _hash_source(path, algorithms, sink=sink, progress=progress,
+                                                      executor=workers.get())
                     finally:
                         os.close(fd)
                     hashed.append((path, result))
@@ -285,7 +308,9 @@ def _hash_and_store(
                 for path in plan.files:
                     result = small(path, algorithms, None, progress)
                     hashed.append((path, result if result is not None else
-                                   _hash_source(path, algorithms, progress=progress, executor=pool)))
+                                   _hash_source(path, algorithms, progress=progress, executor=workers.get())))
+        finally:
+            workers.shutdown()
         if batch is not None and journal is not None and staged:
             sync_filesystem(case.paths.staging)
             journal.record_objects([r.digests["sha256"] for _path, r in hashed])
