@@ -209,3 +209,39 @@ def test_canonical_json_is_json_dumps_with_the_canonical_options(obj: dict) -> N
     expected = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
     assert canonical_json(obj) == expected
     assert canonical_json(obj) == expected  # a second use of the one encoder: nothing carried over
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6),
+       st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_data_template_writes_the_canonical_text_of_own_and_shared(own: dict, shared: dict) -> None:
+    """What an intake's entries are written with: byte for byte canonical_json({**own, **shared})
+    (keys of both interleaved in sorted order, a shared value winning a clash), on any values."""
+    from plitool.vault.ledger import DataTemplate
+
+    template = DataTemplate(shared)
+    expected = canonical_json({**own, **shared}).decode("utf-8")
+    assert template.encode(own) == expected
+    assert template.encode(own) == expected  # the plan cached for these keys gives the same text
+    other = {k: [v] for k, v in own.items()}  # same keys, other values: the cached plan again
+    assert template.encode(other) == canonical_json({**other, **shared}).decode("utf-8")
+
+
+def test_data_template_on_an_intake_like_entry_with_awkward_values() -> None:
+    from plitool.vault.ledger import DataTemplate, encode_entry
+
+    shared = {"collected_at": "2026-11-30T16:41:47.000000Z", "collected_at_stated": True, "note": "引号\"\\\n\u2028",
+              "collected_by": None, "tags": ["harm", "因果"], "tool": {"name": "plitool", "python": "3.11.7"},
+              "source": "\U0001f600 \x00 \x7f"}
+    for own in ({"original_path": "/e/\u202egnp.exe", "original_name": "x", "size": 0, "mtime": "t",
+                 "digests": {"sha256": "a" * 64, "blake3": "b" * 64}},
+                {"original_path": "/e/\ufffd", "original_path_b64": "gA==", "size": 2**63, "big": 10**30,
+                 "flag": False, "ratio": 0.1, "nan": float("nan")}):
+        data = {**own, **shared}
+        text = DataTemplate(shared).encode(own)
+        assert text == json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        for item in ("E-0001", None):
+            event = NewEvent("added", item, data, text)
+            assert encode_entry(12, "f" * 64, "2026-11-30T16:41:47.123456Z", event) == canonical_json(
+                {"seq": 12, "prev": "f" * 64, "at": "2026-11-30T16:41:47.123456Z", "event": "added", "item": item,
+                 "data": data})

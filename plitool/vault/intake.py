@@ -32,7 +32,7 @@ from .hashing import HashResult, ProgressCallback, describe_file_type, hash_file
 from ..i18n import _
 from .journal import IntakeJournal
 from .index import IndexedLedger
-from .ledger import NewEvent, iso_utc, utc_now
+from .ledger import DataTemplate, NewEvent, iso_utc, utc_now
 from .store import ObjectStore
 from .times import check_collection_time, read_in_zone
 
@@ -375,15 +375,16 @@ def _record(
             known = by_digest.get
             next_number = len(items) + 1
         events: list[NewEvent] = []
+        template = DataTemplate(common)  # the fields every file shares, encoded once
         for path, result in hashed:
             sha = result.digests["sha256"]
-            data = {
+            own = {
                 **path_record(path),
                 "size": result.size,
                 "mtime": iso_utc(datetime.fromtimestamp(result.identity.mtime_ns / 1e9, timezone.utc)),
                 "digests": result.digests,
-                **common,
             }
+            data = {**own, **common}
             found = known(sha)
             if found is not None:
                 ident, kind = found, "re-collected"
@@ -391,7 +392,7 @@ def _record(
                 ident, kind = item_id(next_number), "added"
                 next_number += 1
                 by_digest[sha] = ident
-            events.append(NewEvent(kind, ident, data))
+            events.append(NewEvent(kind, ident, data, template.encode(own)))
             report.results.append(IntakeResult(ident, kind, _display(path), result.size, result.digests))
             if result.size == 0:
                 report.warnings.append(
