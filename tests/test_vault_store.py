@@ -112,3 +112,62 @@ def test_batch_remove_tolerates_a_name_already_gone(tmp_path: Path) -> None:
     batch.remove(name)
     assert not (tmp_path / "tmp" / name).exists()
     batch.close()
+
+
+def test_rename_noreplace_moves_atomically_and_never_replaces(tmp_path: Path) -> None:
+    from plitool.fsutil import rename_noreplace
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "one").write_bytes(b"1")
+    (b / "taken").write_bytes(b"kept")
+    fa, fb = os.open(a, os.O_RDONLY | os.O_DIRECTORY), os.open(b, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if not rename_noreplace(fa, "one", fb, "moved"):
+            pytest.skip("renameat2(RENAME_NOREPLACE) is not available here")
+        assert (b / "moved").read_bytes() == b"1" and not (a / "one").exists()
+        (a / "two").write_bytes(b"2")
+        with pytest.raises(FileExistsError):
+            rename_noreplace(fa, "two", fb, "taken")
+        assert (b / "taken").read_bytes() == b"kept" and (a / "two").read_bytes() == b"2"
+        with pytest.raises(FileNotFoundError):
+            rename_noreplace(fa, "missing", fb, "x")
+    finally:
+        os.close(fa)
+        os.close(fb)
+
+
+def test_commit_from_a_batch_links_and_unlinks_where_renameat2_has_no_noreplace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel or file system without RENAME_NOREPLACE (EINVAL): the object is linked and the
+    staging name removed, with the same never-replace rule."""
+    import ctypes
+    import errno
+
+    from plitool import fsutil
+
+    calls: list[int] = []
+
+    def unsupported(*args: object) -> int:
+        calls.append(1)
+        ctypes.set_errno(errno.EINVAL)
+        return -1
+
+    monkeypatch.setattr(fsutil, "_renameat2", unsupported)
+    monkeypatch.setattr(fsutil, "_renamed_once", False)
+    store = _store(tmp_path)
+    data = b"linked, not renamed"
+    sha = hashlib.sha256(data).hexdigest()
+    batch, name = _stage(store, data)
+    assert store.commit(name, sha, len(data), read_only=True, batch=batch) is True
+    assert calls == [1] and fsutil._renameat2 is False  # not asked again
+    assert store.path_for(sha).read_bytes() == data and not (tmp_path / "tmp" / name).exists()
+    fd, again = batch.open()
+    os.write(fd, b"other")
+    os.close(fd)
+    assert store.commit(again, sha, len(data), read_only=True, batch=batch) is False
+    assert store.path_for(sha).read_bytes() == data and not (tmp_path / "tmp" / again).exists()
+    assert calls == [1]
+    batch.close()
+    store.close()

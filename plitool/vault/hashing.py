@@ -302,6 +302,18 @@ def _one_shot(name: str) -> Callable[[bytes], _Hasher]:
     return ctor
 
 
+#: (name, one-shot constructor) pairs per tuple of digest names (a case asks for one tuple).
+_CONSTRUCTORS: dict[tuple[str, ...], list[tuple[str, Callable[[bytes], _Hasher]]]] = {}
+
+
+def _constructors(algorithms: Sequence[str]) -> list[tuple[str, Callable[[bytes], _Hasher]]]:
+    key = algorithms if type(algorithms) is tuple else tuple(algorithms)
+    pairs = _CONSTRUCTORS.get(key)
+    if pairs is None:
+        pairs = _CONSTRUCTORS[key] = [(a, _one_shot(a)) for a in key]
+    return pairs
+
+
 def hash_small_file(
     path: bytes, algorithms: Sequence[str], sink_fd: int | None = None, progress: ProgressCallback | None = None
 ) -> HashResult | None:
@@ -350,7 +362,7 @@ def hash_small_file(
               "(size {before} -> {after}, read {total} bytes); not recorded").format(
                 path=os.fsdecode(path), before=size, after=after.st_size, total=total)
         )
-    digests = {a: _one_shot(a)(data).hexdigest() for a in algorithms}
+    digests = {a: ctor(data).hexdigest() for a, ctor in _constructors(algorithms)}
     if sink_fd is not None and data:
         written = os.write(sink_fd, data)  # one call writes it all, but for a short write
         if written < total:
