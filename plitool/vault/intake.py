@@ -261,7 +261,8 @@ class _LazyPool:
 
     def get(self) -> ThreadPoolExecutor:
         if self.pool is None:
-            
+            from concurrent.futures import ThreadPoolExecutor
+
             self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plitool-hash")
         return self.pool
 
