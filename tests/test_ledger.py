@@ -245,3 +245,45 @@ def test_data_template_on_an_intake_like_entry_with_awkward_values() -> None:
             assert encode_entry(12, "f" * 64, "2026-11-30T16:41:47.123456Z", event) == canonical_json(
                 {"seq": 12, "prev": "f" * 64, "at": "2026-11-30T16:41:47.123456Z", "event": "added", "item": item,
                  "data": data})
+
+
+def _index_rows(case: Case) -> dict[str, list[tuple]]:
+    conn = case.ledger.index.conn
+    return {
+        "head": conn.execute("SELECT entries, last, edge, latest_seq, latest_text, items, bytes FROM head").fetchall(),
+        "events": conn.execute("SELECT seq, off, len, event, item FROM events ORDER BY seq").fetchall(),
+        "items": conn.execute("SELECT id, seq, size, digests FROM items ORDER BY id").fetchall(),
+        "shas": conn.execute("SELECT sha, item FROM shas ORDER BY sha").fetchall(),
+        "checkpoints": conn.execute("SELECT size, root FROM checkpoints ORDER BY size").fetchall(),
+    }
+
+
+def test_index_after_an_append_is_what_a_full_rebuild_gives(case: Case) -> None:
+    """An append indexes its own entries in one pass (feed_own, reusing the append's line
+    digests and Merkle edge): the index it leaves is the one a rebuild from the ledger makes."""
+    from plitool.vault.index import IndexedLedger
+
+    with case.locked():
+        assert isinstance(case.ledger.checked(), IndexedLedger)
+    for batch in range(3):  # several appends, each extending the index the previous one left
+        events = [NewEvent("added", f"E-{batch * 4 + i + 1:04d}", {
+            "digests": {"sha256": f"{batch * 4 + i:064x}", "blake3": "b" * 64}, "size": i, "stored": "copy",
+            "original_path": f"/e/{batch}/{i}", "original_name": str(i), "intake_at": "2026-11-30T16:41:47.000000Z",
+            "collected_at": "2026-11-30T16:41:47.000000Z", "collected_at_stated": False}) for i in range(4)]
+        events.append(NewEvent("note", None, {"text": f"batch {batch}"}))
+        with case.locked():
+            view = case.ledger.checked()
+            assert isinstance(view, IndexedLedger)
+            case.ledger.append(events, scan=view)
+    incremental = _index_rows(case)
+    assert incremental["head"][0][0] == 1 + 3 * 5 and incremental["head"][0][5] == 12
+    case.ledger.index.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{case.paths.state / 'index.sqlite'}{suffix}").unlink(missing_ok=True)
+    assert case.ledger.checked() is not None  # rebuilt from the ledger, every entry checked
+    rebuilt = _index_rows(case)
+    assert rebuilt["head"] == incremental["head"]
+    assert rebuilt["events"] == incremental["events"]
+    assert rebuilt["items"] == incremental["items"]
+    assert rebuilt["shas"] == incremental["shas"]
+    assert rebuilt["checkpoints"] == incremental["checkpoints"]  # 1, 6, 11, 16: every root the same

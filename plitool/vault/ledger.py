@@ -738,7 +738,7 @@ class Ledger:
                 self.write_checkpoint(cp)
             except PlitoolError as exc:
                 raise _recorded_but(new, exc) from exc
-            self.index.record_append(view, new, after, cp, (digests, leaves))
+            self.index.record_append(view, new, after, cp, (digests, leaves), edge)
             return new
         all_entries = view.entries + new
         view.entries = all_entries
