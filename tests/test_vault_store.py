@@ -171,3 +171,45 @@ def test_commit_from_a_batch_links_and_unlinks_where_renameat2_has_no_noreplace(
     assert calls == [1]
     batch.close()
     store.close()
+
+
+def test_intake_pauses_the_cyclic_gc_and_resumes_it_whatever_happens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The collector is off while the files are hashed and recorded (the records hold no cycles),
+    on again afterwards, after a failure too, and left off if it was off before."""
+    import gc
+
+    from plitool.vault import intake
+    from plitool.vault.case import init_case
+
+    case = init_case(tmp_path / "case", "gc")
+    src = tmp_path / "a.txt"
+    src.write_bytes(b"evidence")
+    seen: list[bool] = []
+    real_record = intake._record
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return real_record(*args, **kwargs)
+
+    monkeypatch.setattr(intake, "_record", spy)
+    assert gc.isenabled()
+    report = intake.add_evidence(case, [src], intake.IntakeOptions())
+    assert [r.event for r in report.results] == ["added"] and seen == [False] and gc.isenabled()
+
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(intake, "_record", boom)
+    with pytest.raises(KeyboardInterrupt):
+        intake.add_evidence(case, [src], intake.IntakeOptions())
+    assert seen == [False, False] and gc.isenabled()
+
+    gc.disable()
+    try:
+        with intake.cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()

@@ -14,11 +14,13 @@ Any failure before step 4 deletes the staged files and records nothing.
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import socket
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -225,6 +227,34 @@ def add_evidence(
     on_plan: Callable[[IntakePlan], None] | None = None,
 ) -> IntakeReport:
     """Hash, store and record the given files; returns what was added or re-collected."""
+    with cyclic_gc_paused():
+        return _add_evidence(case, paths, options, progress=progress, on_plan=on_plan)
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for the length of an intake, then resumed as it
+    was, whatever happens. An intake of 10^4 – 10^5 files builds a few records per file that
+    hold no reference cycles (reference counting frees them as before), but every full
+    collection walks all of them again: about a tenth of ``add -r``'s CPU for 10^4 small files.
+    Cycles made meanwhile (an exception's traceback) wait for the collector's next pass."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _add_evidence(
+    case: Case,
+    paths: Sequence[str | os.PathLike[str]],
+    options: IntakeOptions,
+    *,
+    progress: ProgressCallback | None,
+    on_plan: Callable[[IntakePlan], None] | None,
+) -> IntakeReport:
     algorithms = case.config.digests  # validated (and SM3 checked) before any work
     if options.collected_at is not None:  # an impossible time is refused before any byte is read
         stated = read_in_zone(options.collected_at, case.config.zone)
