@@ -128,9 +128,6 @@ class _OwnFiles:
                   "never evidence; nothing was added").format(path=_display(p))
             )
 
-    def reason_to_skip(self, st: os.stat_result) -> str | None:
-        return self.ids.get((st.st_dev, st.st_ino))
-
 
 def _not_regular(st: os.stat_result) -> str:
     return _("{kind}: not a regular file").format(kind=describe_file_type(st.st_mode))
@@ -184,26 +181,27 @@ def _walk(top: bytes, hidden: bool, skipped: list[Skipped], own: _OwnFiles):  # 
         entries = sorted(os.scandir(top), key=lambda e: e.name)
     except OSError as exc:
         raise UnreadableInput(_("cannot list {path}: {reason}").format(path=_display(top), reason=exc.strerror)) from exc
+    own_ids = own.ids  # runs once per file of a folder of 10^5: the checks inline, regular files first
     for entry in entries:
         path = entry.path
         try:
             est = entry.stat(follow_symlinks=False)
         except OSError as exc:
             raise UnreadableInput(_("cannot look at {path}: {reason}").format(path=_display(path), reason=exc.strerror)) from exc
-        reason = own.reason_to_skip(est)
+        reason = own_ids.get((est.st_dev, est.st_ino)) if own_ids else None
         if reason is not None:
             skipped.append(Skipped(_display(path), reason))
             continue
-        if _is_hidden(entry.name) and not hidden:
+        if not hidden and _is_hidden(entry.name):
             skipped.append(Skipped(_display(path), _("hidden (use --hidden)")))
             continue
-        if stat.S_ISLNK(est.st_mode):
-            skipped.append(Skipped(_display(path), _("symbolic link (not followed)")))
-            continue
-        if stat.S_ISDIR(est.st_mode):
-            yield from _walk(path, hidden, skipped, own)
-        elif stat.S_ISREG(est.st_mode):
+        mode = est.st_mode
+        if stat.S_ISREG(mode):
             yield path, est
+        elif stat.S_ISLNK(mode):
+            skipped.append(Skipped(_display(path), _("symbolic link (not followed)")))
+        elif stat.S_ISDIR(mode):
+            yield from _walk(path, hidden, skipped, own)
         else:
             skipped.append(Skipped(_display(path), _not_regular(est)))
 
@@ -409,8 +407,9 @@ def _record(
         template = DataTemplate(common)  # the fields every file shares, encoded once
         for path, result in hashed:
             sha = result.digests["sha256"]
-            own = {
-                **path_record(path),
+            record = path_record(path)
+            own: dict[str, Any] = {
+                **record,
                 "size": result.size,
                 "mtime": iso_utc(datetime.fromtimestamp(result.identity.mtime_ns / 1e9, timezone.utc)),
                 "digests": result.digests,
@@ -424,7 +423,7 @@ def _record(
                 next_number += 1
                 by_digest[sha] = ident
             events.append(NewEvent(kind, ident, data, template.encode(own)))
-            report.results.append(IntakeResult(ident, kind, _display(path), result.size, result.digests))
+            report.results.append(IntakeResult(ident, kind, record["original_path"], result.size, result.digests))
             if result.size == 0:
                 report.warnings.append(
                     _("{item} ({path}) is empty (0 bytes); recorded anyway: an empty file is still a fact").format(
