@@ -106,3 +106,27 @@ def test_a_zh_case_speaks_its_language_unless_pinned(tmp_path: Any, monkeypatch:
         assert i18n.language() == "en"
     finally:
         i18n.reset()
+
+
+def test_progress_is_passed_on_at_most_once_per_step_and_nothing_is_lost() -> None:
+    """The progress callback an intake calls per file moves the bar at most once per step; every
+    byte counted reaches it (the last ones through flush)."""
+    from plitool.cli.common import throttled
+
+    now = [100.0]
+    calls: list[int] = []
+    add, flush = throttled(calls.append, step=0.05, clock=lambda: now[0])
+    add(10)  # the first count is shown at once
+    for _ in range(1000):  # 1,000 small files within one step: no call
+        add(4096)
+    assert calls == [10]
+    now[0] += 0.06
+    add(1)
+    assert calls == [10, 1000 * 4096 + 1]
+    add(7)
+    add(8)
+    assert len(calls) == 2
+    flush()
+    assert calls == [10, 1000 * 4096 + 1, 15]
+    flush()  # nothing left: no empty call
+    assert sum(calls) == 10 + 1000 * 4096 + 1 + 15 and len(calls) == 3

@@ -170,3 +170,120 @@ def test_log_line_parses_and_every_strict_prefix_is_a_torn_line(size: int, root:
     assert parse_log_line(line[:cut]) is None
     with pytest.raises(ValueError):
         parse_log_line(line + b"x")
+
+
+# -- the per-entry formatting an intake of 10^4 files runs once per file --------------------------
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.datetimes(min_value=__import__("datetime").datetime(1, 1, 1, 12),
+                    timezones=st.none() | st.timezones() | st.just(__import__("datetime").timezone.utc)))
+def test_iso_utc_is_exactly_the_strftime_form(moment) -> None:  # type: ignore[no-untyped-def]
+    """The isoformat-based iso_utc writes byte for byte what strftime wrote (ledger lines must not
+    change): any zone, naive or aware, microseconds 0 or not, years before 1000 included."""
+    from datetime import timezone
+
+    from plitool.vault.ledger import iso_utc
+
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return  # not a moment in UTC's range: neither form can write it
+    assert iso_utc(moment) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_iso_utc_of_whole_seconds_and_early_years_keeps_the_strftime_form() -> None:
+    from datetime import datetime, timezone
+
+    from plitool.vault.ledger import iso_utc
+
+    assert iso_utc(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)) == "2026-01-02T03:04:05.000000Z"
+    early = datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc)
+    assert iso_utc(early) == early.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_canonical_json_is_json_dumps_with_the_canonical_options(obj: dict) -> None:
+    """canonical_json's encoder, made once, writes what json.dumps with the same options writes."""
+    expected = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    assert canonical_json(obj) == expected
+    assert canonical_json(obj) == expected  # a second use of the one encoder: nothing carried over
+
+
+@settings(deadline=None, max_examples=300)
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6),
+       st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_data_template_writes_the_canonical_text_of_own_and_shared(own: dict, shared: dict) -> None:
+    """What an intake's entries are written with: byte for byte canonical_json({**own, **shared})
+    (keys of both interleaved in sorted order, a shared value winning a clash), on any values."""
+    from plitool.vault.ledger import DataTemplate
+
+    template = DataTemplate(shared)
+    expected = canonical_json({**own, **shared}).decode("utf-8")
+    assert template.encode(own) == expected
+    assert template.encode(own) == expected  # the plan cached for these keys gives the same text
+    other = {k: [v] for k, v in own.items()}  # same keys, other values: the cached plan again
+    assert template.encode(other) == canonical_json({**other, **shared}).decode("utf-8")
+
+
+def test_data_template_on_an_intake_like_entry_with_awkward_values() -> None:
+    from plitool.vault.ledger import DataTemplate, encode_entry
+
+    shared = {"collected_at": "2026-11-30T16:41:47.000000Z", "collected_at_stated": True, "note": "引号\"\\\n\u2028",
+              "collected_by": None, "tags": ["harm", "因果"], "tool": {"name": "plitool", "python": "3.11.7"},
+              "source": "\U0001f600 \x00 \x7f"}
+    for own in ({"original_path": "/e/\u202egnp.exe", "original_name": "x", "size": 0, "mtime": "t",
+                 "digests": {"sha256": "a" * 64, "blake3": "b" * 64}},
+                {"original_path": "/e/\ufffd", "original_path_b64": "gA==", "size": 2**63, "big": 10**30,
+                 "flag": False, "ratio": 0.1, "nan": float("nan")}):
+        data = {**own, **shared}
+        text = DataTemplate(shared).encode(own)
+        assert text == json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        for item in ("E-0001", None):
+            event = NewEvent("added", item, data, text)
+            assert encode_entry(12, "f" * 64, "2026-11-30T16:41:47.123456Z", event) == canonical_json(
+                {"seq": 12, "prev": "f" * 64, "at": "2026-11-30T16:41:47.123456Z", "event": "added", "item": item,
+                 "data": data})
+
+
+def _index_rows(case: Case) -> dict[str, list[tuple]]:
+    conn = case.ledger.index.conn
+    return {
+        "head": conn.execute("SELECT entries, last, edge, latest_seq, latest_text, items, bytes FROM head").fetchall(),
+        "events": conn.execute("SELECT seq, off, len, event, item FROM events ORDER BY seq").fetchall(),
+        "items": conn.execute("SELECT id, seq, size, digests FROM items ORDER BY id").fetchall(),
+        "shas": conn.execute("SELECT sha, item FROM shas ORDER BY sha").fetchall(),
+        "checkpoints": conn.execute("SELECT size, root FROM checkpoints ORDER BY size").fetchall(),
+    }
+
+
+def test_index_after_an_append_is_what_a_full_rebuild_gives(case: Case) -> None:
+    """An append indexes its own entries in one pass (feed_own, reusing the append's line
+    digests and Merkle edge): the index it leaves is the one a rebuild from the ledger makes."""
+    from plitool.vault.index import IndexedLedger
+
+    with case.locked():
+        assert isinstance(case.ledger.checked(), IndexedLedger)
+    for batch in range(3):  # several appends, each extending the index the previous one left
+        events = [NewEvent("added", f"E-{batch * 4 + i + 1:04d}", {
+            "digests": {"sha256": f"{batch * 4 + i:064x}", "blake3": "b" * 64}, "size": i, "stored": "copy",
+            "original_path": f"/e/{batch}/{i}", "original_name": str(i), "intake_at": "2026-11-30T16:41:47.000000Z",
+            "collected_at": "2026-11-30T16:41:47.000000Z", "collected_at_stated": False}) for i in range(4)]
+        events.append(NewEvent("note", None, {"text": f"batch {batch}"}))
+        with case.locked():
+            view = case.ledger.checked()
+            assert isinstance(view, IndexedLedger)
+            case.ledger.append(events, scan=view)
+    incremental = _index_rows(case)
+    assert incremental["head"][0][0] == 1 + 3 * 5 and incremental["head"][0][5] == 12
+    case.ledger.index.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{case.paths.state / 'index.sqlite'}{suffix}").unlink(missing_ok=True)
+    assert case.ledger.checked() is not None  # rebuilt from the ledger, every entry checked
+    rebuilt = _index_rows(case)
+    assert rebuilt["head"] == incremental["head"]
+    assert rebuilt["events"] == incremental["events"]
+    assert rebuilt["items"] == incremental["items"]
+    assert rebuilt["shas"] == incremental["shas"]
+    assert rebuilt["checkpoints"] == incremental["checkpoints"]  # 1, 6, 11, 16: every root the same

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import hashlib
 import io
 import os
@@ -281,18 +282,36 @@ def _hash_small(
     return {a: h.hexdigest() for a, h in zip(algorithms, hashers, strict=True)}, len(data)
 
 
+#: One-shot constructors by digest name, each looked up once: :func:`hash_small_file` runs per file.
+_ONE_SHOT: dict[str, Callable[[bytes], _Hasher]] = {}
+
+
 def _one_shot(name: str) -> Callable[[bytes], _Hasher]:
+    ctor = _ONE_SHOT.get(name)
+    if ctor is not None:
+        return ctor
     if name == "sha256":
-        return hashlib.sha256
-    if name == "blake3":
+        ctor = hashlib.sha256
+    elif name == "blake3":
         import blake3
 
-        return blake3.blake3  # type: ignore[no-any-return]
-    return lambda data: hashlib.new(name, data)
+        ctor = blake3.blake3  # one thread (its default): a small file is one chunk anyway
+    else:
+        ctor = functools.partial(hashlib.new, name)
+    _ONE_SHOT[name] = ctor
+    return ctor
 
 
-def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
-    return (a.st_size, a.st_mtime_ns, a.st_ino, a.st_dev) == (b.st_size, b.st_mtime_ns, b.st_ino, b.st_dev)
+#: (name, one-shot constructor) pairs per tuple of digest names (a case asks for one tuple).
+_CONSTRUCTORS: dict[tuple[str, ...], list[tuple[str, Callable[[bytes], _Hasher]]]] = {}
+
+
+def _constructors(algorithms: Sequence[str]) -> list[tuple[str, Callable[[bytes], _Hasher]]]:
+    key = algorithms if type(algorithms) is tuple else tuple(algorithms)
+    pairs = _CONSTRUCTORS.get(key)
+    if pairs is None:
+        pairs = _CONSTRUCTORS[key] = [(a, _one_shot(a)) for a in key]
+    return pairs
 
 
 def hash_small_file(
@@ -335,16 +354,20 @@ def hash_small_file(
     except OSError as exc:
         raise SourceChanged(_("{path} disappeared while it was read").format(path=os.fsdecode(path))) from exc
     total = len(data)
-    if not _same_file(after, before) or not _same_file(by_path, before) or total != size:
+    ident = (size, before.st_mtime_ns, before.st_ino, before.st_dev)
+    if ((after.st_size, after.st_mtime_ns, after.st_ino, after.st_dev) != ident
+            or (by_path.st_size, by_path.st_mtime_ns, by_path.st_ino, by_path.st_dev) != ident or total != size):
         raise SourceChanged(
             _("{path} changed while it was read "
               "(size {before} -> {after}, read {total} bytes); not recorded").format(
                 path=os.fsdecode(path), before=size, after=after.st_size, total=total)
         )
-    digests = {a: _one_shot(a)(data).hexdigest() for a in algorithms}
+    digests = {a: ctor(data).hexdigest() for a, ctor in _constructors(algorithms)}
     if sink_fd is not None and data:
-        _write_all(lambda view: os.write(sink_fd, view), memoryview(data))
-    return HashResult(digests=digests, size=total, identity=FileIdentity.of(before))
+        written = os.write(sink_fd, data)  # one call writes it all, but for a short write
+        if written < total:
+            _write_all(lambda view: os.write(sink_fd, view), memoryview(data)[written:])
+    return HashResult(digests, total, FileIdentity(*ident))
 
 
 def hash_file(

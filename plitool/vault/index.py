@@ -227,6 +227,11 @@ class _Unusable(Exception):
     """The index cannot answer for this ledger as it is: check it the slow way."""
 
 
+#: How the items table keeps an item's digests: ``json.dumps(digests, sort_keys=True)``, with the
+#: encoder made once, not once per item.
+_digests_json = json.JSONEncoder(sort_keys=True).encode
+
+
 class _DbState(MeaningState):
     """The meaning rules' memory, in the index. New items wait in memory and are written in
     batches (:meth:`flush`); reads look there first, then in the open transaction."""
@@ -283,7 +288,7 @@ class _DbState(MeaningState):
 
     def flush(self) -> None:
         self.conn.executemany("INSERT INTO items(id, seq, size, digests) VALUES (?, ?, ?, ?)",
-                              [(item, r.seq, r.size, json.dumps(r.digests, sort_keys=True)) for item, r in self.pending.items()])
+                              [(item, r.seq, r.size, _digests_json(r.digests)) for item, r in self.pending.items()])
         self.conn.executemany("INSERT INTO shas(sha, item) VALUES (?, ?)", list(self.pending_shas.items()))
         self.pending.clear()
         self.pending_shas.clear()
@@ -344,6 +349,37 @@ class _Feeder:
         self.rows.append((entry.seq, offset, len(raw), entry.event, entry.item if isinstance(entry.item, str) else None))
         if len(self.rows) >= EVENT_BATCH:
             self.flush()
+
+    def feed_own(self, new: Sequence[Entry], offset: int, digests: Sequence[str], edge: merkle.CompactRange) -> int:
+        """:meth:`feed_entry` with ``own`` for a whole append, in one loop (an intake appends
+        10^4 entries at once): the entries this process just wrote, each line's SHA-256 in
+        ``digests``, and ``edge``, the Merkle right edge the append worked out after them (not
+        computed a second time). Returns the offset after the last line."""
+        first = new[0].seq if new else self.seq + 1
+        if any(first <= s < first + len(new) - 1 for s in self.wanted):
+            raise _Unusable  # a root wanted inside the append: only feed_entry works those out
+        remember = self.state.remember
+        rows = self.rows
+        seq, last = self.seq, self.last
+        for entry, digest in zip(new, digests, strict=True):
+            if entry.seq != seq + 1 or entry.prev != last:
+                raise _Unusable
+            remember(entry)
+            seq, last = entry.seq, digest
+            if entry.event == "sealed":
+                rec = sealed_checkpoint(entry)
+                if rec is not None:
+                    self.sealed.append((seq, rec))
+            item, size = entry.item, len(entry.raw)
+            rows.append((seq, offset, size, entry.event, item if isinstance(item, str) else None))
+            offset += size + 1
+            if len(rows) >= EVENT_BATCH:
+                self.seq, self.last = seq, last
+                self.flush()
+        self.seq, self.last, self.edge = seq, last, list(edge)
+        if seq in self.wanted:
+            self.roots[seq] = merkle.compact_root(self.edge)
+        return offset
 
     def flush(self) -> None:
         self.conn.executemany("INSERT INTO events(seq, off, len, event, item) VALUES (?, ?, ?, ?, ?)", self.rows)
@@ -946,13 +982,15 @@ class LedgerIndex:
     # -- after an append ---------------------------------------------------------------------
 
     def record_append(self, view: IndexedLedger, new: Sequence[Entry], now: FileStat, checkpoint: Checkpoint,
-                      hashes: tuple[Sequence[str], Sequence[bytes]] | None = None) -> None:
+                      hashes: tuple[Sequence[str], Sequence[bytes]] | None = None,
+                      edge: merkle.CompactRange | None = None) -> None:
         """Index entries this process just appended to ``view`` (under the case lock), and the
         checkpoint line it appended to the checkpoint log (read back: it must hold this checkpoint).
 
         Recorded only when the index still describes ``view``; otherwise it is left stale, and
         the next command re-checks. Never raises: the index is a shortcut, not a record.
-        ``hashes``: each new line's SHA-256 and Merkle leaf, as the append worked them out.
+        ``hashes``: each new line's SHA-256 and Merkle leaf, as the append worked them out;
+        ``edge``: the Merkle right edge after them, as the append worked it out for the checkpoint.
         """
         line_digests, leaves = hashes if hashes is not None else ([e.digest for e in new], [e.leaf for e in new])
         try:
@@ -966,9 +1004,12 @@ class LedgerIndex:
                 state = _DbState(conn, head[8], head[6], head[7])
                 feeder = _Feeder(conn, state, view.size, view.last_digest, list(view.edge), {checkpoint.size})
                 offset = view.byte_length
-                for e, line_digest, leaf in zip(new, line_digests, leaves, strict=True):
-                    feeder.feed_entry(e, offset, own=True, digest=line_digest, leaf=leaf)
-                    offset += len(e.raw) + 1
+                if edge is not None and hashes is not None:
+                    offset = feeder.feed_own(new, offset, line_digests, edge)
+                else:
+                    for e, line_digest, leaf in zip(new, line_digests, leaves, strict=True):
+                        feeder.feed_entry(e, offset, own=True, digest=line_digest, leaf=leaf)
+                        offset += len(e.raw) + 1
                 feeder.flush()
                 if offset != now[2] or feeder.roots.get(checkpoint.size) != checkpoint.root:
                     raise _Unusable
