@@ -45,9 +45,13 @@ class Plitool:
 
 @pytest.fixture
 def case_root(tmp_path: Path) -> Path:
+    """A fresh case, made by the code behind ``plitool init ROOT --title ... --lang en`` in this
+    process (the same files, its own id and key; the CLI's init is tested on its own): a Python
+    start-up per test was a minute of the suite. The attacks themselves run as processes."""
+    from plitool.vault.case import init_case
+
     root = tmp_path / "case"
-    subprocess.run([sys.executable, "-m", "plitool.cli", "init", str(root), "--title", "攻击测试 Attack case",
-                    "--lang", "en"], check=True, capture_output=True, timeout=TIMEOUT)
+    init_case(root, "攻击测试 Attack case", "en")
     return root
 
 

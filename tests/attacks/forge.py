@@ -158,6 +158,29 @@ def as_old_case(case_root: Path) -> None:
         (case_root / ".plitool" / f"index.sqlite{suffix}").unlink(missing_ok=True)
 
 
+def last_log_line_as_file(case_root: Path) -> None:
+    """The newest checkpoint moved from the log's last line to a checkpoint file: the case that
+    ``synth_items(..., log=False)`` leaves in a case made with the log, derived from the one that
+    ``synth_items(..., log=True)`` leaves (the same ledger, the same root, the same bytes)."""
+    path = log_path(case_root)
+    rows = path.read_bytes().split(b"\n")
+    origin = rows[0].decode().rsplit(" ", 1)[1]
+    size, root = int(rows[-2][:10]), rows[-2][11:].decode()
+    (path.parent / f"{size:010d}.txt").write_text(f"{origin}\n{size}\n{root}\n")
+    path.write_bytes(b"".join(row + b"\n" for row in rows[:-2]))
+
+
+def copy_case(master: Path, dest: Path) -> Path:
+    """A test's own copy of a case built once for a module (``cp -a``: modes and times kept, new
+    inodes, so an index copied with it is rebuilt on first use, as for a restored case). Every
+    file is a real copy: the large cases' files are the ledger, the log and the index, which the
+    tests append to or tamper with."""
+    import shutil
+
+    shutil.copytree(master, dest, symlinks=True)
+    return dest
+
+
 def rewrite_log(case_root: Path, roots: dict[int, bytes]) -> None:
     """What an attacker who rewrote the ledger does to the checkpoint log: every line it held,
     with the roots of the rewritten ledger."""

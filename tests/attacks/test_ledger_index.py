@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from .conftest import Plitool
-from .forge import (as_old_case, entries, ledger_path, lines, log_path, rechain, rewrite_log, synth_items, write_checkpoint,
-                    write_lines)
+from .forge import (as_old_case, copy_case, entries, last_log_line_as_file, ledger_path, lines, log_path, rechain,
+                    rewrite_log, synth_items, write_checkpoint, write_lines)
 
 LARGE = 100_000
 SLOW_TIMEOUT = 600
@@ -270,12 +270,48 @@ def test_checkpoint_just_written_is_read_again_until_it_settles(plitool: Plitool
 
 
 # -- 10^5 entries --------------------------------------------------------------------------------
+#
+# Each 10^5-entry case is generated once for the module and every test gets its own full copy
+# (copy_case); the layouts are derived from one another, byte for byte what generating them
+# separately gave: the old layout (one file per checkpoint) by as_old_case, the case whose newest
+# checkpoint is a file beside the log (what synth_items(log=False) leaves) by last_log_line_as_file.
+
+
+def _large_master(tmp_path_factory: pytest.TempPathFactory, name: str, **kw: bool) -> Path:
+    from plitool.vault.case import init_case
+
+    root = tmp_path_factory.mktemp(name) / "case"
+    init_case(root, "攻击测试 Attack case", "en")
+    synth_items(root, LARGE, log=True, **kw)
+    return root
+
+
+@pytest.fixture(scope="module")
+def large_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """init, then 10^5 items and the checkpoint of the new head in the checkpoint log."""
+    return _large_master(tmp_path_factory, "large")
+
+
+@pytest.fixture(scope="module")
+def sealed_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """init, then 10^5 items, a seal over them and the checkpoint of the new head in the log."""
+    return _large_master(tmp_path_factory, "sealed", seal=True)
+
+
+def _large_case(master: Path, tmp_path: Path, layout: str) -> tuple[Plitool, Path]:
+    """This test's own copy of ``master`` in ``layout``: "log" as generated; "files" as a case made
+    before the checkpoint log; "mixed" with the newest checkpoint as a file beside the log."""
+    root = copy_case(master, tmp_path / "case")
+    if layout == "files":
+        as_old_case(root)
+    elif layout == "mixed":
+        last_log_line_as_file(root)
+    return Plitool(root), root
 
 
 @pytest.mark.slow
-def test_large_ledger_edit_of_old_line_refused_by_add_and_caught_by_verify(
-        plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
-    synth_items(case_root, LARGE)
+def test_large_ledger_edit_of_old_line_refused_by_add_and_caught_by_verify(large_master: Path, tmp_path: Path) -> None:
+    plitool, case_root = _large_case(large_master, tmp_path, "mixed")
     _add(plitool, tmp_path, "a.txt", timeout=SLOW_TIMEOUT)  # builds the index (one full check)
     _add(plitool, tmp_path, "b.txt", timeout=SLOW_TIMEOUT)  # answered from it
     assert json.loads(plitool("show", f"E-{LARGE + 2:04d}", "--json").out)["name"] == "b.txt"
@@ -293,11 +329,10 @@ def test_large_ledger_edit_of_old_line_refused_by_add_and_caught_by_verify(
 
 
 @pytest.mark.slow
-def test_large_ledger_edit_hidden_in_the_index_is_still_caught_by_verify(
-        plitool: Plitool, case_root: Path, tmp_path: Path) -> None:
+def test_large_ledger_edit_hidden_in_the_index_is_still_caught_by_verify(large_master: Path, tmp_path: Path) -> None:
     """The documented limit: an intruder who rewrites the index's recorded file times hides an
     edit from ``add`` (as re-chaining does today); ``verify`` never reads the index."""
-    synth_items(case_root, LARGE)
+    plitool, case_root = _large_case(large_master, tmp_path, "mixed")
     _add(plitool, tmp_path, "a.txt", timeout=SLOW_TIMEOUT)
     _edit_in_place(case_root, 77, b"file76.dat", b"fi1e76.dat")
     _forge_index_times(case_root)
@@ -309,11 +344,8 @@ def test_large_ledger_edit_hidden_in_the_index_is_still_caught_by_verify(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["files", "log"])
-def test_large_ledger_rewritten_checkpoint_refuses_the_append(plitool: Plitool, case_root: Path, tmp_path: Path,
-                                                              layout: str) -> None:
-    if layout == "files":
-        as_old_case(case_root)
-    synth_items(case_root, LARGE, log=layout == "log")
+def test_large_ledger_rewritten_checkpoint_refuses_the_append(large_master: Path, tmp_path: Path, layout: str) -> None:
+    plitool, case_root = _large_case(large_master, tmp_path, layout)
     _add(plitool, tmp_path, "a.txt", timeout=SLOW_TIMEOUT)
     if layout == "files":
         cp = case_root / ".plitool" / "checkpoints" / "0000000001.txt"
@@ -337,15 +369,13 @@ def test_large_ledger_rewritten_checkpoint_refuses_the_append(plitool: Plitool, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("layout", ["files", "log"])
-def test_large_ledger_rechained_under_a_seal_refuses_the_append(plitool: Plitool, case_root: Path, tmp_path: Path,
+def test_large_ledger_rechained_under_a_seal_refuses_the_append(sealed_master: Path, tmp_path: Path,
                                                                 layout: str) -> None:
     """Edit an old entry, re-chain every line after it and rewrite every checkpoint: the chain
     and the checkpoints hold, the root the seal recorded does not."""
     from plitool.vault import merkle
 
-    if layout == "files":
-        as_old_case(case_root)
-    synth_items(case_root, LARGE, seal=True, log=layout == "log")
+    plitool, case_root = _large_case(sealed_master, tmp_path, layout)
     _add(plitool, tmp_path, "a.txt", timeout=SLOW_TIMEOUT)
     objs = entries(case_root)
     objs[9]["data"]["original_name"] = "innocent.dat"
