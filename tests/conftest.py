@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,13 @@ from hypothesis import settings
 # Tests never depend on wall-clock speed: no per-example deadline (a loaded CI machine is slow).
 settings.register_profile("plitool", deadline=None)
 settings.load_profile("plitool")
+
+# The Ctrl-C tests send SIGINT to plitool processes. A suite started in the background by a shell
+# without job control (`nohup make test &`, some CI runners) inherits SIGINT *ignored*, and an
+# ignored signal stays ignored across exec: every child would then shrug Ctrl-C off. A handler
+# set here is reset to the default in each child at exec, where Python installs its own.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from plitool.vault.case import Case, init_case
 from plitool.cli.main import cli
