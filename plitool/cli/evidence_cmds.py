@@ -109,11 +109,9 @@ def add_cmd(ctx: click.Context, paths: tuple[str, ...], recursive: bool, hidden:
     else:
         # Plain lines, not a rich table: an intake of 10,000 files must not spend seconds on layout.
         # The event's label and the size's text are worked out once per distinct value, not per file.
-        labels: dict[str, str] = {}
-        sizes: dict[int, str] = {}
-        lines = [f"{r.item}  {labels.get(r.event) or labels.setdefault(r.event, f'{_event_label(r.event):12}')}  "
-                 f"{r.digests['sha256'][:16]}…  "
-                 f"{sizes.get(r.size) or sizes.setdefault(r.size, f'{human_size(r.size):>10}')}  {safe_text(r.path)}"
+        labels = {e: f"{_event_label(e):12}" for e in {r.event for r in report.results}}
+        sizes = {n: f"{human_size(n):>10}" for n in {r.size for r in report.results}}
+        lines = [f"{r.item}  {labels[r.event]}  {r.digests['sha256'][:16]}…  {sizes[r.size]}  {safe_text(r.path)}"
                  for r in report.results]
         if lines:
             click.echo("\n".join(lines))

@@ -342,11 +342,16 @@ class _Feeder:
         merkle.compact_append(self.edge, leaf if leaf is not None else merkle.leaf_hash(raw))
         if self.seq in self.wanted:
             self.roots[self.seq] = merkle.compact_root(self.edge)
+        self._keep(entry, offset)
+
+    def _keep(self, entry: Entry, offset: int) -> None:
+        """What the index keeps of an entry in sequence: its events row (written in batches) and,
+        for a seal, the checkpoint it sealed."""
         if entry.event == "sealed":
             rec = sealed_checkpoint(entry)
             if rec is not None:
                 self.sealed.append((entry.seq, rec))
-        self.rows.append((entry.seq, offset, len(raw), entry.event, entry.item if isinstance(entry.item, str) else None))
+        self.rows.append((entry.seq, offset, len(entry.raw), entry.event, entry.item if isinstance(entry.item, str) else None))
         if len(self.rows) >= EVENT_BATCH:
             self.flush()
 
@@ -358,27 +363,17 @@ class _Feeder:
         first = new[0].seq if new else self.seq + 1
         if any(first <= s < first + len(new) - 1 for s in self.wanted):
             raise _Unusable  # a root wanted inside the append: only feed_entry works those out
-        remember = self.state.remember
-        rows = self.rows
-        seq, last = self.seq, self.last
+        remember, keep = self.state.remember, self._keep
         for entry, digest in zip(new, digests, strict=True):
-            if entry.seq != seq + 1 or entry.prev != last:
+            if entry.seq != self.seq + 1 or entry.prev != self.last:
                 raise _Unusable
             remember(entry)
-            seq, last = entry.seq, digest
-            if entry.event == "sealed":
-                rec = sealed_checkpoint(entry)
-                if rec is not None:
-                    self.sealed.append((seq, rec))
-            item, size = entry.item, len(entry.raw)
-            rows.append((seq, offset, size, entry.event, item if isinstance(item, str) else None))
-            offset += size + 1
-            if len(rows) >= EVENT_BATCH:
-                self.seq, self.last = seq, last
-                self.flush()
-        self.seq, self.last, self.edge = seq, last, list(edge)
-        if seq in self.wanted:
-            self.roots[seq] = merkle.compact_root(self.edge)
+            self.seq, self.last = entry.seq, digest
+            keep(entry, offset)
+            offset += len(entry.raw) + 1
+        self.edge = list(edge)
+        if self.seq in self.wanted:
+            self.roots[self.seq] = merkle.compact_root(self.edge)
         return offset
 
     def flush(self) -> None:
